@@ -157,4 +157,3 @@ func (r *Reply) Unreachable() string {
 	}
 	return "!<" + strconv.Itoa(r.Code) + ">"
 }
-
