@@ -1,0 +1,130 @@
+package probe
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/icmpkit/icmpkit/result"
+	"github.com/icmpkit/icmpkit/transport"
+)
+
+// Defaults, icmplib's.
+const (
+	DefaultPingCount        = 4
+	DefaultPingInterval     = time.Second
+	DefaultMultipingCount   = 2
+	DefaultTimeout          = 2 * time.Second
+	DefaultPayloadSize      = 56
+	DefaultTraceCount       = 3
+	DefaultTraceInterval    = 50 * time.Millisecond
+	DefaultMaxHops          = 30
+	DefaultTraceWindow      = 16
+	DefaultMultipingWindow  = 1 << 16
+	DefaultMultipingReorder = 1 << 18
+)
+
+// PingOptions configures Ping. The zero value (or a nil *PingOptions) gives icmplib's defaults.
+type PingOptions struct {
+	// Count is the number of echo requests. Zero means 4; negative is invalid.
+	Count int
+	// Interval is the time from one request to the next, whether or not the first was
+	// answered (iputils' cadence). Zero means 1 s; a negative value sends each request as soon
+	// as the previous one is answered or timed out (ping-pong, as ping -f).
+	Interval time.Duration
+	// Timeout is how long each request waits for its reply. Zero means 2 s; negative is invalid.
+	Timeout time.Duration
+	// ID is the echo identifier, 1..65535. Zero lets the transport or icmpkit choose.
+	// Transports with a system-chosen identifier (Linux ping sockets) ignore it.
+	ID int
+	// Payload is sent in every request when non-nil; a non-nil empty slice sends no data.
+	Payload []byte
+	// PayloadSize is the size of the generated payload when Payload is nil. Zero means 56.
+	PayloadSize int
+	// TTL is the time to live / hop limit, 1..255. Zero means 64.
+	TTL int
+	// TrafficClass is the DS field / TOS byte (IPv4) or traffic class (IPv6), 0..255.
+	TrafficClass int
+	// DropRTTs keeps the statistics but not the list of RTTs, so memory stays flat over any
+	// number of requests. False keeps the list (Host.RTTs).
+	DropRTTs bool
+	// OnReply, when set, is called with each outcome as it happens: every reply, ICMP error,
+	// duplicate and timeout. Calls come from one goroutine, in order; Ping waits for each.
+	OnReply func(Outcome)
+}
+
+// Outcome is what happened to one request.
+type Outcome struct {
+	// Seq is the request's number within its call, from 0.
+	Seq int
+	// Destination is the address probed.
+	Destination netip.Addr
+	// Reply is what came back; zero when TimedOut.
+	Reply transport.Reply
+	// RTT is the round-trip time of Reply.
+	RTT time.Duration
+	// TimedOut reports that nothing came back within the timeout.
+	TimedOut bool
+	// Duplicate reports a further echo reply to a request that was already answered.
+	Duplicate bool
+}
+
+// MultipingOptions configures Multiping. The zero value (or nil) gives icmplib's defaults.
+type MultipingOptions struct {
+	// Count is the number of echo requests per host. Zero means 2; negative is invalid.
+	Count int
+	// Interval is the time from one request to the next to the same host. Zero means 1 s;
+	// negative sends a host's next request as soon as its previous one is answered or timed out.
+	Interval time.Duration
+	// Timeout is how long each request waits for its reply. Zero means 2 s.
+	Timeout time.Duration
+	// ID, Payload, PayloadSize, TTL and TrafficClass are as in PingOptions.
+	ID           int
+	Payload      []byte
+	PayloadSize  int
+	TTL          int
+	TrafficClass int
+	// Rate caps the requests sent per second over all hosts. Zero means as fast as the
+	// transport takes them.
+	Rate float64
+	// Window is the most hosts in progress at once. Zero means 65,536.
+	Window int
+	// DropRTTs is as in PingOptions.
+	DropRTTs bool
+	// Unordered lets MultipingSeq yield each host as soon as it completes, rather than in
+	// input order. Input order needs a reorder buffer (see Reorder).
+	Unordered bool
+	// Reorder bounds, in ordered streaming, how many hosts may have started beyond the oldest
+	// unfinished one; it keeps memory bounded when early hosts are slow. Zero means 262,144.
+	Reorder int
+	// OnProgress, when set, is called from the calling goroutine after hosts complete, with
+	// the number done so far. It must be quick.
+	OnProgress func(done int)
+}
+
+// TraceOptions configures Traceroute. The zero value (or nil) gives icmplib's defaults.
+type TraceOptions struct {
+	// Count is the number of probes per distance. Zero means 3.
+	Count int
+	// Interval is the time between two probes. Zero means 50 ms; negative means no wait.
+	Interval time.Duration
+	// Timeout is how long each probe waits. Zero means 2 s.
+	Timeout time.Duration
+	// ID, PayloadSize and TrafficClass are as in PingOptions.
+	ID           int
+	PayloadSize  int
+	TrafficClass int
+	// MinHops is the first distance probed. Zero means 1.
+	MinHops int
+	// MaxHops is the last distance probed. Zero means 30.
+	MaxHops int
+	// FastMode is icmplib's: once a distance has an answer, its remaining probes are not sent.
+	FastMode bool
+	// Window is the most probes in flight at once, across distances. Zero means 16; 1 traces
+	// hop by hop as icmplib does.
+	Window int
+	// Paris keeps every probe's flow identity (identifier and checksum) the same, so that
+	// per-flow load balancers keep the trace on one path.
+	Paris bool
+	// OnHop, when set, is called with each hop as soon as it is final, in ascending distance.
+	OnHop func(result.Hop)
+}
