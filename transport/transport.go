@@ -25,6 +25,8 @@ type Transport interface {
 	// *reply. It returns ctx's error when ctx ends first, and an error matching
 	// errors.ErrUnavailable once Close has been called, at once even if Receive was blocked.
 	// Reply fields that hold slices (MPLS) may be reused by the next call on the same *Reply.
+	// Receive absorbs transient conditions; any error other than ctx's means the transport can
+	// no longer receive.
 	Receive(ctx context.Context, reply *Reply) error
 
 	// Close releases the transport and unblocks every pending Receive. It is safe to call
