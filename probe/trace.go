@@ -1,0 +1,445 @@
+package probe
+
+import (
+	"context"
+	"encoding/binary"
+	"net/netip"
+	"slices"
+	"time"
+
+	icmperrors "github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/result"
+	"github.com/icmpkit/icmpkit/transport"
+)
+
+// Traceroute finds the routers on the path to dst: it sends opts.Count echo requests with
+// each TTL from opts.MinHops to opts.MaxHops and records who answers (Time Exceeded from a
+// router, an echo reply or Destination Unreachable at the end).
+//
+// Probes for many TTLs are in flight at once (opts.Window), so silent routers cost about one
+// timeout in all rather than one each: a probe that stays unanswered well past the round-trip
+// times seen so far gives its place in the window to the next one, while it still waits its
+// full timeout for a late answer. Probes of one TTL go opts.Interval apart. The trace ends at
+// the destination, or at the nearest distance that answered Destination Unreachable; probes
+// beyond it are not sent, or are forgotten if already sent. A destination that answers before
+// its TTL would let it (a router that does not decrement TTL) is placed at the smallest
+// distance it answered from.
+//
+// The result lists only the distances that answered, ascending; opts.OnHop sees each hop as
+// soon as it and every nearer distance are final. Cancelling ctx returns what is final so far
+// with ctx's error.
+func Traceroute(ctx context.Context, t transport.Transport, dst netip.Addr, opts *TraceOptions) (*result.Trace, error) {
+	if opts == nil {
+		opts = &TraceOptions{}
+	}
+	tr, err := newTracer(t, dst, opts)
+	if err != nil {
+		return nil, err
+	}
+	tr.e = acquire(t)
+	defer tr.e.release()
+	err = tr.loop(ctx)
+	return tr.result(), err
+}
+
+const (
+	// Before any answer, a probe keeps its place in the window this long at most.
+	initialPatience = 250 * time.Millisecond
+	// After answers, a probe keeps its place for this many times the largest RTT seen ...
+	patienceFactor = 8
+	// ... but at least this long.
+	minPatience = 20 * time.Millisecond
+)
+
+type tracer struct {
+	e       *engine
+	dst     netip.Addr
+	id      int
+	opts    TraceOptions
+	payload []byte
+	mailbox
+
+	probes   []traceProbe // (ttl - MinHops) * Count + round
+	hops     []hopState   // ttl - MinHops
+	inWindow int
+	end      int // smallest TTL that ended the trace; MaxHops+1 while unknown
+	reached  bool
+	emitted  int // hops final and handed to OnHop, from MinHops
+	maxRTT   time.Duration
+}
+
+type traceProbe struct {
+	ttl, round int
+	seq        int
+	gen        uint32
+	sentAt     time.Time
+	deadline   time.Time
+	release    time.Time // when it gives up its place in the window
+	sent       bool
+	live       bool // registered
+	resolved   bool // answered or expired
+	inWindow   bool
+	skipped    bool // never to be sent
+}
+
+type hopState struct {
+	hop       result.Hop
+	answered  bool
+	lastSent  time.Time
+	unresolve int // probes sent or to be sent and not yet resolved
+}
+
+func newTracer(t transport.Transport, dst netip.Addr, o *TraceOptions) (*tracer, error) {
+	tr := &tracer{dst: dst.Unmap(), opts: *o, mailbox: newMailbox()}
+	p := &tr.opts
+	p.Count = orDefault(p.Count, DefaultTraceCount)
+	p.Interval = orDefault(p.Interval, DefaultTraceInterval)
+	p.Timeout = orDefault(p.Timeout, DefaultTimeout)
+	p.MinHops = orDefault(p.MinHops, 1)
+	p.MaxHops = orDefault(p.MaxHops, DefaultMaxHops)
+	p.Window = orDefault(p.Window, DefaultTraceWindow)
+	switch {
+	case t == nil:
+		return nil, icmperrors.Invalid("transport", "is nil")
+	case o.Count < 0:
+		return nil, icmperrors.Invalid("count", "must be at least 1, got %d", o.Count)
+	case o.MinHops < 0 || p.MinHops > 255:
+		return nil, icmperrors.Invalid("min hops", "must be in 1..255, got %d", o.MinHops)
+	case o.MaxHops < 0 || p.MaxHops > 255:
+		return nil, icmperrors.Invalid("max hops", "must be in 1..255, got %d", o.MaxHops)
+	case p.MinHops > p.MaxHops:
+		return nil, icmperrors.Invalid("min hops", "%d is beyond max hops %d", p.MinHops, p.MaxHops)
+	case o.Window < 0:
+		return nil, icmperrors.Invalid("window", "must not be negative, got %d", o.Window)
+	}
+	if err := checkCommon(1, o.Timeout, o.ID, 1, o.TrafficClass); err != nil {
+		return nil, err
+	}
+	size := o.PayloadSize
+	if o.Paris && size < 2 && size != 0 {
+		size = 2
+	}
+	var err error
+	if tr.payload, err = makePayload(nil, size); err != nil {
+		return nil, err
+	}
+	if err := checkTarget(dst, len(tr.payload)); err != nil {
+		return nil, err
+	}
+	n := p.MaxHops - p.MinHops + 1
+	tr.hops = make([]hopState, n)
+	tr.probes = make([]traceProbe, n*p.Count)
+	for i := range tr.probes {
+		tr.probes[i].ttl = p.MinHops + i/p.Count
+		tr.probes[i].round = i % p.Count
+	}
+	for i := range tr.hops {
+		tr.hops[i].hop = result.Hop{Distance: p.MinHops + i}
+		tr.hops[i].unresolve = p.Count
+	}
+	tr.end = p.MaxHops + 1
+	return tr, nil
+}
+
+func (tr *tracer) loop(ctx context.Context) error {
+	tr.id = tr.e.identifier(tr.dst, tr.opts.ID)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	defer tr.forget()
+	for {
+		tr.take(tr.arrive)
+		now := time.Now()
+		tr.expire(now)
+		if err := tr.send(ctx, now); err != nil {
+			return err
+		}
+		tr.emit()
+		if tr.done() {
+			return nil
+		}
+		if wake, ok := tr.nextWake(time.Now()); ok {
+			timer.Reset(time.Until(wake))
+		} else {
+			timer.Stop()
+		}
+		select {
+		case <-tr.notify:
+		case <-timer.C:
+		case <-ctx.Done():
+			tr.take(tr.arrive)
+			return ctx.Err()
+		case <-tr.e.dead:
+			tr.take(tr.arrive)
+			return tr.e.failure()
+		}
+	}
+}
+
+func (tr *tracer) hop(ttl int) *hopState { return &tr.hops[ttl-tr.opts.MinHops] }
+
+func (tr *tracer) arrive(a *arrival) {
+	if int(a.tag) >= len(tr.probes) {
+		return
+	}
+	p := &tr.probes[a.tag]
+	if p.gen != a.gen || !p.live || p.resolved || p.ttl > tr.end {
+		return
+	}
+	rep := &a.reply
+	rtt := max(rep.ReceivedAt.Sub(p.sentAt), 0)
+	if rtt > tr.opts.Timeout {
+		return
+	}
+	tr.resolve(p)
+	tr.retire(a.tag)
+	tr.maxRTT = max(tr.maxRTT, rtt)
+	h := tr.hop(p.ttl)
+	h.answered = true
+	hop := &h.hop
+	if !hop.Address.IsValid() {
+		hop.Address = rep.Source
+	}
+	if !slices.Contains(hop.Responders, rep.Source) {
+		hop.Responders = append(hop.Responders, rep.Source)
+	}
+	hop.Add(rtt)
+	if mark := rep.Unreachable(); mark != "" {
+		hop.Unreachable = mark
+	}
+	if len(rep.MPLS) > 0 {
+		hop.MPLS = rep.MPLS
+	}
+	if rep.MTU > 0 {
+		hop.MTU = rep.MTU
+	}
+	kind := rep.Kind()
+	if rep.Source == tr.dst {
+		tr.reached = true
+	}
+	if rep.Source == tr.dst || kind == transport.KindDestinationUnreachable {
+		tr.stopAt(p.ttl)
+	}
+	if tr.opts.FastMode {
+		for i := range tr.probes {
+			if q := &tr.probes[i]; q.ttl == p.ttl && !q.sent && !q.skipped {
+				tr.skip(q)
+			}
+		}
+	}
+}
+
+// stopAt ends the trace at ttl: farther probes are not sent, and those in flight forgotten.
+func (tr *tracer) stopAt(ttl int) {
+	if ttl >= tr.end {
+		return
+	}
+	tr.end = ttl
+	for i := range tr.probes {
+		q := &tr.probes[i]
+		if q.ttl <= ttl {
+			continue
+		}
+		switch {
+		case !q.sent && !q.skipped:
+			tr.skip(q)
+		case q.live:
+			tr.retire(int32(i))
+			if !q.resolved {
+				tr.resolve(q)
+			}
+		}
+	}
+}
+
+func (tr *tracer) skip(q *traceProbe) {
+	q.skipped = true
+	tr.hop(q.ttl).unresolve--
+}
+
+func (tr *tracer) resolve(p *traceProbe) {
+	p.resolved = true
+	tr.hop(p.ttl).unresolve--
+	if p.inWindow {
+		p.inWindow = false
+		tr.inWindow--
+	}
+}
+
+func (tr *tracer) retire(tag int32) {
+	p := &tr.probes[tag]
+	if p.live {
+		p.live = false
+		p.gen++
+		tr.e.unregister(tr.dst, tr.id, p.seq)
+	}
+}
+
+func (tr *tracer) patience() time.Duration {
+	if tr.maxRTT == 0 {
+		return min(tr.opts.Timeout, initialPatience)
+	}
+	return min(tr.opts.Timeout, max(minPatience, patienceFactor*tr.maxRTT))
+}
+
+func (tr *tracer) expire(now time.Time) {
+	for i := range tr.probes {
+		p := &tr.probes[i]
+		if !p.sent || p.resolved {
+			continue
+		}
+		if !p.deadline.After(now) {
+			tr.resolve(p)
+			tr.retire(int32(i))
+			continue
+		}
+		if p.inWindow && !p.release.After(now) {
+			p.inWindow = false
+			tr.inWindow--
+		}
+	}
+}
+
+// send sends the next eligible probes, nearest distance first, while the window has room.
+func (tr *tracer) send(ctx context.Context, now time.Time) error {
+	for i := range tr.probes {
+		if tr.inWindow >= tr.opts.Window {
+			return nil
+		}
+		p := &tr.probes[i]
+		if p.sent || p.skipped || p.ttl > tr.end {
+			continue
+		}
+		h := tr.hop(p.ttl)
+		if p.round > 0 && tr.opts.Interval > 0 && now.Before(h.lastSent.Add(tr.opts.Interval)) {
+			continue
+		}
+		if p.round > 0 && !tr.probes[i-1].sent && !tr.probes[i-1].skipped {
+			continue // rounds of one distance go in order
+		}
+		if err := tr.sendProbe(ctx, int32(i)); err != nil {
+			return err
+		}
+		h.lastSent = p.sentAt
+		now = time.Now()
+	}
+	return nil
+}
+
+func (tr *tracer) sendProbe(ctx context.Context, tag int32) error {
+	p := &tr.probes[tag]
+	p.gen++
+	seq, err := tr.e.register(tr.dst, tr.id, waiter{sink: tr, tag: tag, gen: p.gen})
+	if err != nil {
+		return err
+	}
+	p.seq, p.live = seq, true
+	payload := tr.payload
+	if tr.opts.Paris {
+		payload = parisPayload(tr.payload, seq)
+	}
+	req := transport.Request{
+		Destination:  tr.dst,
+		ID:           tr.id,
+		Seq:          seq,
+		Payload:      payload,
+		TTL:          p.ttl,
+		TrafficClass: tr.opts.TrafficClass,
+	}
+	if err := tr.e.t.Send(ctx, &req); err != nil {
+		tr.retire(tag)
+		return err
+	}
+	if req.SentAt.IsZero() {
+		req.SentAt = time.Now()
+	}
+	now := time.Now()
+	p.sent = true
+	p.sentAt = req.SentAt
+	p.deadline = now.Add(tr.opts.Timeout)
+	p.release = now.Add(tr.patience())
+	p.inWindow = true
+	tr.inWindow++
+	tr.hop(p.ttl).hop.PacketsSent++
+	return nil
+}
+
+// parisPayload gives a copy of base whose first two bytes cancel seq in the ICMP checksum, so
+// every probe of a trace has the same checksum, and so the same flow identity.
+func parisPayload(base []byte, seq int) []byte {
+	b := slices.Clone(base)
+	binary.BigEndian.PutUint16(b, ^uint16(seq))
+	return b
+}
+
+// emit hands on the hops that are final: resolved, with every nearer distance resolved.
+func (tr *tracer) emit() {
+	for tr.emitted < len(tr.hops) {
+		h := &tr.hops[tr.emitted]
+		if h.hop.Distance > tr.end {
+			tr.emitted = len(tr.hops)
+			return
+		}
+		if h.unresolve > 0 {
+			return
+		}
+		tr.emitted++
+		if h.answered && tr.opts.OnHop != nil {
+			tr.opts.OnHop(h.hop)
+		}
+	}
+}
+
+func (tr *tracer) done() bool {
+	for i := range tr.hops {
+		if tr.hops[i].hop.Distance <= tr.end && tr.hops[i].unresolve > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (tr *tracer) nextWake(now time.Time) (time.Time, bool) {
+	var wake time.Time
+	ok := false
+	consider := func(t time.Time) {
+		if !ok || t.Before(wake) {
+			wake, ok = t, true
+		}
+	}
+	for i := range tr.probes {
+		p := &tr.probes[i]
+		switch {
+		case p.sent && !p.resolved:
+			consider(p.deadline)
+			if p.inWindow {
+				consider(p.release)
+			}
+		case !p.sent && !p.skipped && p.round > 0 && p.ttl <= tr.end && tr.inWindow < tr.opts.Window:
+			if last := tr.hop(p.ttl).lastSent; !last.IsZero() {
+				consider(last.Add(tr.opts.Interval))
+			}
+		}
+	}
+	return wake, ok
+}
+
+// forget unregisters every probe still registered.
+func (tr *tracer) forget() {
+	for i := range tr.probes {
+		tr.retire(int32(i))
+	}
+}
+
+func (tr *tracer) result() *result.Trace {
+	out := &result.Trace{Destination: tr.dst, Reached: tr.reached}
+	for i := range tr.hops {
+		h := &tr.hops[i]
+		if h.hop.Distance > tr.end {
+			break
+		}
+		if h.answered {
+			out.Hops = append(out.Hops, h.hop)
+		}
+	}
+	return out
+}
