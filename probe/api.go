@@ -134,7 +134,6 @@ func MultipingSeq(ctx context.Context, t transport.Transport, targets iter.Seq[n
 		e := acquire(t)
 		defer e.release()
 		r := newRun(e, cfg)
-		var next int64
 		waiting := map[int64]*result.Host{}
 		r.emit = func(i int64, h *result.Host) bool {
 			if !cfg.ordered {
@@ -142,12 +141,12 @@ func MultipingSeq(ctx context.Context, t transport.Transport, targets iter.Seq[n
 			}
 			waiting[i] = h
 			for {
-				h, ok := waiting[next]
+				h, ok := waiting[r.yielded]
 				if !ok {
 					return true
 				}
-				delete(waiting, next)
-				next++
+				delete(waiting, r.yielded)
+				r.yielded++
 				if !yield(h, nil) {
 					return false
 				}

@@ -44,9 +44,9 @@ type run struct {
 	freeHosts  []int32
 	probes     []probeState
 	freeProbes []int32
-	expiry     ring     // probes in send order, to expire them in deadline order
-	due        dueHeap  // hosts waiting for the time of their next request
-	ready      []int32  // hosts whose next request may go now
+	expiry     ring    // probes in send order, to expire them in deadline order
+	due        dueHeap // hosts waiting for the time of their next request
+	ready      []int32 // hosts whose next request may go now
 	batch      []transport.Request
 	batchProbe []int32
 
@@ -57,7 +57,8 @@ type run struct {
 	sentTotal int64
 	rateStart time.Time
 
-	emit func(index int64, h *result.Host) bool // false stops the run
+	emit    func(index int64, h *result.Host) bool // false stops the run
+	yielded int64                                  // in ordered streaming, the hosts handed on
 }
 
 type hostState struct {
@@ -143,10 +144,14 @@ func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool)) error {
 	defer timer.Stop()
 	defer r.abandon()
 	more := true
+	room := func() bool {
+		return more && !r.stopped && r.active < r.cfg.window &&
+			(!r.cfg.ordered || r.started-r.yielded < int64(r.cfg.reorder))
+	}
 	r.rateStart = time.Now()
 	for {
 		// Admit new hosts while there is room.
-		for more && !r.stopped && r.active < r.cfg.window && (!r.cfg.ordered || r.started-int64(r.completed) < int64(r.cfg.reorder)) {
+		for room() {
 			addr, ok := next()
 			if !ok {
 				more = false
@@ -163,6 +168,9 @@ func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool)) error {
 		}
 		if r.stopped || (r.active == 0 && !more) {
 			return nil
+		}
+		if room() {
+			continue // hosts completed while sending: admit more first
 		}
 		wake, ok := r.nextWake()
 		if ok {

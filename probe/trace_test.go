@@ -1,0 +1,288 @@
+package probe_test
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/probe"
+	"github.com/icmpkit/icmpkit/result"
+	"github.com/icmpkit/icmpkit/transport/mock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// chain builds a path of n routers to dst (router k answers from 198.18.k.1, or 2001:db8:k::1),
+// each 1 ms farther, and returns the routers' addresses.
+func chain(t *testing.T, n *mock.Network, dst netip.Addr, routers int, tweak func(k int, r *mock.Router)) []netip.Addr {
+	t.Helper()
+	var hops []mock.Hop
+	var addrs []netip.Addr
+	for k := 1; k <= routers; k++ {
+		a := netip.AddrFrom4([4]byte{198, 18, byte(k), 1})
+		if dst.Is6() {
+			a = netip.MustParseAddr("2001:db8::").Next()
+			b := a.As16()
+			b[5] = byte(k)
+			a = netip.AddrFrom16(b)
+		}
+		r := mock.Router{Addr: a, Latency: time.Duration(k) * time.Millisecond}
+		if tweak != nil {
+			tweak(k, &r)
+		}
+		hops = append(hops, r)
+		addrs = append(addrs, a)
+	}
+	require.NoError(t, n.AddPath(dst, hops...))
+	return addrs
+}
+
+func distances(hops []result.Hop) []int {
+	var d []int
+	for _, h := range hops {
+		d = append(d, h.Distance)
+	}
+	return d
+}
+
+func TestTracerouteChain(t *testing.T) {
+	for _, dst := range []netip.Addr{netip.MustParseAddr("198.18.200.1"), netip.MustParseAddr("2001:db8:ff::1")} {
+		t.Run(dst.String(), func(t *testing.T) {
+			bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+				require.NoError(t, n.AddHost(dst, mock.Host{Latency: 20 * time.Millisecond}))
+				routers := chain(t, n, dst, 7, nil)
+				start := time.Now()
+				var streamed []int
+				trace, err := probe.Traceroute(context.Background(), tr, dst, &probe.TraceOptions{OnHop: func(h result.Hop) { streamed = append(streamed, h.Distance) }})
+				require.NoError(t, err)
+				assert.True(t, trace.Reached)
+				assert.Equal(t, dst, trace.Destination)
+				require.Len(t, trace.Hops, 8)
+				for i, h := range trace.Hops {
+					assert.Equal(t, i+1, h.Distance)
+					assert.Equal(t, 3, h.PacketsSent)
+					assert.Equal(t, 3, h.PacketsReceived())
+					if i < 7 {
+						assert.Equal(t, routers[i], h.Address)
+						assert.Equal(t, time.Duration(i+1)*time.Millisecond, h.AvgRTT())
+					} else {
+						assert.Equal(t, dst, h.Address)
+						assert.Equal(t, 20*time.Millisecond, h.AvgRTT())
+					}
+					assert.Len(t, h.Responders, 1)
+				}
+				assert.Equal(t, distances(trace.Hops), streamed, "hops stream in ascending order")
+				// The first window goes out at once, distances 1..16; after the destination
+				// answered (20 ms later) nothing farther is sent.
+				for _, req := range tr.Sent() {
+					if req.TTL > 8 {
+						assert.Less(t, req.SentAt.Sub(start), 20*time.Millisecond, "ttl %d sent after the destination was found", req.TTL)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestTracerouteSilentRoutersCostOneTimeout(t *testing.T) {
+	bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+		dst := netip.MustParseAddr("198.18.200.1")
+		require.NoError(t, n.AddHost(dst, mock.Host{Latency: 31 * time.Millisecond}))
+		silent := func(k int) bool { return k%3 != 0 && k < 30 } // 20 of 29 routers are silent
+		routers := chain(t, n, dst, 29, func(k int, r *mock.Router) { r.Silent = silent(k) })
+		start := time.Now()
+		trace, err := probe.Traceroute(context.Background(), tr, dst, &probe.TraceOptions{Timeout: 2 * time.Second})
+		require.NoError(t, err)
+		elapsed := time.Since(start)
+		var want []int
+		for k := 1; k <= 29; k++ {
+			if !silent(k) {
+				want = append(want, k)
+			}
+		}
+		want = append(want, 30)
+		assert.Equal(t, want, distances(trace.Hops))
+		for _, h := range trace.Hops[:len(trace.Hops)-1] {
+			assert.Equal(t, routers[h.Distance-1], h.Address)
+		}
+		assert.Less(t, elapsed, 3*time.Second, "silent hops are waited out together, not one by one (took %v)", elapsed)
+	})
+}
+
+func TestTracerouteHopByHop(t *testing.T) {
+	bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+		dst := netip.MustParseAddr("198.18.200.1")
+		require.NoError(t, n.AddHost(dst, mock.Host{}))
+		chain(t, n, dst, 3, func(k int, r *mock.Router) { r.Silent = k == 2 })
+		start := time.Now()
+		trace, err := probe.Traceroute(context.Background(), tr, dst, &probe.TraceOptions{Window: 1, Count: 2, Timeout: time.Second, Interval: -1})
+		require.NoError(t, err)
+		assert.Equal(t, []int{1, 3, 4}, distances(trace.Hops))
+		// With one probe in flight, the silent hop's two probes are waited out one after the
+		// other, up to the point where each gives its place to the next probe.
+		assert.Greater(t, time.Since(start), 2*20*time.Millisecond)
+	})
+}
+
+func TestTracerouteUnreachableEndsTrace(t *testing.T) {
+	bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+		dst := netip.MustParseAddr("198.18.200.1")
+		require.NoError(t, n.AddHost(dst, mock.Host{}))
+		chain(t, n, dst, 6, func(k int, r *mock.Router) {
+			if k == 4 {
+				r.Unreachable, r.UnreachableCode = true, 13
+			}
+		})
+		start := time.Now()
+		trace, err := probe.Traceroute(context.Background(), tr, dst, nil)
+		require.NoError(t, err)
+		assert.False(t, trace.Reached)
+		assert.Equal(t, []int{1, 2, 3, 4}, distances(trace.Hops))
+		assert.Equal(t, "!X", trace.Hops[3].Unreachable)
+		assert.Equal(t, "", trace.Hops[2].Unreachable)
+		for _, req := range tr.Sent() {
+			if req.TTL > 4 {
+				assert.Less(t, req.SentAt.Sub(start), 4*time.Millisecond, "ttl %d sent after the unreachable answer", req.TTL)
+			}
+		}
+	})
+}
+
+func TestTracerouteOptions(t *testing.T) {
+	bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+		dst := netip.MustParseAddr("198.18.200.1")
+		require.NoError(t, n.AddHost(dst, mock.Host{}))
+		chain(t, n, dst, 9, nil)
+
+		trace, err := probe.Traceroute(context.Background(), tr, dst, &probe.TraceOptions{MinHops: 3, MaxHops: 6, Count: 2})
+		require.NoError(t, err)
+		assert.Equal(t, []int{3, 4, 5, 6}, distances(trace.Hops))
+		assert.False(t, trace.Reached)
+		for _, req := range tr.Sent() {
+			assert.GreaterOrEqual(t, req.TTL, 3)
+			assert.LessOrEqual(t, req.TTL, 6)
+		}
+		assert.Len(t, tr.Sent(), 8)
+
+		before := len(tr.Sent())
+		trace, err = probe.Traceroute(context.Background(), tr, dst, &probe.TraceOptions{FastMode: true, Window: 1})
+		require.NoError(t, err)
+		assert.Len(t, trace.Hops, 10)
+		assert.Len(t, tr.Sent()[before:], 10, "fast mode: one probe per answering hop")
+		for _, h := range trace.Hops {
+			assert.Equal(t, 1, h.PacketsSent)
+		}
+
+		before = len(tr.Sent())
+		_, err = probe.Traceroute(context.Background(), tr, dst, &probe.TraceOptions{MaxHops: 2, Count: 3, Interval: 100 * time.Millisecond, Window: 64, ID: 999, TrafficClass: 32})
+		require.NoError(t, err)
+		sent := tr.Sent()[before:]
+		require.Len(t, sent, 6)
+		last := map[int]time.Time{}
+		for _, req := range sent {
+			assert.Equal(t, 999, req.ID)
+			assert.Equal(t, 32, req.TrafficClass)
+			if at, ok := last[req.TTL]; ok {
+				assert.Equal(t, 100*time.Millisecond, req.SentAt.Sub(at), "probes of one distance go an interval apart")
+			}
+			last[req.TTL] = req.SentAt
+		}
+	})
+}
+
+func TestTracerouteDestinationAnswersEarly(t *testing.T) {
+	bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+		dst := netip.MustParseAddr("198.18.200.1")
+		require.NoError(t, n.AddHost(dst, mock.Host{}))
+		// The third router answers with the destination's address, as a destination reached
+		// through a router that does not decrement the TTL would appear.
+		chain(t, n, dst, 5, func(k int, r *mock.Router) {
+			if k == 3 {
+				r.Addr = dst
+			}
+		})
+		trace, err := probe.Traceroute(context.Background(), tr, dst, nil)
+		require.NoError(t, err)
+		assert.True(t, trace.Reached)
+		assert.Equal(t, []int{1, 2, 3}, distances(trace.Hops))
+		assert.Equal(t, dst, trace.Hops[2].Address)
+	})
+}
+
+func TestTracerouteECMPAndMPLS(t *testing.T) {
+	bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+		dst := netip.MustParseAddr("198.18.200.1")
+		require.NoError(t, n.AddHost(dst, mock.Host{}))
+		a, b, c := netip.MustParseAddr("198.18.2.1"), netip.MustParseAddr("198.18.2.2"), netip.MustParseAddr("198.18.2.3")
+		labels := []icmp.MPLSLabel{{Label: 24001, TC: 0, S: true, TTL: 1}}
+		require.NoError(t, n.AddPath(dst,
+			mock.Router{Addr: netip.MustParseAddr("198.18.1.1")},
+			mock.ECMP{{Addr: a}, {Addr: b}, {Addr: c}},
+			mock.Router{Addr: netip.MustParseAddr("198.18.3.1"), MPLS: labels},
+		))
+		trace, err := probe.Traceroute(context.Background(), tr, dst, &probe.TraceOptions{Count: 12})
+		require.NoError(t, err)
+		require.Len(t, trace.Hops, 4)
+		assert.ElementsMatch(t, []netip.Addr{a, b, c}, trace.Hops[1].Responders, "every responder at a distance is recorded")
+		assert.Equal(t, trace.Hops[1].Responders[0], trace.Hops[1].Address)
+		assert.Equal(t, labels, trace.Hops[2].MPLS)
+		assert.Empty(t, trace.Hops[0].MPLS)
+
+		// Paris mode keeps one flow: one responder, and one checksum on every probe.
+		before := len(tr.Sent())
+		trace, err = probe.Traceroute(context.Background(), tr, dst, &probe.TraceOptions{Count: 12, Paris: true})
+		require.NoError(t, err)
+		assert.Len(t, trace.Hops[1].Responders, 1)
+		sums := map[uint16]bool{}
+		ids := map[int]bool{}
+		for _, req := range tr.Sent()[before:] {
+			sums[checksum(t, req.Destination, req.ID, req.Seq, req.Payload)] = true
+			ids[req.ID] = true
+		}
+		assert.Len(t, sums, 1, "checksum constant across TTLs and sequences")
+		assert.Len(t, ids, 1)
+	})
+}
+
+// checksum marshals an echo request as x/net does and returns its ICMP checksum.
+func checksum(t *testing.T, dst netip.Addr, id, seq int, payload []byte) uint16 {
+	var typ icmp.Type = ipv4.ICMPTypeEcho
+	if dst.Is6() {
+		typ = ipv6.ICMPTypeEchoRequest
+	}
+	b, err := (&icmp.Message{Type: typ, Body: &icmp.Echo{ID: id, Seq: seq, Data: payload}}).Marshal(nil)
+	require.NoError(t, err)
+	return uint16(b[2])<<8 | uint16(b[3])
+}
+
+func TestTracerouteCancelAndInvalid(t *testing.T) {
+	bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+		dst := netip.MustParseAddr("198.18.200.1")
+		chain(t, n, dst, 3, nil) // the destination itself never answers
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		trace, err := probe.Traceroute(ctx, tr, dst, nil)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, []int{1, 2, 3}, distances(trace.Hops), "what was final before the end")
+
+		for name, o := range map[string]probe.TraceOptions{
+			"count":     {Count: -1},
+			"min > max": {MinHops: 10, MaxHops: 5},
+			"max 256":   {MaxHops: 256},
+			"timeout":   {Timeout: -1},
+			"window":    {Window: -1},
+			"id":        {ID: 70000},
+			"tclass":    {TrafficClass: 999},
+		} {
+			_, err := probe.Traceroute(context.Background(), tr, dst, &o)
+			assert.True(t, errors.Is(err, errors.ErrInvalidArgument), "%s: %v", name, err)
+		}
+		_, err = probe.Traceroute(context.Background(), tr, netip.Addr{}, nil)
+		assert.True(t, errors.Is(err, errors.ErrInvalidArgument))
+	})
+}
