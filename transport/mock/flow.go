@@ -47,17 +47,23 @@ func (n *Network) bits(key, count, salt uint64) uint64 {
 	return mix(n.seed ^ mix(key^mix(count*0x9e3779b97f4a7c15+salt)))
 }
 
-// echoChecksum gives the ICMP checksum of req as golang.org/x/net/icmp marshals it for
-// IPv4: the one's complement of the one's complement sum of the message, as it appears on
-// the wire read big-endian. For IPv6 the sum is over the message alone; the kernel adds the
-// pseudo-header, which is the same for every request of a flow, so requests of equal
-// checksums here have equal checksums on the wire.
+// echoChecksum gives the ICMP checksum of req as golang.org/x/net/icmp marshals it, as it
+// appears on the wire read big-endian. For IPv6 the sum covers the pseudo-header too, with
+// the unspecified address as source: a transport's requests all have the same source, so
+// requests of equal checksums here have equal checksums on the wire, and the other way round.
 func echoChecksum(req *transport.Request) uint16 {
 	typ := uint32(8) // ICMPv4 echo request
+	s := uint32(0)
 	if req.Destination.Is6() {
 		typ = 128
+		a := req.Destination.As16()
+		for i := 0; i < 16; i += 2 {
+			s += uint32(a[i])<<8 | uint32(a[i+1])
+		}
+		l := uint32(8 + req.PayloadLen())
+		s += l>>16 + l&0xffff + 58 // upper-layer length, next header
 	}
-	s := typ<<8 + uint32(req.ID) + uint32(req.Seq)
+	s += typ<<8 + uint32(req.ID) + uint32(req.Seq)
 	if req.Payload != nil {
 		p := req.Payload
 		for len(p) >= 2 {
