@@ -125,6 +125,12 @@ type TraceOptions struct {
 	// Paris keeps every probe's flow identity (identifier and checksum) the same, so that
 	// per-flow load balancers keep the trace on one path.
 	Paris bool
+	// PathMTU discovers the path MTU as tracepath does: probes go with Don't Fragment set,
+	// starting at 1500 bytes (IP header included), and shrink to the MTU that a Packet Too Big
+	// or Fragmentation Needed answer reports; such an answer does not end the trace. Each Hop
+	// then reports in MTU the size of the probes that reached it, and the Trace the path MTU.
+	// PayloadSize is ignored.
+	PathMTU bool
 	// OnHop, when set, is called with each hop as soon as it is final, in ascending distance.
 	OnHop func(result.Hop)
 }

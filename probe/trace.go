@@ -66,6 +66,7 @@ type tracer struct {
 	reached  bool
 	emitted  int // hops final and handed to OnHop, from MinHops
 	maxRTT   time.Duration
+	pmtu     int // with PathMTU: the size of the next probes, IP header included
 }
 
 type traceProbe struct {
@@ -80,6 +81,7 @@ type traceProbe struct {
 	resolved   bool // answered or expired
 	inWindow   bool
 	skipped    bool // never to be sent
+	size       int  // with PathMTU: the probe's size, IP header included
 }
 
 type hopState struct {
@@ -118,6 +120,10 @@ func newTracer(t transport.Transport, dst netip.Addr, o *TraceOptions) (*tracer,
 	size := o.PayloadSize
 	if o.Paris && size < 2 && size != 0 {
 		size = 2
+	}
+	if o.PathMTU {
+		tr.pmtu = startMTU
+		size = startMTU - headerLen(dst.Unmap())
 	}
 	var err error
 	if tr.payload, err = makePayload(nil, size); err != nil {
@@ -190,6 +196,10 @@ func (tr *tracer) arrive(a *arrival) {
 	if rtt > tr.opts.Timeout {
 		return
 	}
+	if tr.opts.PathMTU && tooBig(rep) {
+		tr.shrink(a.tag, rep.MTU)
+		return
+	}
 	tr.resolve(p)
 	tr.retire(a.tag)
 	tr.maxRTT = max(tr.maxRTT, rtt)
@@ -209,8 +219,8 @@ func (tr *tracer) arrive(a *arrival) {
 	if len(rep.MPLS) > 0 {
 		hop.MPLS = rep.MPLS
 	}
-	if rep.MTU > 0 {
-		hop.MTU = rep.MTU
+	if tr.opts.PathMTU {
+		hop.MTU = max(hop.MTU, p.size)
 	}
 	kind := rep.Kind()
 	if rep.Source == tr.dst {
@@ -334,8 +344,12 @@ func (tr *tracer) sendProbe(ctx context.Context, tag int32) error {
 	}
 	p.seq, p.live = seq, true
 	payload := tr.payload
+	if tr.opts.PathMTU {
+		p.size = tr.pmtu
+		payload = payload[:tr.pmtu-headerLen(tr.dst)]
+	}
 	if tr.opts.Paris {
-		payload = parisPayload(tr.payload, seq)
+		payload = parisPayload(payload, seq)
 	}
 	req := transport.Request{
 		Destination:  tr.dst,
@@ -344,6 +358,7 @@ func (tr *tracer) sendProbe(ctx context.Context, tag int32) error {
 		Payload:      payload,
 		TTL:          p.ttl,
 		TrafficClass: tr.opts.TrafficClass,
+		DontFragment: tr.opts.PathMTU,
 	}
 	if err := tr.e.t.Send(ctx, &req); err != nil {
 		tr.retire(tag)
@@ -431,7 +446,7 @@ func (tr *tracer) forget() {
 }
 
 func (tr *tracer) result() *result.Trace {
-	out := &result.Trace{Destination: tr.dst, Reached: tr.reached}
+	out := &result.Trace{Destination: tr.dst, Reached: tr.reached, PathMTU: tr.pmtu}
 	for i := range tr.hops {
 		h := &tr.hops[i]
 		if h.hop.Distance > tr.end {
@@ -442,4 +457,70 @@ func (tr *tracer) result() *result.Trace {
 		}
 	}
 	return out
+}
+
+// Path MTU discovery.
+
+// startMTU is the size of the first probes of a path MTU discovery: Ethernet's MTU.
+const startMTU = 1500
+
+// minMTU gives the smallest MTU of dst's family (RFC 791, RFC 8200).
+func minMTU(dst netip.Addr) int {
+	if dst.Is6() {
+		return 1280
+	}
+	return 68
+}
+
+// headerLen gives the bytes of IP and ICMP header in an echo request to dst.
+func headerLen(dst netip.Addr) int {
+	if dst.Is6() {
+		return 40 + 8
+	}
+	return 20 + 8
+}
+
+// tooBig reports a Packet Too Big, or a Fragmentation Needed, answer.
+func tooBig(r *transport.Reply) bool {
+	switch r.Kind() {
+	case transport.KindPacketTooBig:
+		return true
+	case transport.KindDestinationUnreachable:
+		return !r.IsV6() && r.Code == 4
+	}
+	return false
+}
+
+// plateaus are RFC 1191's MTU plateaus, for routers that do not report the next-hop MTU.
+var plateaus = []int{65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68}
+
+// shrink lowers the probe size after a too-big answer to probe tag, and sends the probe again.
+func (tr *tracer) shrink(tag int32, mtu int) {
+	p := &tr.probes[tag]
+	if mtu <= 0 || mtu >= p.size {
+		// No usable MTU in the answer: step down to the next plateau.
+		mtu = minMTU(tr.dst)
+		for _, v := range plateaus {
+			if v < p.size {
+				mtu = v
+				break
+			}
+		}
+	}
+	mtu = max(mtu, minMTU(tr.dst), headerLen(tr.dst))
+	if mtu < tr.pmtu {
+		tr.pmtu = mtu
+	}
+	tr.retire(tag)
+	if p.size <= tr.pmtu {
+		// Already as small as it gets: the answer stands as the hop's.
+		tr.resolve(p)
+		return
+	}
+	p.sent = false
+	if p.inWindow {
+		p.inWindow = false
+		tr.inWindow--
+	}
+	tr.hop(p.ttl).hop.PacketsSent--
 }

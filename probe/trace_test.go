@@ -225,7 +225,7 @@ func TestTracerouteECMPAndMPLS(t *testing.T) {
 			mock.ECMP{{Addr: a}, {Addr: b}, {Addr: c}},
 			mock.Router{Addr: netip.MustParseAddr("198.18.3.1"), MPLS: labels},
 		))
-		trace, err := probe.Traceroute(context.Background(), tr, dst, &probe.TraceOptions{Count: 12})
+		trace, err := probe.Traceroute(context.Background(), tr, dst, &probe.TraceOptions{Count: 30, Interval: -1})
 		require.NoError(t, err)
 		require.Len(t, trace.Hops, 4)
 		assert.ElementsMatch(t, []netip.Addr{a, b, c}, trace.Hops[1].Responders, "every responder at a distance is recorded")
@@ -285,4 +285,37 @@ func TestTracerouteCancelAndInvalid(t *testing.T) {
 		_, err = probe.Traceroute(context.Background(), tr, netip.Addr{}, nil)
 		assert.True(t, errors.Is(err, errors.ErrInvalidArgument))
 	})
+}
+
+func TestTraceroutePathMTU(t *testing.T) {
+	for _, dst := range []netip.Addr{netip.MustParseAddr("198.18.200.1"), netip.MustParseAddr("2001:db8:ff::1")} {
+		t.Run(dst.String(), func(t *testing.T) {
+			bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+				require.NoError(t, n.AddHost(dst, mock.Host{}))
+				chain(t, n, dst, 6, func(k int, r *mock.Router) {
+					switch k {
+					case 3:
+						r.MTU = 1400 // router 3 forwards onto a 1400-byte link
+					case 5:
+						r.MTU = 1300
+					}
+				})
+				trace, err := probe.Traceroute(context.Background(), tr, dst, &probe.TraceOptions{PathMTU: true})
+				require.NoError(t, err)
+				require.Equal(t, []int{1, 2, 3, 4, 5, 6, 7}, distances(trace.Hops))
+				assert.True(t, trace.Reached)
+				want := []int{1500, 1500, 1500, 1400, 1400, 1300, 1300}
+				for i, h := range trace.Hops {
+					assert.Equal(t, want[i], h.MTU, "hop %d", h.Distance)
+					assert.Equal(t, 3, h.PacketsSent, "hop %d: a shrunk probe is the same probe", h.Distance)
+					assert.Equal(t, 3, h.PacketsReceived(), "hop %d", h.Distance)
+					assert.Empty(t, h.Unreachable, "a too-big answer is not an unreachable hop")
+				}
+				assert.Equal(t, 1300, trace.PathMTU)
+				for _, req := range tr.Sent() {
+					assert.True(t, req.DontFragment)
+				}
+			})
+		})
+	}
 }

@@ -20,7 +20,8 @@ type Hop struct {
 	Unreachable string
 	// MPLS is the RFC 4950 label stack the router reported, if any.
 	MPLS []icmp.MPLSLabel
-	// MTU is the path MTU known at this hop when path MTU discovery ran, else 0.
+	// MTU is, when path MTU discovery ran, the size in bytes (IP header included) of the
+	// probes that reached this hop: the path MTU up to it. Else 0.
 	MTU int
 }
 
@@ -32,4 +33,6 @@ type Trace struct {
 	Reached bool
 	// Hops lists the distances that answered, ascending.
 	Hops []Hop
+	// PathMTU is the path MTU found, when path MTU discovery ran, else 0.
+	PathMTU int
 }

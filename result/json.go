@@ -109,5 +109,6 @@ func (t Trace) MarshalJSON() ([]byte, error) {
 		Destination string `json:"destination"`
 		Reached     bool   `json:"reached"`
 		Hops        []Hop  `json:"hops"`
-	}{addrString(t.Destination), t.Reached, hops})
+		PathMTU     int    `json:"path_mtu,omitempty"`
+	}{addrString(t.Destination), t.Reached, hops, t.PathMTU})
 }
