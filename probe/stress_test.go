@@ -1,0 +1,182 @@
+package probe_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/icmpkit/icmpkit/probe"
+	"github.com/icmpkit/icmpkit/transport"
+	"github.com/icmpkit/icmpkit/transport/mock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// TestMain checks that the package's tests leave no goroutine behind.
+func TestMain(m *testing.M) {
+	before := runtime.NumGoroutine()
+	code := m.Run()
+	if code == 0 {
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if after := runtime.NumGoroutine(); after > before {
+			buf := make([]byte, 1<<20)
+			fmt.Fprintf(os.Stderr, "goroutines leaked: %d before, %d after\n%s\n", before, after, buf[:runtime.Stack(buf, true)])
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// TestConcurrentCallsForAMinute runs Ping, Multiping and Traceroute calls side by side on one
+// transport for 60 s of simulated time; every call's counts must come out exact (run it with
+// -race).
+func TestConcurrentCallsForAMinute(t *testing.T) {
+	bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+		dst := netip.MustParseAddr("198.18.200.1")
+		dst6 := netip.MustParseAddr("2001:db8:ff::1")
+		require.NoError(t, n.AddHost(dst, mock.Host{Latency: 5 * time.Millisecond}))
+		require.NoError(t, n.AddHost(dst6, mock.Host{Latency: 7 * time.Millisecond}))
+		chain(t, n, dst, 6, func(k int, r *mock.Router) { r.Silent = k == 3 })
+		chain(t, n, dst6, 4, nil)
+		var targets []netip.Addr
+		for i := range 200 {
+			a := addrN(1000 + i)
+			targets = append(targets, a)
+			require.NoError(t, n.AddHost(a, mock.Host{Latency: time.Duration(1+i%9) * time.Millisecond, Dead: i%4 == 0}))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		calls := map[string]int{}
+		count := func(kind string) {
+			mu.Lock()
+			calls[kind]++
+			mu.Unlock()
+		}
+		for w := range 4 {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					h, err := probe.Ping(ctx, tr, []netip.Addr{dst, dst6}[w%2], &probe.PingOptions{Count: 10, Interval: 100 * time.Millisecond, Timeout: 500 * time.Millisecond})
+					if err != nil {
+						return
+					}
+					assert.Equal(t, 10, h.PacketsSent)
+					assert.Equal(t, 10, h.PacketsReceived())
+					count("ping")
+				}
+			})
+		}
+		for range 2 {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					hosts, err := probe.Multiping(ctx, tr, targets, &probe.MultipingOptions{Count: 3, Interval: 200 * time.Millisecond, Timeout: 300 * time.Millisecond, Window: 50})
+					if err != nil {
+						return
+					}
+					for i, h := range hosts {
+						want := 3
+						if i%4 == 0 {
+							want = 0
+						}
+						assert.Equal(t, 3, h.PacketsSent)
+						assert.Equal(t, want, h.PacketsReceived(), "host %d", i)
+					}
+					count("multiping")
+				}
+			})
+		}
+		for w := range 2 {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					target := []netip.Addr{dst, dst6}[w]
+					trace, err := probe.Traceroute(ctx, tr, target, &probe.TraceOptions{Timeout: 500 * time.Millisecond})
+					if err != nil {
+						return
+					}
+					assert.True(t, trace.Reached)
+					if w == 0 {
+						assert.Equal(t, []int{1, 2, 4, 5, 6, 7}, distances(trace.Hops))
+					} else {
+						assert.Equal(t, []int{1, 2, 3, 4, 5}, distances(trace.Hops))
+					}
+					for _, h := range trace.Hops {
+						assert.Equal(t, 3, h.PacketsReceived())
+					}
+					count("traceroute")
+				}
+			})
+		}
+		wg.Wait()
+		t.Logf("calls completed in 60 s of simulated time: %v", calls)
+		assert.Greater(t, calls["ping"], 4*40)
+		assert.Greater(t, calls["multiping"], 2*15)
+		assert.Greater(t, calls["traceroute"], 2*40)
+	})
+}
+
+// TestForeignFlood sends a flood of foreign ICMP during a multiping: echo replies with our
+// identifier but unknown sequences, replies from hosts never probed, errors quoting other
+// programs' probes. The counts stay exact, and the flood leaves nothing behind.
+func TestForeignFlood(t *testing.T) {
+	bubble(t, mock.TransportConfig{ID: 4000}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+		var targets []netip.Addr
+		for i := range 300 {
+			a := addrN(i)
+			if i%3 == 0 {
+				a = v6N(i)
+			}
+			targets = append(targets, a)
+			require.NoError(t, n.AddHost(a, mock.Host{Latency: time.Duration(1+i%5) * time.Millisecond, Dead: i%7 == 0}))
+		}
+		stranger := netip.MustParseAddr("198.18.250.250")
+		flood := func(i int) transport.Reply {
+			dst := targets[i%len(targets)]
+			echo, exceeded := icmpTypes(dst)
+			switch i % 4 {
+			case 0: // our identifier, a sequence never sent
+				return transport.Reply{Source: dst, Destination: dst, ID: 4000, Seq: 40000 + i%20000, Type: echo}
+			case 1: // a host never probed
+				return transport.Reply{Source: stranger, Destination: stranger, ID: 4000, Seq: i % 65536, Type: ipv4.ICMPTypeEchoReply}
+			case 2: // an error quoting another program's probe
+				return transport.Reply{Source: stranger, Destination: dst, ID: 4001, Seq: i % 65536, Type: exceeded}
+			default: // another program's echo reply
+				return transport.Reply{Source: dst, Destination: dst, ID: 123, Seq: i % 65536, Type: echo}
+			}
+		}
+		for i := range 50_000 {
+			require.NoError(t, tr.Inject(flood(i), time.Duration(i)*100*time.Microsecond))
+		}
+		hosts, err := probe.Multiping(context.Background(), tr, targets, &probe.MultipingOptions{Count: 10, Interval: 500 * time.Millisecond, Timeout: time.Second})
+		require.NoError(t, err)
+		for i, h := range hosts {
+			assert.Equal(t, 10, h.PacketsSent)
+			want := 10
+			if i%7 == 0 {
+				want = 0
+			}
+			assert.Equal(t, want, h.PacketsReceived(), "host %d", i)
+			assert.Zero(t, h.Duplicates)
+			assert.Zero(t, h.Errors)
+		}
+	})
+}
+
+func icmpTypes(dst netip.Addr) (echo, exceeded transportType) {
+	if dst.Is6() {
+		return ipv6.ICMPTypeEchoReply, ipv6.ICMPTypeTimeExceeded
+	}
+	return ipv4.ICMPTypeEchoReply, ipv4.ICMPTypeTimeExceeded
+}
+
+type transportType = interface{ Protocol() int }
