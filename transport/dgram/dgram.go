@@ -1,0 +1,375 @@
+package dgram
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	icmperrors "github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/transport"
+)
+
+// Family restricts the address families a Transport opens.
+type Family uint8
+
+// Families a Transport can open.
+const (
+	// FamilyBoth opens an IPv4 and an IPv6 socket; a family whose socket cannot be opened
+	// (no IPv6 stack, no permission) is left out as long as the other one opens.
+	FamilyBoth Family = iota
+	// FamilyIPv4 opens only the IPv4 socket.
+	FamilyIPv4
+	// FamilyIPv6 opens only the IPv6 socket.
+	FamilyIPv6
+)
+
+func (f Family) String() string {
+	switch f {
+	case FamilyBoth:
+		return "both"
+	case FamilyIPv4:
+		return "IPv4"
+	case FamilyIPv6:
+		return "IPv6"
+	}
+	return "Family(" + strconv.Itoa(int(f)) + ")"
+}
+
+// DefaultReceiveBuffer is the socket receive buffer asked for when Config.ReceiveBuffer is
+// zero: room for a burst of some thousands of replies.
+const DefaultReceiveBuffer = 4 << 20
+
+// Config configures a Transport. Its zero value is the default for every field.
+type Config struct {
+	// Source is the address the socket of its family is bound to, so requests leave from it.
+	// The zero value binds no address. An IPv6 link-local address needs its zone.
+	Source netip.Addr
+	// Interface is the name of the network interface both sockets are bound to
+	// (SO_BINDTODEVICE on Linux, IP_BOUND_IF on macOS). The zero value binds none.
+	Interface string
+	// ReceiveBuffer is the size in bytes of each socket's receive buffer. Zero means
+	// DefaultReceiveBuffer; where the system caps it (net.core.rmem_max) without the privilege
+	// to exceed the cap, the cap applies.
+	ReceiveBuffer int
+	// Family restricts the families opened. The zero value, FamilyBoth, opens both and
+	// fails only if neither opens.
+	Family Family
+}
+
+func (cfg *Config) validate() error {
+	switch {
+	case cfg.ReceiveBuffer < 0:
+		return icmperrors.Invalid("receive buffer", "must not be negative, got %d", cfg.ReceiveBuffer)
+	case cfg.Family > FamilyIPv6:
+		return icmperrors.Invalid("family", "unknown family %d", int(cfg.Family))
+	case len(cfg.Interface) >= 16:
+		return icmperrors.Invalid("interface", "name %q is longer than 15 bytes", cfg.Interface)
+	case cfg.Source.Is4In6():
+		return icmperrors.Invalid("source", "%s is an IPv4-mapped IPv6 address; use %s", cfg.Source, cfg.Source.Unmap())
+	case cfg.Source.Is4() && cfg.Family == FamilyIPv6, cfg.Source.Is6() && cfg.Family == FamilyIPv4:
+		return icmperrors.Invalid("source", "%s is not of family %s", cfg.Source, cfg.Family)
+	}
+	return nil
+}
+
+// wants reports whether the configuration asks for the family (v6 or not).
+func (cfg *Config) wants(v6 bool) bool {
+	switch cfg.Family {
+	case FamilyIPv4:
+		return !v6
+	case FamilyIPv6:
+		return v6
+	}
+	return true
+}
+
+// queueLen is the number of replies read from the sockets and not yet taken by Receive that
+// a Transport holds; past it the readers wait and the sockets' receive buffers fill.
+const queueLen = 8192
+
+// Transport sends echo requests and receives replies over datagram ICMP sockets, one for each
+// family, shared by any number of goroutines. See the package documentation for what each
+// system allows.
+type Transport struct {
+	cfg     Config
+	socks   [2]*socket // IPv4, IPv6; nil when the family is not open
+	openErr [2]error   // why a family is not open
+
+	queue     chan transport.Reply
+	done      chan struct{}
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+	readers   sync.WaitGroup
+
+	broadcast atomic.Bool
+}
+
+// Interfaces a Transport implements.
+var (
+	_ transport.Transport     = (*Transport)(nil)
+	_ transport.Identifier    = (*Transport)(nil)
+	_ transport.BatchSender   = (*Transport)(nil)
+	_ transport.BatchReceiver = (*Transport)(nil)
+	_ transport.Broadcaster   = (*Transport)(nil)
+	_ transport.Namer         = (*Transport)(nil)
+)
+
+// New opens the sockets cfg asks for and starts reading from them. Errors match
+// errors.ErrPermission (the system forbids ping sockets to this process: on Linux the message
+// names the sysctl to change), errors.ErrAddress (Source or Interface unusable),
+// errors.ErrNotSupported (no ping sockets on this system) or errors.ErrInvalidArgument.
+func New(cfg Config) (*Transport, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	t := &Transport{
+		cfg:   cfg,
+		queue: make(chan transport.Reply, queueLen),
+		done:  make(chan struct{}),
+	}
+	var first error
+	for fam, v6 := range [2]bool{false, true} {
+		if !cfg.wants(v6) {
+			t.openErr[fam] = icmperrors.Wrap(icmperrors.ErrNotSupported, "send "+familyName(v6),
+				errFamilyNotOpened)
+			continue
+		}
+		s, err := openSocket(&t.cfg, v6)
+		if err != nil {
+			t.openErr[fam] = err
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		t.socks[fam] = s
+	}
+	if t.socks[0] == nil && t.socks[1] == nil {
+		return nil, first
+	}
+	for _, s := range t.socks {
+		if s != nil {
+			t.readers.Add(1)
+			go func() {
+				defer t.readers.Done()
+				s.run(t)
+			}()
+		}
+	}
+	return t, nil
+}
+
+var errFamilyNotOpened = icmperrors.New("the transport was configured without this family")
+
+func familyName(v6 bool) string {
+	if v6 {
+		return "IPv6"
+	}
+	return "IPv4"
+}
+
+func famIndex(a netip.Addr) int {
+	if a.Is6() {
+		return 1
+	}
+	return 0
+}
+
+// Errors returned after Close, allocated once.
+var (
+	errSendClosed    = &icmperrors.Error{Op: "send", Class: icmperrors.ErrUnavailable, Err: net.ErrClosed}
+	errReceiveClosed = &icmperrors.Error{Op: "receive", Class: icmperrors.ErrUnavailable, Err: net.ErrClosed}
+)
+
+var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+
+// socketFor gives the open socket for dst's family, checking what every send checks.
+func (t *Transport) socketFor(req *transport.Request) (*socket, error) {
+	if t.closed.Load() {
+		return nil, errSendClosed
+	}
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	fam := famIndex(req.Destination)
+	s := t.socks[fam]
+	if s == nil {
+		return nil, t.openErr[fam]
+	}
+	if req.Destination == limitedBroadcast && !t.broadcast.Load() {
+		return nil, errBroadcastOff(req.Destination)
+	}
+	return s, nil
+}
+
+func errBroadcastOff(dst netip.Addr) error {
+	return &icmperrors.Error{Op: "send to " + dst.String(), Class: icmperrors.ErrBroadcast,
+		Hint: "enable broadcast (SetBroadcast(true), the -b flag) to ping a broadcast address"}
+}
+
+// Send transmits one echo request; see transport.Transport. On Linux req.ID is overwritten
+// with the socket's identifier. Send checks ctx before sending but does not wait for it: a
+// send blocks only while the socket's send buffer is full.
+func (t *Transport) Send(ctx context.Context, req *transport.Request) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s, err := t.socketFor(req)
+	if err != nil {
+		return err
+	}
+	return s.send(t, req)
+}
+
+// SendBatch sends reqs in order with as few system calls as the system allows (sendmmsg on
+// Linux), stamping each as Send does, and returns how many went out; the error describes
+// reqs[n].
+func (t *Transport) SendBatch(ctx context.Context, reqs []transport.Request) (int, error) {
+	n := 0
+	for n < len(reqs) {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		s, err := t.socketFor(&reqs[n])
+		if err != nil {
+			return n, err
+		}
+		// A run of requests of one family, each valid, goes out in one batch.
+		end := n + 1
+		for end < len(reqs) && reqs[end].Destination.Is6() == reqs[n].Destination.Is6() {
+			if _, err := t.socketFor(&reqs[end]); err != nil {
+				break
+			}
+			end++
+		}
+		sent, err := s.sendBatch(t, reqs[n:end])
+		n += sent
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Receive blocks until a reply arrives, ctx is done or the transport is closed; see
+// transport.Transport.
+func (t *Transport) Receive(ctx context.Context, reply *transport.Reply) error {
+	if t.closed.Load() {
+		return errReceiveClosed
+	}
+	select {
+	case r := <-t.queue:
+		*reply = r
+		return nil
+	default:
+	}
+	select {
+	case r := <-t.queue:
+		*reply = r
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.done:
+		return errReceiveClosed
+	}
+}
+
+// ReceiveBatch blocks as Receive does until at least one reply is available, then fills as
+// many of replies as are waiting and returns how many it filled.
+func (t *Transport) ReceiveBatch(ctx context.Context, replies []transport.Reply) (int, error) {
+	if len(replies) == 0 {
+		return 0, icmperrors.Invalid("replies", "ReceiveBatch needs room for at least one reply")
+	}
+	if err := t.Receive(ctx, &replies[0]); err != nil {
+		return 0, err
+	}
+	n := 1
+	for n < len(replies) {
+		select {
+		case r := <-t.queue:
+			replies[n] = r
+			n++
+		default:
+			return n, nil
+		}
+	}
+	return n, nil
+}
+
+// deliver queues a reply for Receive; it waits while the queue is full and reports false
+// once the transport is closed.
+func (t *Transport) deliver(r *transport.Reply) bool {
+	select {
+	case t.queue <- *r:
+		return true
+	default:
+	}
+	select {
+	case t.queue <- *r:
+		return true
+	case <-t.done:
+		return false
+	}
+}
+
+// Close closes the sockets, ends their readers and unblocks every pending Receive. It is
+// safe to call more than once; later calls return the first call's result.
+func (t *Transport) Close() error {
+	t.closeOnce.Do(func() {
+		t.closed.Store(true)
+		close(t.done)
+		var errs []error
+		for _, s := range t.socks {
+			if s != nil {
+				if err := s.close(); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		t.readers.Wait()
+		if len(errs) > 0 {
+			t.closeErr = icmperrors.Wrap(icmperrors.ErrSocket, "close", icmperrors.Join(errs...))
+		}
+	})
+	return t.closeErr
+}
+
+// Identifier gives the identifier requests to dst's family carry. On Linux it is the
+// socket's bound port, which the kernel writes into every request: fixed is true. On macOS
+// it is the transport's random default and requests may ask for another: fixed is false. For
+// a family the transport has not opened it returns 0, false.
+func (t *Transport) Identifier(dst netip.Addr) (id int, fixed bool) {
+	s := t.socks[famIndex(dst)]
+	if s == nil {
+		return 0, false
+	}
+	return s.identifier()
+}
+
+// SetBroadcast allows or forbids IPv4 broadcast destinations (SO_BROADCAST). It is off by
+// default.
+func (t *Transport) SetBroadcast(on bool) error {
+	if t.closed.Load() {
+		return &icmperrors.Error{Op: "set broadcast", Class: icmperrors.ErrUnavailable, Err: net.ErrClosed}
+	}
+	if s := t.socks[0]; s != nil {
+		if err := s.setBroadcast(on); err != nil {
+			return err
+		}
+	}
+	t.broadcast.Store(on)
+	return nil
+}
+
+// Broadcast reports whether broadcast destinations are allowed.
+func (t *Transport) Broadcast() bool { return t.broadcast.Load() }
+
+// Name gives "dgram".
+func (t *Transport) Name() string { return "dgram" }
+
+// Families reports which families the transport has open.
+func (t *Transport) Families() (v4, v6 bool) { return t.socks[0] != nil, t.socks[1] != nil }

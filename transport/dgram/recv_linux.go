@@ -1,0 +1,200 @@
+//go:build linux
+
+package dgram
+
+import (
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/icmpkit/icmpkit/transport"
+	"golang.org/x/sys/unix"
+)
+
+// Buffer sizes of the reader.
+const (
+	minSlot    = 2048 // bytes for one received echo reply, grown for larger payloads
+	recvOOBLen = 128  // TTL and timestamp control messages
+	errDataLen = 2048 // the quoted request of an ICMP error: at most 576 (IPv4) or 1280 (IPv6) bytes
+	errOOBLen  = 512  // sock_extended_err, offender, TTL, timestamp
+)
+
+// reader is the one goroutine that reads a socket: batches of replies with recvmmsg, then the
+// error queue, until both are empty, and then it waits in the poller.
+type reader struct {
+	s *socket
+	t *Transport
+
+	slot  int
+	data  []byte
+	names [batchLen][nameLen]byte
+	oobs  [batchLen][recvOOBLen]byte
+	iovs  [batchLen]unix.Iovec
+	msgs  [batchLen]unix.Mmsghdr
+
+	eData [errDataLen]byte
+	eName [nameLen]byte
+	eOOB  [errOOBLen]byte
+	eIov  unix.Iovec
+	eMsg  unix.Msghdr
+
+	out   []transport.Reply
+	fatal syscall.Errno
+
+	read     func(fd uintptr) bool
+	writable func(fd uintptr) bool
+}
+
+func newReader(s *socket, t *Transport) *reader {
+	r := &reader{s: s, t: t, out: make([]transport.Reply, 0, 2*batchLen)}
+	r.read = r.doRead
+	r.writable = isWritable
+	for i := range r.msgs {
+		h := &r.msgs[i].Hdr
+		h.Name = &r.names[i][0]
+		h.Control = &r.oobs[i][0]
+		h.Iov = &r.iovs[i]
+		h.SetIovlen(1)
+	}
+	r.resize(minSlot)
+	r.eIov.Base = &r.eData[0]
+	r.eIov.SetLen(errDataLen)
+	r.eMsg.Iov = &r.eIov
+	r.eMsg.SetIovlen(1)
+	r.eMsg.Name = &r.eName[0]
+	r.eMsg.Control = &r.eOOB[0]
+	return r
+}
+
+// resize gives every slot of the batch at least size bytes.
+func (r *reader) resize(size int) {
+	r.slot = max(size, minSlot)
+	r.data = make([]byte, r.slot*batchLen)
+	for i := range r.iovs {
+		r.iovs[i].Base = &r.data[i*r.slot]
+		r.iovs[i].SetLen(r.slot)
+	}
+}
+
+// run reads until the transport closes.
+func (s *socket) run(t *Transport) {
+	r := newReader(s, t)
+	failures := 0
+	for {
+		r.out = r.out[:0]
+		err := s.rc.Read(r.read)
+		if t.closed.Load() || r.fatal != 0 {
+			return
+		}
+		if err != nil {
+			failures++
+			r.waitEventError(failures)
+			continue
+		}
+		failures = 0
+		for i := range r.out {
+			if !t.deliver(&r.out[i]) {
+				return
+			}
+		}
+	}
+}
+
+// waitEventError handles a read the poller failed because the descriptor's only event was an
+// error condition (EPOLLERR without EPOLLOUT: an ICMP error queued while the send buffer was
+// full). The poller fails reads until the descriptor's next event, which is the send buffer
+// draining: wait for it, then read again. The queued error is read on that next round.
+func (r *reader) waitEventError(failures int) {
+	_ = r.s.rc.Write(r.writable)
+	if failures > 2 {
+		// The event has not been seen yet: give the poller a moment rather than spin.
+		time.Sleep(time.Duration(min(failures, 10)) * time.Millisecond)
+	}
+}
+
+func isWritable(fd uintptr) bool {
+	fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	n, err := unix.Poll(fds[:], 0)
+	return err != nil || (n > 0 && fds[0].Revents&(unix.POLLOUT|unix.POLLHUP|unix.POLLNVAL) != 0)
+}
+
+// doRead is one round under the poller: it reports false, and so waits for readiness, only
+// once the receive queue and the error queue were both found empty.
+func (r *reader) doRead(fd uintptr) bool {
+	// Requests note their payload size before they leave, so a reply always finds room.
+	if need := int(r.s.maxPayload.Load()) + 8; need > r.slot {
+		r.resize(need)
+	}
+	for i := range r.msgs {
+		h := &r.msgs[i].Hdr
+		h.Namelen = nameLen
+		h.SetControllen(recvOOBLen)
+		h.Flags = 0
+		r.msgs[i].Len = 0
+	}
+	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.msgs[0])), batchLen, unix.MSG_DONTWAIT, 0, 0)
+	switch e {
+	case 0:
+		r.parseBatch(int(n))
+		return true
+	case unix.EAGAIN:
+		empty := r.drainErrQueue(fd)
+		return !empty || len(r.out) > 0
+	case unix.EBADF, unix.ENOTSOCK, unix.EFAULT, unix.EINVAL:
+		r.fatal = e
+		return true
+	}
+	// The pending error of an ICMP error message (EHOSTUNREACH, ENETUNREACH, EMSGSIZE, ...),
+	// reported once: the message itself waits on the error queue.
+	r.drainErrQueue(fd)
+	return true
+}
+
+func (r *reader) parseBatch(n int) {
+	var now time.Time
+	v6, id := r.s.v6, r.s.port
+	for i := 0; i < n; i++ {
+		m := &r.msgs[i]
+		data := r.data[i*r.slot : i*r.slot+min(int(m.Len), r.slot)]
+		oob := r.oobs[i][:min(int(m.Hdr.Controllen), recvOOBLen)]
+		name := r.names[i][:min(int(m.Hdr.Namelen), nameLen)]
+		r.out = append(r.out, transport.Reply{})
+		rep := &r.out[len(r.out)-1]
+		if !parseEcho(v6, data, oob, name, id, rep) {
+			r.out = r.out[:len(r.out)-1]
+			continue
+		}
+		if rep.ReceivedAt.IsZero() {
+			if now.IsZero() {
+				now = time.Now()
+			}
+			rep.ReceivedAt = now
+		}
+	}
+}
+
+// drainErrQueue reads the error queue until it is empty, or for one batch's worth, and
+// reports whether it was empty at once.
+func (r *reader) drainErrQueue(fd uintptr) (empty bool) {
+	v6, id := r.s.v6, r.s.port
+	for i := 0; i < batchLen; i++ {
+		r.eMsg.Namelen = nameLen
+		r.eMsg.SetControllen(errOOBLen)
+		r.eMsg.Flags = 0
+		n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.eMsg)), unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
+		if e != 0 {
+			return i == 0
+		}
+		data := r.eData[:min(int(n), errDataLen)]
+		oob := r.eOOB[:min(int(r.eMsg.Controllen), errOOBLen)]
+		name := r.eName[:min(int(r.eMsg.Namelen), nameLen)]
+		var rep transport.Reply
+		if parseErrQueue(v6, data, oob, name, id, &rep) {
+			if rep.ReceivedAt.IsZero() {
+				rep.ReceivedAt = time.Now()
+			}
+			r.out = append(r.out, rep)
+		}
+	}
+	return false
+}

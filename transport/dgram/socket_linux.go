@@ -1,0 +1,541 @@
+//go:build linux
+
+package dgram
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	icmperrors "github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/transport"
+	"golang.org/x/sys/unix"
+)
+
+// socket is one datagram ICMP socket of one family, owned by the runtime poller.
+type socket struct {
+	v6   bool
+	file *os.File
+	rc   syscall.RawConn
+	port int // the identifier the kernel writes into our requests
+
+	// IPv4 "don't fragment" is a socket option (IP_MTU_DISCOVER), switched for the one packet
+	// that asks for it while dfMu is held exclusively; every other IPv4 send holds it shared.
+	dfMu       sync.RWMutex
+	pmtuNormal int
+
+	// maxPayload is the largest payload sent, so the reader's buffers hold whole replies.
+	maxPayload atomic.Int64
+
+	sends   sync.Pool // *sendState
+	batches sync.Pool // *batchState
+}
+
+const pingGroupHint = `the caller's group is outside net.ipv4.ping_group_range, which also governs IPv6; ` +
+	`allow it with: sysctl -w net.ipv4.ping_group_range="0 2147483647", ` +
+	`or use raw mode as root or with CAP_NET_RAW`
+
+// openError classifies a failed socket() call.
+func openError(v6 bool, err error) error {
+	op := "open " + familyName(v6) + " ping socket"
+	switch err {
+	case unix.EACCES, unix.EPERM:
+		e := &icmperrors.Error{Op: op, Class: icmperrors.ErrPermission, Err: err, Hint: pingGroupHint}
+		if b, rerr := os.ReadFile("/proc/sys/net/ipv4/ping_group_range"); rerr == nil {
+			e.Hint = `net.ipv4.ping_group_range is "` + strings.Join(strings.Fields(string(b)), " ") + `": ` + pingGroupHint
+		}
+		return e
+	case unix.EAFNOSUPPORT, unix.EPROTONOSUPPORT, unix.ESOCKTNOSUPPORT, unix.EPROTOTYPE:
+		return &icmperrors.Error{Op: op, Class: icmperrors.ErrNotSupported, Err: err,
+			Hint: "the kernel has no " + familyName(v6) + " ping sockets"}
+	}
+	return icmperrors.Wrap(icmperrors.ErrSocket, op, err)
+}
+
+func openSocket(cfg *Config, v6 bool) (*socket, error) {
+	family, proto := unix.AF_INET, unix.IPPROTO_ICMP
+	if v6 {
+		family, proto = unix.AF_INET6, unix.IPPROTO_ICMPV6
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
+	if err != nil {
+		return nil, openError(v6, err)
+	}
+	file := os.NewFile(uintptr(fd), "icmpkit-dgram-"+familyName(v6))
+	s := &socket{v6: v6, file: file}
+	if err := s.setup(cfg); err != nil {
+		file.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// setup sets the socket's options, binds it and reads back its identifier.
+func (s *socket) setup(cfg *Config) error {
+	rc, err := s.file.SyscallConn()
+	if err != nil {
+		return icmperrors.Wrap(icmperrors.ErrSocket, "open "+familyName(s.v6)+" ping socket", err)
+	}
+	s.rc = rc
+	var serr error
+	cerr := rc.Control(func(fd uintptr) { serr = s.configure(int(fd), cfg) })
+	if cerr != nil {
+		return icmperrors.Wrap(icmperrors.ErrSocket, "configure "+familyName(s.v6)+" ping socket", cerr)
+	}
+	return serr
+}
+
+func (s *socket) configure(fd int, cfg *Config) error {
+	fam := familyName(s.v6)
+	setopt := func(level, opt, v int, name string) error {
+		if err := unix.SetsockoptInt(fd, level, opt, v); err != nil {
+			return icmperrors.Wrap(icmperrors.ErrSocket, "set "+name+" on "+fam+" ping socket", err)
+		}
+		return nil
+	}
+	ipLevel, recvErr, recvTTL, rfc4884 := unix.SOL_IP, unix.IP_RECVERR, unix.IP_RECVTTL, unix.IP_RECVERR_RFC4884
+	if s.v6 {
+		ipLevel, recvErr, recvTTL, rfc4884 = unix.SOL_IPV6, unix.IPV6_RECVERR, unix.IPV6_RECVHOPLIMIT, unix.IPV6_RECVERR_RFC4884
+	}
+	if err := setopt(ipLevel, recvErr, 1, "RECVERR"); err != nil {
+		return err
+	}
+	if err := setopt(ipLevel, recvTTL, 1, "RECVTTL"); err != nil {
+		return err
+	}
+	if err := setopt(unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS"); err != nil {
+		return err
+	}
+	// RFC 4884 offsets exist from Linux 5.9 on; older kernels just give none.
+	_ = unix.SetsockoptInt(fd, ipLevel, rfc4884, 1)
+
+	rcvbuf := cfg.ReceiveBuffer
+	if rcvbuf == 0 {
+		rcvbuf = DefaultReceiveBuffer
+	}
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvbuf) != nil {
+		if err := setopt(unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf, "SO_RCVBUF"); err != nil {
+			return err
+		}
+	}
+	if !s.v6 {
+		v, err := unix.GetsockoptInt(fd, unix.SOL_IP, unix.IP_MTU_DISCOVER)
+		if err != nil {
+			return icmperrors.Wrap(icmperrors.ErrSocket, "get IP_MTU_DISCOVER on IPv4 ping socket", err)
+		}
+		s.pmtuNormal = v
+	}
+
+	if cfg.Interface != "" {
+		if err := unix.BindToDevice(fd, cfg.Interface); err != nil {
+			class := icmperrors.ErrAddress
+			if err == unix.EPERM || err == unix.EACCES {
+				class = icmperrors.ErrPermission
+			}
+			return &icmperrors.Error{Op: "bind " + fam + " ping socket to interface " + cfg.Interface, Class: class, Err: err}
+		}
+	}
+
+	var sa unix.Sockaddr
+	if s.v6 {
+		sa6 := &unix.SockaddrInet6{}
+		if cfg.Source.Is6() {
+			sa6.Addr = cfg.Source.As16()
+			idx, ok := zoneIndex(cfg.Source.Zone())
+			if !ok {
+				return &icmperrors.Error{Op: "bind " + fam + " ping socket to " + cfg.Source.String(),
+					Class: icmperrors.ErrAddress, Err: unix.ENODEV}
+			}
+			sa6.ZoneId = idx
+		}
+		sa = sa6
+	} else {
+		sa4 := &unix.SockaddrInet4{}
+		if cfg.Source.Is4() {
+			sa4.Addr = cfg.Source.As4()
+		}
+		sa = sa4
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		class := icmperrors.ErrAddress
+		if err == unix.EACCES || err == unix.EPERM {
+			class = icmperrors.ErrPermission
+		}
+		op := "bind " + fam + " ping socket"
+		if cfg.Source.IsValid() && cfg.Source.Is6() == s.v6 {
+			op += " to " + cfg.Source.String()
+		}
+		return &icmperrors.Error{Op: op, Class: class, Err: err}
+	}
+	got, err := unix.Getsockname(fd)
+	if err != nil {
+		return icmperrors.Wrap(icmperrors.ErrSocket, "read "+fam+" ping socket identifier", err)
+	}
+	switch a := got.(type) {
+	case *unix.SockaddrInet4:
+		s.port = a.Port
+	case *unix.SockaddrInet6:
+		s.port = a.Port
+	}
+	return nil
+}
+
+func (s *socket) identifier() (int, bool) { return s.port, true }
+
+func (s *socket) close() error { return s.file.Close() }
+
+func (s *socket) setBroadcast(on bool) error {
+	v := 0
+	if on {
+		v = 1
+	}
+	var serr error
+	err := s.rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, v)
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return icmperrors.Wrap(icmperrors.ErrSocket, "set SO_BROADCAST", err)
+	}
+	return nil
+}
+
+// --- sending ---
+
+// sizes of the address and control buffers of one outgoing message.
+const (
+	nameLen    = unix.SizeofSockaddrInet6
+	sendOOBLen = 3 * 24 // up to three int control messages: CMSG_SPACE(4) is 16 or 24
+)
+
+// msgBufs is what one outgoing message points at.
+type msgBufs struct {
+	hdr  [8]byte
+	name [nameLen]byte
+	oob  [sendOOBLen]byte
+	iov  [2]unix.Iovec
+}
+
+// fill builds the message for req into m and points h at it. It gives the payload length.
+func (m *msgBufs) fill(h *unix.Msghdr, v6 bool, id int, req *transport.Request) int {
+	putEchoHeader(m.hdr[:], v6, id, req.Seq)
+	m.iov[0].Base = &m.hdr[0]
+	m.iov[0].SetLen(8)
+	payload := payloadOf(req)
+	iovs := 1
+	if len(payload) > 0 {
+		m.iov[1].Base = &payload[0]
+		m.iov[1].SetLen(len(payload))
+		iovs = 2
+	}
+	h.Iov = &m.iov[0]
+	h.SetIovlen(iovs)
+	h.Name = &m.name[0]
+	h.Namelen = uint32(putSockaddr(m.name[:], req.Destination))
+	oob := putSendCmsgs(m.oob[:], v6, req)
+	if oob > 0 {
+		h.Control = &m.oob[0]
+	} else {
+		h.Control = nil
+	}
+	h.SetControllen(oob)
+	h.Flags = 0
+	return len(payload)
+}
+
+// release drops the reference to a caller's payload.
+func (m *msgBufs) release() { m.iov[1].Base = nil }
+
+// putSockaddr writes dst as a sockaddr_in or sockaddr_in6 into b and gives its length.
+func putSockaddr(b []byte, dst netip.Addr) int {
+	clear(b)
+	if dst.Is4() {
+		binary.NativeEndian.PutUint16(b[0:], unix.AF_INET)
+		a := dst.As4()
+		copy(b[4:8], a[:])
+		return unix.SizeofSockaddrInet4
+	}
+	binary.NativeEndian.PutUint16(b[0:], unix.AF_INET6)
+	a := dst.As16()
+	copy(b[8:24], a[:])
+	if z := dst.Zone(); z != "" {
+		if idx, ok := zoneIndex(z); ok {
+			binary.NativeEndian.PutUint32(b[24:], idx)
+		}
+	}
+	return unix.SizeofSockaddrInet6
+}
+
+// sockaddrAddr reads the address of a sockaddr_in or sockaddr_in6.
+func sockaddrAddr(b []byte) (netip.Addr, bool) {
+	if len(b) < 2 {
+		return netip.Addr{}, false
+	}
+	switch binary.NativeEndian.Uint16(b) {
+	case unix.AF_INET:
+		if len(b) >= 8 {
+			return netip.AddrFrom4([4]byte(b[4:8])), true
+		}
+	case unix.AF_INET6:
+		if len(b) >= 24 {
+			a := netip.AddrFrom16([16]byte(b[8:24]))
+			if len(b) >= 28 {
+				a = withScope(a, binary.NativeEndian.Uint32(b[24:]))
+			}
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// putCmsgInt appends an int control message to b at off and gives the new offset.
+func putCmsgInt(b []byte, off, level, typ, v int) int {
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[off]))
+	h.Level = int32(level)
+	h.Type = int32(typ)
+	h.SetLen(unix.CmsgLen(4))
+	binary.NativeEndian.PutUint32(b[off+unix.CmsgLen(0):], uint32(int32(v)))
+	return off + unix.CmsgSpace(4)
+}
+
+// putSendCmsgs writes the control messages req needs into b and gives their length: the TTL
+// or hop limit always, the traffic class when set, and IPv6's don't-fragment when asked.
+func putSendCmsgs(b []byte, v6 bool, req *transport.Request) int {
+	clear(b)
+	ttl := req.TTL
+	if ttl == 0 {
+		ttl = transport.DefaultTTL
+	}
+	off := 0
+	if v6 {
+		off = putCmsgInt(b, off, unix.SOL_IPV6, unix.IPV6_HOPLIMIT, ttl)
+		if req.TrafficClass != 0 {
+			off = putCmsgInt(b, off, unix.SOL_IPV6, unix.IPV6_TCLASS, req.TrafficClass)
+		}
+		if req.DontFragment {
+			off = putCmsgInt(b, off, unix.SOL_IPV6, unix.IPV6_DONTFRAG, 1)
+		}
+		return off
+	}
+	off = putCmsgInt(b, off, unix.SOL_IP, unix.IP_TTL, ttl)
+	if req.TrafficClass != 0 {
+		off = putCmsgInt(b, off, unix.SOL_IP, unix.IP_TOS, req.TrafficClass)
+	}
+	return off
+}
+
+// sendState is one Send's buffers, pooled; write is bound once so that handing it to the
+// poller does not allocate.
+type sendState struct {
+	m     msgBufs
+	msg   unix.Msghdr
+	errno syscall.Errno
+	write func(fd uintptr) bool
+}
+
+func (st *sendState) doWrite(fd uintptr) bool {
+	_, _, e := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&st.msg)), 0)
+	if e == unix.EAGAIN {
+		return false
+	}
+	st.errno = e
+	return true
+}
+
+func (s *socket) getSend() *sendState {
+	if st, ok := s.sends.Get().(*sendState); ok {
+		return st
+	}
+	st := new(sendState)
+	st.write = st.doWrite
+	return st
+}
+
+func (s *socket) notePayload(n int) {
+	if int64(n) > s.maxPayload.Load() {
+		for {
+			cur := s.maxPayload.Load()
+			if int64(n) <= cur || s.maxPayload.CompareAndSwap(cur, int64(n)) {
+				return
+			}
+		}
+	}
+}
+
+// send transmits one request.
+func (s *socket) send(t *Transport, req *transport.Request) error {
+	st := s.getSend()
+	defer s.sends.Put(st)
+	req.ID = s.port
+	s.notePayload(st.m.fill(&st.msg, s.v6, s.port, req))
+	defer st.m.release()
+
+	df := !s.v6 && req.DontFragment
+	if df {
+		s.dfMu.Lock()
+		defer s.dfMu.Unlock()
+		if err := s.setPMTU(unix.IP_PMTUDISC_DO); err != nil {
+			return err
+		}
+		defer s.setPMTU(s.pmtuNormal)
+	} else if !s.v6 {
+		s.dfMu.RLock()
+		defer s.dfMu.RUnlock()
+	}
+	// A pending error of an earlier ICMP error message makes the next send fail with it
+	// once; the details are already on the error queue, so the send is tried again.
+	for try := 0; ; try++ {
+		st.errno = 0
+		req.SentAt = time.Now()
+		if err := s.rc.Write(st.write); err != nil {
+			return t.writeFailed(err)
+		}
+		if st.errno == 0 {
+			return nil
+		}
+		if try > 0 {
+			return t.sendError(req.Destination, st.errno)
+		}
+	}
+}
+
+func (s *socket) setPMTU(v int) error {
+	var serr error
+	err := s.rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_MTU_DISCOVER, v)
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return icmperrors.Wrap(icmperrors.ErrSocket, "set IP_MTU_DISCOVER", err)
+	}
+	return nil
+}
+
+// writeFailed turns an error of the poller into Send's error.
+func (t *Transport) writeFailed(err error) error {
+	if t.closed.Load() {
+		return errSendClosed
+	}
+	return icmperrors.Wrap(icmperrors.ErrUnavailable, "send", err)
+}
+
+// sendError classifies a failed sendmsg. Every class but ErrBroadcast is ErrSocket: the
+// failure concerns this destination (no route, a firewall, a message too long for the path),
+// and other destinations may still work.
+func (t *Transport) sendError(dst netip.Addr, errno syscall.Errno) error {
+	op := "send to " + dst.String()
+	if errno == unix.EACCES && !t.broadcast.Load() {
+		return &icmperrors.Error{Op: op, Class: icmperrors.ErrBroadcast, Err: errno,
+			Hint: "the destination is a broadcast address; enable broadcast (SetBroadcast(true), the -b flag) to ping it"}
+	}
+	return &icmperrors.Error{Op: op, Class: icmperrors.ErrSocket, Err: errno}
+}
+
+// batchLen is the number of messages one sendmmsg or recvmmsg call moves at most.
+const batchLen = 64
+
+// batchState is one SendBatch chunk's buffers, pooled.
+type batchState struct {
+	m     [batchLen]msgBufs
+	msgs  [batchLen]unix.Mmsghdr
+	off   int
+	cnt   int
+	sent  int
+	errno syscall.Errno
+	write func(fd uintptr) bool
+}
+
+func (b *batchState) doWrite(fd uintptr) bool {
+	n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[b.off])), uintptr(b.cnt-b.off), 0, 0, 0)
+	if e == unix.EAGAIN {
+		return false
+	}
+	if e == 0 {
+		b.sent = int(n)
+	}
+	b.errno = e
+	return true
+}
+
+func (s *socket) getBatch() *batchState {
+	if b, ok := s.batches.Get().(*batchState); ok {
+		return b
+	}
+	b := new(batchState)
+	b.write = b.doWrite
+	return b
+}
+
+// sendBatch sends reqs, all of this socket's family.
+func (s *socket) sendBatch(t *Transport, reqs []transport.Request) (int, error) {
+	done := 0
+	for done < len(reqs) {
+		if !s.v6 && reqs[done].DontFragment {
+			if err := s.send(t, &reqs[done]); err != nil {
+				return done, err
+			}
+			done++
+			continue
+		}
+		end := done + 1
+		for end < len(reqs) && end-done < batchLen && (s.v6 || !reqs[end].DontFragment) {
+			end++
+		}
+		n, err := s.sendChunk(t, reqs[done:end])
+		done += n
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+func (s *socket) sendChunk(t *Transport, reqs []transport.Request) (int, error) {
+	b := s.getBatch()
+	defer s.batches.Put(b)
+	maxp := 0
+	for i := range reqs {
+		reqs[i].ID = s.port
+		maxp = max(maxp, b.m[i].fill(&b.msgs[i].Hdr, s.v6, s.port, &reqs[i]))
+	}
+	s.notePayload(maxp)
+	defer func() {
+		for i := range reqs {
+			b.m[i].release()
+		}
+	}()
+	if !s.v6 {
+		s.dfMu.RLock()
+		defer s.dfMu.RUnlock()
+	}
+	sent, retried := 0, -1
+	for sent < len(reqs) {
+		b.off, b.cnt, b.sent, b.errno = sent, len(reqs), 0, 0
+		now := time.Now()
+		if err := s.rc.Write(b.write); err != nil {
+			return sent, t.writeFailed(err)
+		}
+		for i := sent; i < sent+b.sent; i++ {
+			reqs[i].SentAt = now
+		}
+		sent += b.sent
+		if b.errno != 0 && b.errno != unix.EINTR {
+			// As in send: one retry absorbs a pending error of an earlier ICMP error.
+			if retried == sent {
+				return sent, t.sendError(reqs[sent].Destination, b.errno)
+			}
+			retried = sent
+		}
+	}
+	return sent, nil
+}
