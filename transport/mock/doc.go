@@ -20,7 +20,8 @@
 //
 // Random choices (loss, jitter, late and corrupted replies) come from [Config.Seed]: each host
 // and router draws from the seed and the number of requests it has seen, so the same traffic
-// meets the same fate on every run, whatever the goroutine interleaving.
+// meets the same fate on every run, whatever identifiers it uses and however goroutines
+// interleave, as long as each host and router sees its requests in the same order.
 //
 // Time is the time package's: a reply arrives when its latency has passed, by a single timer
 // per transport; no goroutine runs per packet and none outlives Close. Inside a

@@ -88,8 +88,8 @@ type Hop interface {
 
 // ECMP is a hop of several equal-cost routers. Each request takes one of them, chosen by a
 // hash of its flow: destination, identifier and ICMP checksum, as per-flow load balancers do.
-// A Paris traceroute, which keeps identifier and checksum constant, so meets a single router
-// at this distance, while requests of varying checksums spread over all of them.
+// A Paris traceroute keeps identifier and checksum constant and so meets a single router at
+// this distance, while requests of varying checksums spread over all of them.
 type ECMP []Router
 
 func (r Router) routers() []Router { return []Router{r} }
