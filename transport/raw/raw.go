@@ -1,0 +1,273 @@
+package raw
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	icmperrors "github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/transport"
+)
+
+// Family selects the address families a Transport opens sockets for.
+type Family int
+
+// Families.
+const (
+	// FamilyBoth opens an IPv4 and an IPv6 socket. A system without IPv6 (or without IPv4)
+	// leaves the transport with the family it has; New fails only when neither opens.
+	FamilyBoth Family = iota
+	// FamilyIPv4 opens an IPv4 socket only.
+	FamilyIPv4
+	// FamilyIPv6 opens an IPv6 socket only.
+	FamilyIPv6
+)
+
+func (f Family) String() string {
+	switch f {
+	case FamilyBoth:
+		return "IPv4 and IPv6"
+	case FamilyIPv4:
+		return "IPv4"
+	case FamilyIPv6:
+		return "IPv6"
+	}
+	return "unknown family"
+}
+
+// DefaultReceiveBuffer is the receive buffer of each socket when Config.ReceiveBuffer is zero:
+// room for tens of thousands of replies arriving at once.
+const DefaultReceiveBuffer = 4 << 20
+
+// Config configures a Transport. The zero value is ready to use.
+type Config struct {
+	// Source is the address requests leave from: the socket of its family is bound to it.
+	// Zero: no binding, the kernel picks by route.
+	Source netip.Addr
+	// Interface is the network interface (e.g. "eth0") that every socket is bound to with
+	// SO_BINDTODEVICE. Zero: no binding.
+	Interface string
+	// ID is the echo identifier the transport reports through Identifier (1..65535). Requests
+	// may still use other identifiers; the transport listens for those too. Zero: a random
+	// nonzero identifier.
+	ID int
+	// ReceiveBuffer is the size in bytes of each socket's receive buffer, set with
+	// SO_RCVBUFFORCE (which may exceed net.core.rmem_max) and, failing that, SO_RCVBUF.
+	// Zero: DefaultReceiveBuffer.
+	ReceiveBuffer int
+	// Family selects the sockets to open. Zero: FamilyBoth.
+	Family Family
+}
+
+// queueLen is the number of parsed replies waiting for Receive before the readers stop
+// reading (then the sockets' receive buffers take the excess).
+const queueLen = 4096
+
+// Transport sends ICMP echo requests through raw sockets and receives the replies. It is safe
+// for concurrent use. Create it with New and release it with Close.
+type Transport struct {
+	id        int
+	family    Family // the families actually open
+	queue     chan transport.Reply
+	done      chan struct{}
+	closed    atomic.Bool
+	closeOnce sync.Once
+	broadcast atomic.Bool
+	ids       idSet
+	sys       system // the operating system's part
+}
+
+// Compile-time checks of the interfaces Transport implements.
+var (
+	_ transport.Transport     = (*Transport)(nil)
+	_ transport.Identifier    = (*Transport)(nil)
+	_ transport.BatchSender   = (*Transport)(nil)
+	_ transport.BatchReceiver = (*Transport)(nil)
+	_ transport.Broadcaster   = (*Transport)(nil)
+	_ transport.Namer         = (*Transport)(nil)
+)
+
+// Errors returned once the transport is closed; allocated once.
+var (
+	errClosedSend    = &icmperrors.Error{Op: "send", Class: icmperrors.ErrUnavailable, Hint: "the transport is closed"}
+	errClosedReceive = &icmperrors.Error{Op: "receive", Class: icmperrors.ErrUnavailable, Hint: "the transport is closed"}
+)
+
+// New opens the raw sockets cfg asks for and starts reading from them. Without the privilege
+// to open raw sockets it returns an *errors.Error of class errors.ErrPermission (also matching
+// os.ErrPermission) whose hint names the remedies; a Source or Interface that cannot be used
+// gives errors.ErrAddress; on systems without raw socket support, errors.ErrNotSupported.
+func New(cfg Config) (*Transport, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if cfg.Source.Is4In6() {
+		cfg.Source = cfg.Source.Unmap()
+	}
+	id := cfg.ID
+	if id == 0 {
+		id = 1 + rand.IntN(0xffff)
+	}
+	if cfg.ReceiveBuffer == 0 {
+		cfg.ReceiveBuffer = DefaultReceiveBuffer
+	}
+	t := &Transport{
+		id:    id,
+		queue: make(chan transport.Reply, queueLen),
+		done:  make(chan struct{}),
+	}
+	t.ids.init(uint16(id))
+	if err := t.open(cfg); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (cfg *Config) check() error {
+	switch {
+	case cfg.ID < 0 || cfg.ID > 0xffff:
+		return icmperrors.Invalid("raw: ID", "must be in 0..65535, got %d", cfg.ID)
+	case cfg.ReceiveBuffer < 0:
+		return icmperrors.Invalid("raw: ReceiveBuffer", "must not be negative, got %d", cfg.ReceiveBuffer)
+	case cfg.Family < FamilyBoth || cfg.Family > FamilyIPv6:
+		return icmperrors.Invalid("raw: Family", "unknown family %d", int(cfg.Family))
+	case len(cfg.Interface) > 15:
+		return icmperrors.Invalid("raw: Interface", "%q is longer than an interface name can be", cfg.Interface)
+	case cfg.Source.IsValid() && cfg.Source.Unmap().Is4() && cfg.Family == FamilyIPv6:
+		return icmperrors.Invalid("raw: Source", "%s is IPv4 but Family is IPv6 only", cfg.Source)
+	case cfg.Source.IsValid() && !cfg.Source.Unmap().Is4() && cfg.Family == FamilyIPv4:
+		return icmperrors.Invalid("raw: Source", "%s is IPv6 but Family is IPv4 only", cfg.Source)
+	}
+	return nil
+}
+
+// Send transmits one echo request and stamps req.SentAt just before the system call. The
+// request's TTL, TrafficClass and DontFragment apply to this packet alone. On IPv4,
+// DontFragment sends through a second socket that sets DF and ignores the cached path MTU
+// (IP_PMTUDISC_PROBE), so every probe reaches the wire and a router's Fragmentation Needed
+// comes back as a Reply; requests without it leave DF clear. A broadcast destination while
+// broadcast is off fails with errors.ErrBroadcast, a family the transport has no socket for
+// with errors.ErrNotSupported, a bad request with errors.ErrInvalidArgument.
+func (t *Transport) Send(ctx context.Context, req *transport.Request) error {
+	if t.closed.Load() {
+		return errClosedSend
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	return t.send(req)
+}
+
+// SendBatch sends reqs in order, as many as one sendmmsg(2) call takes at a time, and stamps
+// each one's SentAt just before the call that sent it. It returns how many went out; the
+// error describes the first request that did not.
+func (t *Transport) SendBatch(ctx context.Context, reqs []transport.Request) (int, error) {
+	return t.sendBatch(ctx, reqs)
+}
+
+// Receive waits for the next reply: an echo reply carrying one of the transport's
+// identifiers, or an ICMP error quoting such a request. ReceivedAt is the kernel's receive
+// timestamp; TTL the received TTL or hop limit. It returns ctx's error when ctx ends first and
+// an error matching errors.ErrUnavailable once Close has been called.
+func (t *Transport) Receive(ctx context.Context, reply *transport.Reply) error {
+	if t.closed.Load() {
+		return errClosedReceive
+	}
+	select {
+	case r := <-t.queue:
+		if t.closed.Load() {
+			return errClosedReceive
+		}
+		deliver(reply, &r)
+		return nil
+	case <-t.done:
+		return errClosedReceive
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ReceiveBatch waits as Receive does for one reply, then adds those already waiting, up to
+// len(replies), and returns how many it filled.
+func (t *Transport) ReceiveBatch(ctx context.Context, replies []transport.Reply) (int, error) {
+	if len(replies) == 0 {
+		return 0, icmperrors.Invalid("replies", "no room for a reply")
+	}
+	if err := t.Receive(ctx, &replies[0]); err != nil {
+		return 0, err
+	}
+	n := 1
+	for n < len(replies) {
+		select {
+		case r := <-t.queue:
+			deliver(&replies[n], &r)
+			n++
+		default:
+			return n, nil
+		}
+	}
+	return n, nil
+}
+
+// deliver copies r into reply, reusing reply's MPLS array when it has room.
+func deliver(reply, r *transport.Reply) {
+	mpls := reply.MPLS
+	*reply = *r
+	switch {
+	case len(r.MPLS) == 0:
+		reply.MPLS = mpls[:0]
+	case cap(mpls) >= len(r.MPLS):
+		reply.MPLS = mpls[:len(r.MPLS)]
+		copy(reply.MPLS, r.MPLS)
+	}
+}
+
+// enqueue hands a parsed reply to Receive, waiting while the queue is full. It reports false
+// once the transport is closed.
+func (t *Transport) enqueue(r *transport.Reply) bool {
+	select {
+	case t.queue <- *r:
+		return true
+	case <-t.done:
+		return false
+	}
+}
+
+// Close closes the sockets, unblocks every Receive with an error matching
+// errors.ErrUnavailable and waits for the reader goroutines to end. It is safe to call more
+// than once.
+func (t *Transport) Close() error {
+	var err error
+	t.closeOnce.Do(func() {
+		t.closed.Store(true)
+		close(t.done)
+		err = t.closeSystem()
+	})
+	return err
+}
+
+// Identifier gives the transport's configured identifier, for either family. It is not fixed:
+// requests may carry others.
+func (t *Transport) Identifier(dst netip.Addr) (id int, fixed bool) { return t.id, false }
+
+// Name gives "raw".
+func (t *Transport) Name() string { return "raw" }
+
+// Family tells which sockets the transport has: FamilyBoth, or the one family that opened.
+func (t *Transport) Family() Family { return t.family }
+
+// SetBroadcast allows (SO_BROADCAST) or forbids sending to IPv4 broadcast addresses.
+func (t *Transport) SetBroadcast(on bool) error {
+	if t.closed.Load() {
+		return &icmperrors.Error{Op: "set broadcast", Class: icmperrors.ErrUnavailable, Hint: "the transport is closed"}
+	}
+	return t.setBroadcast(on)
+}
+
+// Broadcast reports whether sending to broadcast addresses is allowed.
+func (t *Transport) Broadcast() bool { return t.broadcast.Load() }

@@ -1,0 +1,193 @@
+package raw
+
+import (
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"github.com/icmpkit/icmpkit/internal/wire"
+	"github.com/icmpkit/icmpkit/transport"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// readBatch is the number of messages one recvmmsg call reads at most.
+	readBatch = 32
+	// readBufSize holds the largest IPv4 datagram or ICMPv6 message.
+	readBufSize = 1 << 16
+	// readOOBSize holds a receive timestamp and a hop limit control message.
+	readOOBSize = 128
+)
+
+// reader owns one socket's receive side: it reads batches with recvmmsg, parses and checks
+// them, and queues the replies.
+type reader struct {
+	t     *Transport
+	s     *sock
+	hdrs  []unix.Mmsghdr
+	iovs  []unix.Iovec
+	names []unix.RawSockaddrInet6
+	oob   []byte
+	bufs  []byte
+	n     int
+	errno unix.Errno
+	read  func(fd uintptr) bool // r.do, bound once
+	zones map[uint32]string     // interface names by index, for link-local sources
+}
+
+func newReader(t *Transport, s *sock) *reader {
+	r := &reader{
+		t:     t,
+		s:     s,
+		hdrs:  make([]unix.Mmsghdr, readBatch),
+		iovs:  make([]unix.Iovec, readBatch),
+		names: make([]unix.RawSockaddrInet6, readBatch),
+		oob:   make([]byte, readBatch*readOOBSize),
+		bufs:  make([]byte, readBatch*readBufSize),
+	}
+	for i := range r.hdrs {
+		r.iovs[i].Base = &r.bufs[i*readBufSize]
+		r.iovs[i].SetLen(readBufSize)
+		h := &r.hdrs[i].Hdr
+		h.Iov = &r.iovs[i]
+		h.SetIovlen(1)
+		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+		h.Control = &r.oob[i*readOOBSize]
+	}
+	r.read = r.do
+	return r
+}
+
+// do runs in RawConn.Read: one recvmmsg, asking the poller to wait while nothing is queued.
+func (r *reader) do(fd uintptr) bool {
+	for i := range r.hdrs {
+		h := &r.hdrs[i].Hdr
+		h.Namelen = unix.SizeofSockaddrInet6
+		h.SetControllen(readOOBSize)
+		h.Flags = 0
+	}
+	for {
+		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), 0, 0, 0)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		r.n, r.errno = int(n), e
+		return true
+	}
+}
+
+// run reads until the socket is closed.
+func (r *reader) run() {
+	defer r.t.sys.readers.Done()
+	failures := 0
+	for {
+		r.n, r.errno = 0, 0
+		if err := r.s.rc.Read(r.read); err != nil {
+			return // closed
+		}
+		if r.errno != 0 {
+			// A transient condition (e.g. ENOMEM); back off if it persists.
+			if failures++; failures > 8 {
+				select {
+				case <-r.t.done:
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+			continue
+		}
+		failures = 0
+		for i := range r.n {
+			var rep transport.Reply
+			if !r.parse(i, &rep) {
+				continue
+			}
+			if !r.t.enqueue(&rep) {
+				return
+			}
+		}
+	}
+}
+
+// parse turns message i of the last batch into a reply, reporting false for anything that is
+// not for this transport.
+func (r *reader) parse(i int, rep *transport.Reply) bool {
+	m := &r.hdrs[i]
+	if m.Hdr.Flags&unix.MSG_TRUNC != 0 {
+		return false
+	}
+	data := r.bufs[i*readBufSize : i*readBufSize+int(m.Len)]
+	var err error
+	if r.s.v6 {
+		err = wire.ParseICMPv6(data, r.source(i), rep)
+	} else {
+		err = wire.ParseIPv4(data, rep)
+	}
+	if err != nil || !r.t.ids.has(rep.ID) {
+		return false
+	}
+	oob := r.oob[i*readOOBSize : i*readOOBSize+int(m.Hdr.Controllen)]
+	ts, hops := controlMessages(oob)
+	if ts.IsZero() {
+		ts = time.Now()
+	}
+	rep.ReceivedAt = ts
+	if r.s.v6 {
+		rep.TTL = hops
+	}
+	return true
+}
+
+// source gives the IPv6 sender of message i, with its zone when it is link-local.
+func (r *reader) source(i int) netip.Addr {
+	sa := &r.names[i]
+	a := netip.AddrFrom16(sa.Addr)
+	if sa.Scope_id == 0 || !(a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast()) {
+		return a
+	}
+	zone, ok := r.zones[sa.Scope_id]
+	if !ok {
+		if ifi, err := net.InterfaceByIndex(int(sa.Scope_id)); err == nil {
+			zone = ifi.Name
+		} else {
+			zone = strconv.FormatUint(uint64(sa.Scope_id), 10)
+		}
+		if r.zones == nil {
+			r.zones = map[uint32]string{}
+		}
+		r.zones[sa.Scope_id] = zone
+	}
+	return a.WithZone(zone)
+}
+
+// controlMessages finds the receive timestamp (SCM_TIMESTAMPNS) and the hop limit
+// (IPV6_HOPLIMIT) among a message's control messages.
+func controlMessages(oob []byte) (ts time.Time, hops int) {
+	hdrLen := unix.CmsgLen(0)
+	for len(oob) >= hdrLen {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < hdrLen || l > len(oob) {
+			break
+		}
+		data := oob[hdrLen:l]
+		switch {
+		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= int(unsafe.Sizeof(unix.Timespec{})):
+			t := (*unix.Timespec)(unsafe.Pointer(&data[0]))
+			ts = time.Unix(int64(t.Sec), int64(t.Nsec))
+		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_HOPLIMIT && len(data) >= 4:
+			hops = int(*(*int32)(unsafe.Pointer(&data[0])))
+		}
+		next := cmsgAlign(l)
+		if next >= len(oob) {
+			break
+		}
+		oob = oob[next:]
+	}
+	return ts, hops
+}

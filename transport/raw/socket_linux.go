@@ -1,0 +1,395 @@
+package raw
+
+import (
+	stderrors "errors"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	icmperrors "github.com/icmpkit/icmpkit/errors"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// permissionHint names the ways to get raw sockets, or to do without them.
+const permissionHint = "raw ICMP sockets need root or CAP_NET_RAW: run as root, grant the capability " +
+	"(setcap cap_net_raw+ep on the binary), or use the unprivileged mode (dgram)"
+
+// sendBuffer is each socket's send buffer, so that bursts of requests rarely wait for room.
+const sendBuffer = 1 << 20
+
+// sock is one raw socket, owned by Go's poller.
+type sock struct {
+	v6 bool
+	f  *os.File
+	rc syscall.RawConn
+}
+
+// system is the Linux part of a Transport.
+type system struct {
+	v4, v6 *sock // nil when the family is not open
+	cfg    Config
+
+	dfMu sync.Mutex
+	df4  *sock // IPv4 socket with DF set, opened on first use
+
+	readers sync.WaitGroup
+}
+
+// errNoFamily marks a socket() failure because the system lacks the address family.
+var errNoFamily = stderrors.New("address family not supported")
+
+func (t *Transport) open(cfg Config) error {
+	t.sys.cfg = cfg
+	var err4, err6 error
+	if cfg.Family != FamilyIPv6 {
+		t.sys.v4, err4 = t.openSocket(cfg, false, false)
+	}
+	missing := func(err error) bool { return cfg.Family == FamilyBoth && stderrors.Is(err, errNoFamily) }
+	if cfg.Family != FamilyIPv4 && (err4 == nil || missing(err4)) {
+		t.sys.v6, err6 = t.openSocket(cfg, true, false)
+	}
+	for _, err := range []error{err4, err6} {
+		if err != nil && !missing(err) {
+			t.closeSockets()
+			return err
+		}
+	}
+	switch {
+	case t.sys.v4 != nil && t.sys.v6 != nil:
+		t.family = FamilyBoth
+	case t.sys.v4 != nil:
+		t.family = FamilyIPv4
+	case t.sys.v6 != nil:
+		t.family = FamilyIPv6
+	default:
+		return err4
+	}
+	for _, s := range []*sock{t.sys.v4, t.sys.v6} {
+		if s != nil {
+			r := newReader(t, s)
+			t.sys.readers.Add(1)
+			go r.run()
+		}
+	}
+	return nil
+}
+
+func familyName(v6 bool) string {
+	if v6 {
+		return "ICMPv6"
+	}
+	return "ICMPv4"
+}
+
+// openSocket opens and configures one raw socket. A send-only socket (the IPv4 one with DF
+// set) drops everything it would receive.
+func (t *Transport) openSocket(cfg Config, v6, sendOnly bool) (*sock, error) {
+	name := "raw " + familyName(v6) + " socket"
+	domain, proto := unix.AF_INET, unix.IPPROTO_ICMP
+	if v6 {
+		domain, proto = unix.AF_INET6, unix.IPPROTO_ICMPV6
+	}
+	fd, err := unix.Socket(domain, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
+	if err != nil {
+		op := "open " + name
+		switch {
+		case err == unix.EPERM || err == unix.EACCES:
+			return nil, &icmperrors.Error{Op: op, Class: icmperrors.ErrPermission, Err: err, Hint: permissionHint}
+		case err == unix.EAFNOSUPPORT || err == unix.EPROTONOSUPPORT:
+			return nil, &icmperrors.Error{Op: op, Class: icmperrors.ErrNotSupported, Err: stderrors.Join(errNoFamily, err)}
+		}
+		return nil, icmperrors.Wrap(icmperrors.ErrSocket, op, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			unix.Close(fd)
+		}
+	}()
+	fail := func(class error, what string, err error) error {
+		return icmperrors.Wrap(class, what+" on "+name, err)
+	}
+
+	// Filters first: a raw socket queues every ICMP packet from the moment it exists.
+	var prog []bpf.RawInstruction
+	if sendOnly {
+		prog, err = filterNone()
+	} else {
+		prog, err = t.program(v6)
+	}
+	if err != nil {
+		return nil, fail(icmperrors.ErrLibrary, "build filter", err)
+	}
+	if v6 {
+		var f unix.ICMPv6Filter
+		for i := range f.Data {
+			f.Data[i] = 0xffffffff // Linux: a set bit blocks the type
+		}
+		if !sendOnly {
+			for _, typ := range passTypesV6 {
+				f.Data[typ>>5] &^= 1 << (typ & 31)
+			}
+		}
+		err = unix.SetsockoptICMPv6Filter(fd, unix.IPPROTO_ICMPV6, unix.ICMPV6_FILTER, &f)
+	} else {
+		mask := icmpFilterV4
+		if sendOnly {
+			mask = 0xffffffff
+		}
+		err = unix.SetsockoptInt(fd, unix.SOL_RAW, unix.ICMP_FILTER, int(int32(mask)))
+	}
+	if err != nil {
+		return nil, fail(icmperrors.ErrSocket, "set ICMP filter", err)
+	}
+	if err := attachFilter(fd, prog); err != nil {
+		return nil, fail(icmperrors.ErrSocket, "attach BPF filter", err)
+	}
+
+	if !sendOnly {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+			return nil, fail(icmperrors.ErrSocket, "enable SO_TIMESTAMPNS", err)
+		}
+		if v6 {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1); err != nil {
+				return nil, fail(icmperrors.ErrSocket, "enable IPV6_RECVHOPLIMIT", err)
+			}
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, cfg.ReceiveBuffer); err != nil {
+			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.ReceiveBuffer); err != nil {
+				return nil, fail(icmperrors.ErrSocket, "set receive buffer", err)
+			}
+		}
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sendBuffer); err != nil {
+		return nil, fail(icmperrors.ErrSocket, "set send buffer", err)
+	}
+	if v6 {
+		// Local fragmentation stays allowed unless a request asks otherwise (IPV6_DONTFRAG).
+		err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DONT)
+	} else {
+		pmtu := unix.IP_PMTUDISC_DONT // DF clear
+		if sendOnly {
+			pmtu = unix.IP_PMTUDISC_PROBE // DF set, cached path MTU ignored
+		}
+		err = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, pmtu)
+	}
+	if err != nil {
+		return nil, fail(icmperrors.ErrSocket, "set path MTU discovery", err)
+	}
+	if !v6 && t.broadcast.Load() {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1); err != nil {
+			return nil, fail(icmperrors.ErrSocket, "enable broadcast", err)
+		}
+	}
+	if cfg.Interface != "" {
+		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, cfg.Interface); err != nil {
+			class := icmperrors.ErrAddress
+			if err == unix.EPERM {
+				class = icmperrors.ErrPermission
+			}
+			return nil, &icmperrors.Error{Op: "bind " + name + " to interface " + strconv.Quote(cfg.Interface), Class: class, Err: err}
+		}
+	}
+	if src := cfg.Source; src.IsValid() && src.Is6() == v6 {
+		if err := bindSource(fd, src); err != nil {
+			return nil, &icmperrors.Error{Op: "bind " + name + " to " + src.String(), Class: icmperrors.ErrAddress, Err: err,
+				Hint: "the source must be an address of this host"}
+		}
+	}
+	drain(fd)
+
+	f := os.NewFile(uintptr(fd), name)
+	ok = true // the file owns fd now
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, fail(icmperrors.ErrSocket, "register with the poller", err)
+	}
+	return &sock{v6: v6, f: f, rc: rc}, nil
+}
+
+// program builds the filter of a receiving socket from the identifiers known now.
+func (t *Transport) program(v6 bool) ([]bpf.RawInstruction, error) {
+	t.ids.mu.Lock()
+	ids := t.ids.filter()
+	t.ids.mu.Unlock()
+	if v6 {
+		return filterV6(ids)
+	}
+	return filterV4(ids)
+}
+
+// attachFilter attaches a classic BPF program to fd (SO_ATTACH_FILTER), replacing any.
+func attachFilter(fd int, prog []bpf.RawInstruction) error {
+	fs := make([]unix.SockFilter, len(prog))
+	for i, ins := range prog {
+		fs[i] = unix.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K}
+	}
+	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: uint16(len(fs)), Filter: &fs[0]})
+}
+
+// drain discards what a new socket queued before its filters were in place.
+func drain(fd int) {
+	var buf [1]byte
+	for range 1 << 16 {
+		if _, _, err := unix.Recvfrom(fd, buf[:], unix.MSG_DONTWAIT|unix.MSG_TRUNC); err != nil {
+			return
+		}
+	}
+}
+
+func bindSource(fd int, src netip.Addr) error {
+	if src.Is4() {
+		return unix.Bind(fd, &unix.SockaddrInet4{Addr: src.As4()})
+	}
+	zone, err := zoneIndex(src.Zone())
+	if err != nil {
+		return err
+	}
+	return unix.Bind(fd, &unix.SockaddrInet6{Addr: src.As16(), ZoneId: zone})
+}
+
+// zoneCache maps IPv6 zone names to interface indexes.
+var zoneCache sync.Map // string -> uint32
+
+// zoneIndex gives the interface index of an IPv6 zone: a number or an interface name.
+func zoneIndex(zone string) (uint32, error) {
+	if zone == "" {
+		return 0, nil
+	}
+	if v, ok := zoneCache.Load(zone); ok {
+		return v.(uint32), nil
+	}
+	var idx uint32
+	if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
+		idx = uint32(n)
+	} else {
+		ifi, err := net.InterfaceByName(zone)
+		if err != nil {
+			return 0, err
+		}
+		idx = uint32(ifi.Index)
+	}
+	zoneCache.Store(zone, idx)
+	return idx, nil
+}
+
+// learnID lets replies for a new identifier through the kernel filters before a request
+// carries it.
+func (t *Transport) learnID(id int) error {
+	s := &t.ids
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.has(id) {
+		return nil
+	}
+	before := s.typeOnly
+	s.add(uint16(id))
+	if !before || !s.typeOnly {
+		// The filter changed (a new identifier, or the switch to types only).
+		ids := s.filter()
+		for _, sk := range []*sock{t.sys.v4, t.sys.v6} {
+			if sk == nil {
+				continue
+			}
+			var prog []bpf.RawInstruction
+			var err error
+			if sk.v6 {
+				prog, err = filterV6(ids)
+			} else {
+				prog, err = filterV4(ids)
+			}
+			if err != nil {
+				return icmperrors.Wrap(icmperrors.ErrLibrary, "build filter", err)
+			}
+			var serr error
+			if err := sk.rc.Control(func(fd uintptr) { serr = attachFilter(int(fd), prog) }); err != nil {
+				return closedOr(icmperrors.Wrap(icmperrors.ErrSocket, "attach BPF filter", err), t)
+			}
+			if serr != nil {
+				return icmperrors.Wrap(icmperrors.ErrSocket, "attach BPF filter", serr)
+			}
+		}
+	}
+	s.set(uint16(id))
+	return nil
+}
+
+// closedOr gives the closed-transport error once Close has begun, else err.
+func closedOr(err error, t *Transport) error {
+	if t.closed.Load() {
+		return errClosedSend
+	}
+	return err
+}
+
+// dfSocket gives the IPv4 socket that sets DF, opening it on first use.
+func (t *Transport) dfSocket() (*sock, error) {
+	t.sys.dfMu.Lock()
+	defer t.sys.dfMu.Unlock()
+	if t.sys.df4 != nil {
+		return t.sys.df4, nil
+	}
+	if t.closed.Load() {
+		return nil, errClosedSend
+	}
+	s, err := t.openSocket(t.sys.cfg, false, true)
+	if err != nil {
+		return nil, err
+	}
+	t.sys.df4 = s
+	return s, nil
+}
+
+func (t *Transport) setBroadcast(on bool) error {
+	t.sys.dfMu.Lock()
+	defer t.sys.dfMu.Unlock()
+	v := 0
+	if on {
+		v = 1
+	}
+	for _, s := range []*sock{t.sys.v4, t.sys.df4} {
+		if s == nil {
+			continue
+		}
+		var serr error
+		if err := s.rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, v) }); err != nil {
+			return &icmperrors.Error{Op: "set broadcast", Class: icmperrors.ErrUnavailable, Err: err}
+		}
+		if serr != nil {
+			return icmperrors.Wrap(icmperrors.ErrSocket, "set broadcast", serr)
+		}
+	}
+	t.broadcast.Store(on)
+	return nil
+}
+
+func (t *Transport) closeSockets() {
+	for _, s := range []*sock{t.sys.v4, t.sys.v6} {
+		if s != nil {
+			s.f.Close()
+		}
+	}
+}
+
+func (t *Transport) closeSystem() error {
+	t.closeSockets()
+	t.sys.dfMu.Lock()
+	if t.sys.df4 != nil {
+		t.sys.df4.f.Close()
+	}
+	t.sys.dfMu.Unlock()
+	t.sys.readers.Wait()
+	return nil
+}
+
+// cmsgAlign rounds n up as CMSG_ALIGN does.
+func cmsgAlign(n int) int {
+	const a = int(unsafe.Sizeof(uintptr(0)))
+	return (n + a - 1) &^ (a - 1)
+}
