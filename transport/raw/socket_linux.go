@@ -48,6 +48,15 @@ func (t *Transport) open(cfg Config) error {
 	var err4, err6 error
 	if cfg.Family != FamilyIPv6 {
 		t.sys.v4, err4 = t.openSocket(cfg, false, false)
+		if err4 == nil {
+			// The DF socket is opened now, beside the other: a socket belongs to the network
+			// namespace of the thread that opens it, and a caller may have opened the
+			// transport inside a namespace it has since left.
+			if t.sys.df4, err4 = t.openSocket(cfg, false, true); err4 != nil {
+				t.closeSockets()
+				return err4
+			}
+		}
 	}
 	missing := func(err error) bool { return cfg.Family == FamilyBoth && stderrors.Is(err, errNoFamily) }
 	if cfg.Family != FamilyIPv4 && (err4 == nil || missing(err4)) {
@@ -328,22 +337,14 @@ func closedOr(err error, t *Transport) error {
 	return err
 }
 
-// dfSocket gives the IPv4 socket that sets DF, opening it on first use.
+// dfSocket gives the IPv4 socket that sets DF, opened by New.
 func (t *Transport) dfSocket() (*sock, error) {
 	t.sys.dfMu.Lock()
 	defer t.sys.dfMu.Unlock()
-	if t.sys.df4 != nil {
-		return t.sys.df4, nil
-	}
-	if t.closed.Load() {
+	if t.closed.Load() || t.sys.df4 == nil {
 		return nil, errClosedSend
 	}
-	s, err := t.openSocket(t.sys.cfg, false, true)
-	if err != nil {
-		return nil, err
-	}
-	t.sys.df4 = s
-	return s, nil
+	return t.sys.df4, nil
 }
 
 func (t *Transport) setBroadcast(on bool) error {
@@ -370,7 +371,9 @@ func (t *Transport) setBroadcast(on bool) error {
 }
 
 func (t *Transport) closeSockets() {
-	for _, s := range []*sock{t.sys.v4, t.sys.v6} {
+	t.sys.dfMu.Lock()
+	defer t.sys.dfMu.Unlock()
+	for _, s := range []*sock{t.sys.v4, t.sys.v6, t.sys.df4} {
 		if s != nil {
 			s.f.Close()
 		}
@@ -379,11 +382,6 @@ func (t *Transport) closeSockets() {
 
 func (t *Transport) closeSystem() error {
 	t.closeSockets()
-	t.sys.dfMu.Lock()
-	if t.sys.df4 != nil {
-		t.sys.df4.f.Close()
-	}
-	t.sys.dfMu.Unlock()
 	t.sys.readers.Wait()
 	return nil
 }
