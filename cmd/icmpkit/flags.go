@@ -1,0 +1,312 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/icmpkit/icmpkit"
+	"github.com/icmpkit/icmpkit/errors"
+)
+
+// command is a subcommand's flag set, with its flags listed in the order they were defined.
+type command struct {
+	name, args, summary string
+	fs                  *flag.FlagSet
+	specs               []flagSpec
+}
+
+type flagSpec struct {
+	name, meta, usage string
+}
+
+func newCommand(name, args, summary string) *command {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &command{name: name, args: args, summary: summary, fs: fs}
+}
+
+// define records a flag just added to the flag set, for the usage text.
+func (c *command) define(name, meta, usage string) {
+	c.specs = append(c.specs, flagSpec{name, meta, usage})
+}
+
+func (c *command) intVar(p *int, name, meta string, def, lo, hi int, usage string) {
+	*p = def
+	c.fs.Var(&intValue{p, lo, hi}, name, usage)
+	c.define(name, meta, usage)
+}
+
+func (c *command) boolVar(p *bool, name string, def bool, usage string) {
+	c.fs.BoolVar(p, name, def, usage)
+	c.define(name, "", usage)
+}
+
+func (c *command) secondsVar(p *time.Duration, name string, def time.Duration, zeroOK bool, usage string) {
+	*p = def
+	c.fs.Var(&secondsValue{p, zeroOK}, name, usage)
+	c.define(name, "SEC", usage)
+}
+
+func (c *command) floatVar(p *float64, name, meta string, def float64, usage string) {
+	*p = def
+	c.fs.Var(&rateValue{p}, name, usage)
+	c.define(name, meta, usage)
+}
+
+func (c *command) stringVar(p *string, name, meta string, usage string) {
+	c.fs.StringVar(p, name, "", usage)
+	c.define(name, meta, usage)
+}
+
+func (c *command) value(v flag.Value, name, meta, usage string) {
+	c.fs.Var(v, name, usage)
+	c.define(name, meta, usage)
+}
+
+// flagName spells a flag as it is documented: -c, --mode.
+func flagName(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+// usage writes the subcommand's help: every flag with its default.
+func (c *command) usage(w io.Writer) {
+	fmt.Fprintf(w, "usage: icmpkit %s [flags] %s\n\n%s\n\nflags (before %s):\n", c.name, c.args, c.summary, c.args)
+	for _, s := range c.specs {
+		left := flagName(s.name)
+		if s.meta != "" {
+			left += " " + s.meta
+		}
+		def := c.fs.Lookup(s.name).DefValue
+		switch def {
+		case "":
+			def = "none"
+		case "false":
+			def = "off"
+		case "true":
+			def = "on"
+		}
+		fmt.Fprintf(w, "  %-22s %s (default %s)\n", left, s.usage, def)
+	}
+}
+
+// parse parses args. done reports that the program should end with code: after -h, or on a
+// bad flag (a one-line message on stderr).
+func (c *command) parse(args []string, e *env) (code int, done bool) {
+	err := c.fs.Parse(args)
+	switch {
+	case err == flag.ErrHelp:
+		c.usage(e.stdout)
+		return exitOK, true
+	case err != nil:
+		return c.usageError(e, err.Error()), true
+	}
+	return exitOK, false
+}
+
+// usageError prints a one-line usage message and gives exitError.
+func (c *command) usageError(e *env, msg string) int {
+	fmt.Fprintf(e.stderr, "icmpkit %s: %s (icmpkit %s -h lists the flags)\n", c.name, msg, c.name)
+	return exitError
+}
+
+// intValue is an integer flag within lo..hi.
+type intValue struct {
+	p      *int
+	lo, hi int
+}
+
+func (v *intValue) String() string {
+	if v.p == nil {
+		return "0"
+	}
+	return strconv.Itoa(*v.p)
+}
+
+func (v *intValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return errors.New("not an integer")
+	}
+	if n < v.lo || n > v.hi {
+		if v.hi == math.MaxInt {
+			return fmt.Errorf("must be at least %d", v.lo)
+		}
+		return fmt.Errorf("must be in %d..%d", v.lo, v.hi)
+	}
+	*v.p = n
+	return nil
+}
+
+// maxSeconds bounds durations given in seconds (a year), far below time.Duration's limit.
+const maxSeconds = 365 * 24 * 3600
+
+// secondsValue is a duration given as seconds with decimals ("0.2"). Zero is allowed only
+// when zeroOK.
+type secondsValue struct {
+	p      *time.Duration
+	zeroOK bool
+}
+
+func (v *secondsValue) String() string {
+	if v.p == nil {
+		return "0"
+	}
+	return strconv.FormatFloat(v.p.Seconds(), 'f', -1, 64)
+}
+
+func (v *secondsValue) Set(s string) error {
+	f, err := strconv.ParseFloat(s, 64)
+	switch {
+	case err != nil || math.IsNaN(f) || math.IsInf(f, 0):
+		return errors.New("not a number of seconds")
+	case f < 0:
+		return errors.New("must not be negative")
+	case f > maxSeconds:
+		return fmt.Errorf("must be at most %d seconds", maxSeconds)
+	}
+	d := time.Duration(math.Round(f * 1e9))
+	if d == 0 && !v.zeroOK {
+		return errors.New("must be more than 0")
+	}
+	*v.p = d
+	return nil
+}
+
+// rateValue is a non-negative, finite number.
+type rateValue struct{ p *float64 }
+
+func (v *rateValue) String() string {
+	if v.p == nil {
+		return "0"
+	}
+	return strconv.FormatFloat(*v.p, 'f', -1, 64)
+}
+
+func (v *rateValue) Set(s string) error {
+	f, err := strconv.ParseFloat(s, 64)
+	switch {
+	case err != nil || math.IsNaN(f) || math.IsInf(f, 0):
+		return errors.New("not a number")
+	case f < 0:
+		return errors.New("must not be negative")
+	}
+	*v.p = f
+	return nil
+}
+
+// modeValue is --mode.
+type modeValue struct{ p *icmpkit.Mode }
+
+func (v *modeValue) String() string {
+	if v.p == nil {
+		return icmpkit.ModeAuto.String()
+	}
+	return v.p.String()
+}
+
+func (v *modeValue) Set(s string) error {
+	m, err := icmpkit.ParseMode(s)
+	if err != nil {
+		return errors.New("must be auto, raw or dgram")
+	}
+	*v.p = m
+	return nil
+}
+
+// netFlags are the flags every subcommand has: -I, -4, -6 and --mode.
+type netFlags struct {
+	source string
+	v4, v6 bool
+	mode   icmpkit.Mode
+}
+
+func (n *netFlags) defineSource(c *command) {
+	c.stringVar(&n.source, "I", "ADDR|IFNAME", "source address or interface")
+}
+
+func (n *netFlags) defineFamily(c *command) {
+	c.boolVar(&n.v4, "4", false, "use IPv4 when HOST is a name (IPv4 first otherwise)")
+	c.boolVar(&n.v6, "6", false, "use IPv6 when HOST is a name")
+}
+
+func (n *netFlags) defineMode(c *command) {
+	c.value(&modeValue{&n.mode}, "mode", "auto|raw|dgram", "transport: raw socket, unprivileged ping socket, or raw-then-dgram")
+}
+
+// edge is what netFlags say: the family to resolve to, and where to send from.
+type edge struct {
+	family    icmpkit.Family
+	source    netip.Addr
+	iface     string
+	mode      icmpkit.Mode
+	broadcast bool
+}
+
+func (n *netFlags) edge() (edge, error) {
+	e := edge{mode: n.mode}
+	switch {
+	case n.v4 && n.v6:
+		return e, errors.New("-4 and -6 exclude each other")
+	case n.v4:
+		e.family = icmpkit.IPv4
+	case n.v6:
+		e.family = icmpkit.IPv6
+	}
+	if n.source == "" {
+		return e, nil
+	}
+	if a, err := netip.ParseAddr(n.source); err == nil {
+		e.source = a.Unmap()
+		if e.family == icmpkit.IPv4 && !e.source.Is4() || e.family == icmpkit.IPv6 && !e.source.Is6() {
+			return e, fmt.Errorf("-I %s is not an %s address", n.source, e.family)
+		}
+		if e.family == icmpkit.FamilyAny {
+			// A source address decides the family.
+			e.family = familyOf(e.source)
+		}
+		return e, nil
+	}
+	if len(n.source) > 15 || strings.ContainsAny(n.source, "/ \t") {
+		return e, fmt.Errorf("-I %q is neither an address nor an interface name", n.source)
+	}
+	e.iface = n.source
+	return e, nil
+}
+
+// config gives the transport configuration for destinations of family.
+func (e edge) config(family icmpkit.Family) icmpkit.Config {
+	return icmpkit.Config{Source: e.source, Interface: e.iface, Family: family, Broadcast: e.broadcast}
+}
+
+func familyOf(a netip.Addr) icmpkit.Family {
+	if a.Is4() {
+		return icmpkit.IPv4
+	}
+	return icmpkit.IPv6
+}
+
+// interval maps a command-line interval to the library's: 0 is back to back.
+func interval(d time.Duration) time.Duration {
+	if d == 0 {
+		return icmpkit.BackToBack
+	}
+	return d
+}
+
+// payload gives the payload options for a size: 0 sends no data at all.
+func payload(size int) ([]byte, int) {
+	if size == 0 {
+		return []byte{}, 0
+	}
+	return nil, size
+}

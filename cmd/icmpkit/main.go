@@ -1,0 +1,121 @@
+// Command icmpkit sends ICMP echo requests: ping one host, multiping many at once, or trace
+// the route to a host.
+//
+//	icmpkit ping [flags] HOST
+//	icmpkit multiping [flags] HOST...
+//	icmpkit traceroute [flags] HOST
+//
+// Text output follows iputils ping, fping -q and traceroute(8); --json prints the objects
+// of package result. Exit status: 0 success (a reply; every host alive; destination reached),
+// 1 no success, 2 bad usage or any other error, with a one-line message on stderr.
+// "icmpkit SUBCOMMAND -h" lists the flags of a subcommand with their defaults.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/icmpkit/icmpkit"
+	"github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/transport"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0 // a reply; every host alive; destination reached
+	exitFail  = 1 // no reply; some host not alive; destination not reached
+	exitError = 2 // bad usage or any other error
+)
+
+// env is what a run of the program talks to: its standard streams, the terminal, and the
+// function that opens a transport.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// stdoutTerminal and stderrTerminal report whether the streams are terminals.
+	stdoutTerminal, stderrTerminal bool
+	// open opens the transport for a mode.
+	open func(icmpkit.Mode, icmpkit.Config) (transport.Transport, error)
+}
+
+func main() {
+	// After the first Ctrl-C the run winds down and prints its summary; a second one ends
+	// the program at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	context.AfterFunc(ctx, stop)
+	os.Exit(run(ctx, os.Args[1:], &env{
+		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
+		stdoutTerminal: isTerminal(os.Stdout), stderrTerminal: isTerminal(os.Stderr),
+		open: icmpkit.Open,
+	}))
+}
+
+const usage = `usage: icmpkit SUBCOMMAND [flags] ARGS
+
+subcommands:
+  ping [flags] HOST           send echo requests to HOST and summarize the replies
+  multiping [flags] HOST...   ping many hosts at once (also -g CIDR, -f FILE)
+  traceroute [flags] HOST     list the routers on the path to HOST
+
+"icmpkit SUBCOMMAND -h" lists the flags of a subcommand and their defaults.
+`
+
+// run runs the program with args (without the program name) and returns its exit status.
+// Cancelling ctx (Ctrl-C) stops a subcommand early; it still prints what it has.
+func run(ctx context.Context, args []string, e *env) int {
+	if len(args) == 0 {
+		fmt.Fprint(e.stderr, usage)
+		return exitError
+	}
+	switch args[0] {
+	case "ping":
+		return runPing(ctx, args[1:], e)
+	case "multiping":
+		return runMultiping(ctx, args[1:], e)
+	case "traceroute":
+		return runTraceroute(ctx, args[1:], e)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(e.stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(e.stderr, "icmpkit: unknown subcommand %q (ping, multiping or traceroute; icmpkit -h for help)\n", args[0])
+	return exitError
+}
+
+// fail prints err as one line on stderr and gives exitError.
+func (e *env) fail(cmd string, err error) int {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "icmpkit") {
+		msg = "icmpkit " + cmd + ": " + msg
+	}
+	switch {
+	case errors.Is(err, errors.ErrBroadcast):
+		msg += " (use -b to allow broadcast destinations)"
+	case errors.Is(err, errors.ErrPermission) && !strings.Contains(msg, "CAP_NET_RAW") && !strings.Contains(msg, "ping_group_range"):
+		msg += " (run as root or grant CAP_NET_RAW for --mode raw; for --mode dgram admit the group in sysctl net.ipv4.ping_group_range)"
+	}
+	fmt.Fprintln(e.stderr, strings.Join(strings.Fields(msg), " "))
+	return exitError
+}
+
+// openTransport opens the transport for mode and says on stderr when auto mode fell back to
+// datagram sockets.
+func (e *env) openTransport(cmd string, mode icmpkit.Mode, cfg icmpkit.Config) (transport.Transport, int) {
+	t, err := e.open(mode, cfg)
+	if err != nil {
+		return nil, e.fail(cmd, err)
+	}
+	if mode == icmpkit.ModeAuto && icmpkit.ModeOf(t) == icmpkit.ModeUnprivileged {
+		fmt.Fprintln(e.stderr, "icmpkit "+cmd+": raw ICMP sockets not permitted, using unprivileged datagram sockets (--mode dgram)")
+	}
+	return t, exitOK
+}
+
+// interrupted reports whether err only says that ctx was cancelled (Ctrl-C).
+func interrupted(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && errors.Is(err, ctx.Err())
+}

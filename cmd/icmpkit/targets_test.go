@@ -1,0 +1,95 @@
+package main
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestPrefixAddrs(t *testing.T) {
+	tests := []struct {
+		prefix string
+		first  string
+		last   string
+		n      int
+	}{
+		{"198.18.0.0/24", "198.18.0.1", "198.18.0.254", 254},
+		{"198.18.0.77/24", "198.18.0.1", "198.18.0.254", 254},
+		{"198.18.0.0/30", "198.18.0.1", "198.18.0.2", 2},
+		{"198.18.0.0/31", "198.18.0.0", "198.18.0.1", 2},
+		{"198.18.0.9/32", "198.18.0.9", "198.18.0.9", 1},
+		{"198.18.0.0/16", "198.18.0.1", "198.18.255.254", 65534},
+		{"2001:db8::/126", "2001:db8::", "2001:db8::3", 4},
+		{"2001:db8::5/128", "2001:db8::5", "2001:db8::5", 1},
+		{"255.255.255.252/30", "255.255.255.253", "255.255.255.254", 2},
+		{"ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe/127", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.prefix, func(t *testing.T) {
+			p := netip.MustParsePrefix(tt.prefix)
+			got := slices.Collect(prefixAddrs(p))
+			require.Len(t, got, tt.n)
+			assert.Equal(t, tt.first, got[0].String())
+			assert.Equal(t, tt.last, got[len(got)-1].String())
+			assert.True(t, slices.IsSortedFunc(got, func(a, b netip.Addr) int { return a.Compare(b) }))
+			size, ok := prefixSize(p)
+			assert.True(t, ok)
+			assert.Equal(t, uint64(tt.n), size)
+		})
+	}
+	_, ok := prefixSize(netip.MustParsePrefix("2001:db8::/64"))
+	assert.False(t, ok, "too many to count")
+}
+
+func TestPrefixAddrsStreams(t *testing.T) {
+	// A /32 of IPv6 has 2^96 addresses: taking the first few must not generate the rest.
+	start := time.Now()
+	var got []string
+	for a := range prefixAddrs(netip.MustParsePrefix("2001:db8::/32")) {
+		got = append(got, a.String())
+		if len(got) == 3 {
+			break
+		}
+	}
+	assert.Equal(t, []string{"2001:db8::", "2001:db8::1", "2001:db8::2"}, got)
+	assert.Less(t, time.Since(start), time.Second)
+}
+
+func TestTargetsFromFile(t *testing.T) {
+	tg := newTargets(strings.NewReader("  198.18.0.1\n# comment\n\n198.18.0.2 trailing words\nlocalhost # the loopback\n"))
+	require.NoError(t, fileFlag{tg}.Set("-"))
+	require.NoError(t, prefixFlag{tg}.Set("198.18.5.0/30"))
+	tg.addArgs([]string{"198.18.9.9"})
+	assert.Equal(t, uint64(0), tg.known(), "a file makes the count unknown")
+	assert.Equal(t, []string{"198.18.0.1", "198.18.0.2", "localhost", "198.18.5.1", "198.18.5.2", "198.18.9.9"}, slices.Collect(tg.all))
+	assert.NoError(t, tg.err)
+
+	tg = newTargets(nil)
+	require.NoError(t, prefixFlag{tg}.Set("198.18.5.0/24"))
+	tg.addArgs([]string{"198.18.9.9", "198.18.9.10"})
+	assert.Equal(t, uint64(256), tg.known())
+	assert.Error(t, prefixFlag{tg}.Set("198.18.5.0"))
+	assert.Error(t, prefixFlag{tg}.Set("::ffff:198.18.5.0/120"))
+	assert.Error(t, fileFlag{tg}.Set("/nonexistent/targets"))
+}
+
+func TestReplyTime(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{45 * time.Microsecond, "0.045"},
+		{999 * time.Microsecond, "0.999"},
+		{1234 * time.Microsecond, "1.23"},
+		{12345 * time.Microsecond, "12.3"},
+		{123456 * time.Microsecond, "123"},
+		{2 * time.Second, "2000"},
+	} {
+		assert.Equal(t, tt.want, replyTime(tt.d), tt.d)
+	}
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/icmpkit/icmpkit"
+	"github.com/icmpkit/icmpkit/probe"
+	"github.com/icmpkit/icmpkit/result"
+)
+
+func runTraceroute(ctx context.Context, args []string, e *env) int {
+	var (
+		probes, first, last, tclass int
+		timeout, wait               time.Duration
+		fast, asJSON                bool
+		nf                          netFlags
+	)
+	c := newCommand("traceroute", "HOST", "List the routers on the path to HOST, as traceroute(8), probing with ICMP echo requests.")
+	c.intVar(&probes, "q", "N", probe.DefaultTraceCount, 1, 255, "probes per hop")
+	c.intVar(&first, "f", "N", 1, 1, 255, "first TTL")
+	c.intVar(&last, "m", "N", probe.DefaultMaxHops, 1, 255, "max TTL")
+	c.secondsVar(&timeout, "W", probe.DefaultTimeout, false, "time to wait for each probe")
+	c.secondsVar(&wait, "z", probe.DefaultTraceInterval, true, "interval between probes (0: no wait)")
+	c.intVar(&tclass, "Q", "N", 0, 0, 255, "traffic class (DS field / TOS byte)")
+	nf.defineSource(c)
+	nf.defineFamily(c)
+	nf.defineMode(c)
+	c.boolVar(&fast, "fast", false, "icmplib's fast mode: stop probing a hop once it answered")
+	c.boolVar(&asJSON, "json", false, `print one JSON object {"destination", "reached", "hops"} and nothing else on stdout`)
+	if code, done := c.parse(args, e); done {
+		return code
+	}
+	if c.fs.NArg() != 1 {
+		return c.usageError(e, fmt.Sprintf("needs exactly one HOST, got %d arguments", c.fs.NArg()))
+	}
+	host := c.fs.Arg(0)
+	ed, err := nf.edge()
+	if err != nil {
+		return c.usageError(e, err.Error())
+	}
+	opts := icmpkit.TraceOptions{
+		Count: probes, FirstHop: first, MaxHops: last, Timeout: timeout, Interval: interval(wait),
+		TrafficClass: tclass, Fast: fast, Family: ed.family, Source: ed.source,
+	}
+	if err := opts.Validate(netip.Addr{}); err != nil {
+		return e.fail("traceroute", err)
+	}
+	dst, err := icmpkit.Resolve(ctx, host, ed.family)
+	if err != nil {
+		return e.fail("traceroute", err)
+	}
+	if err := opts.Validate(dst); err != nil {
+		return e.fail("traceroute", err)
+	}
+	t, code := e.openTransport("traceroute", ed.mode, ed.config(familyOf(dst)))
+	if t == nil {
+		return code
+	}
+	defer t.Close()
+	opts.Transport = t
+
+	out := bufio.NewWriter(e.stdout)
+	defer out.Flush()
+	next := first // the next distance to print
+	// show prints h's line, after a line of stars for each silent distance before it.
+	show := func(h *result.Hop) {
+		if h.Distance < next {
+			return
+		}
+		for ; next < h.Distance; next++ {
+			writeSilentLine(out, next, probes)
+		}
+		writeHopLine(out, h)
+		next++
+		out.Flush()
+	}
+	if !asJSON {
+		header := 20 + 8 + probe.DefaultPayloadSize
+		if dst.Is6() {
+			header += 20
+		}
+		fmt.Fprintf(out, "traceroute to %s (%s), %d hops max, %d byte packets\n", host, dst, last, header)
+		out.Flush()
+		opts.OnHop = func(h result.Hop) { show(&h) }
+	}
+	trace, err := icmpkit.Traceroute(ctx, dst.String(), &opts)
+	if err != nil && (trace == nil || !interrupted(ctx, err)) {
+		out.Flush()
+		return e.fail("traceroute", err)
+	}
+	if asJSON {
+		b, err := json.Marshal(trace)
+		if err != nil {
+			return e.fail("traceroute", err)
+		}
+		out.Write(append(b, '\n'))
+	} else {
+		for i := range trace.Hops {
+			show(&trace.Hops[i])
+		}
+		// The trace ends at the destination or at a Destination Unreachable; otherwise
+		// every distance up to -m was probed, and the silent ones get their stars.
+		ended := len(trace.Hops) > 0 && trace.Hops[len(trace.Hops)-1].Unreachable != ""
+		if !trace.Reached && !ended && ctx.Err() == nil {
+			for ; next <= last; next++ {
+				writeSilentLine(out, next, probes)
+			}
+		}
+	}
+	if trace.Reached {
+		return exitOK
+	}
+	return exitFail
+}
