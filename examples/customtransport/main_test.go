@@ -1,0 +1,31 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/icmpkit/icmpkit/transport/mock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := mock.NewNetwork(mock.Config{})
+		dst := netip.MustParseAddr("198.18.0.1")
+		require.NoError(t, n.AddHost(dst, mock.Host{Latency: time.Millisecond, Duplicates: 1}))
+		inner := n.Transport(mock.TransportConfig{ID: 77})
+		var out bytes.Buffer
+		require.NoError(t, run(context.Background(), &out, inner, dst))
+		assert.Contains(t, out.String(), "-> 198.18.0.1 id=77 seq=")
+		assert.Contains(t, out.String(), "<- 198.18.0.1 echo reply id=77 seq=")
+		// Each request drew a reply and a duplicate; Ping counts the replies once.
+		assert.Contains(t, out.String(), "3 requests sent, 6 packets received, 3 echo replies\n")
+		assert.Equal(t, 3, inner.Counts().Sent)
+		assert.Error(t, inner.Send(context.Background(), nil), "run closed the inner transport")
+	})
+}
