@@ -29,6 +29,11 @@ func TestPingLoopback(t *testing.T) {
 	require.True(t, v4)
 	require.True(t, v6)
 	assert.Equal(t, "dgram", tr.Name())
+	require.NoError(t, tr.socks[0].rc.Control(func(fd uintptr) {
+		n, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+		assert.NoError(t, err)
+		assert.GreaterOrEqual(t, n, DefaultReceiveBuffer, "the kernel reports twice the size asked for")
+	}))
 
 	for _, tc := range []struct {
 		dst      netip.Addr
@@ -257,23 +262,38 @@ func TestPermissionDenied(t *testing.T) {
 	assert.Contains(t, err.Error(), "CAP_NET_RAW")
 }
 
-// TestUnprivileged runs a ping as uid 65534 in a namespace that admits it to ping sockets.
+// TestUnprivileged runs as uid 65534 in a namespace that admits it to ping sockets: echo
+// replies from loopback and the target, and a Time Exceeded from the router through the error
+// queue, all without privileges.
 func TestUnprivileged(t *testing.T) {
 	if lab.IsChild() {
 		require.NotZero(t, os.Getuid())
+		info := lab.ChildChain(t)
 		tr, err := New(Config{})
 		require.NoError(t, err)
 		defer tr.Close()
-		for _, dst := range []netip.Addr{lo4, lo6} {
-			req := transport.Request{Destination: dst, Seq: 1}
+		for i, dst := range []netip.Addr{lo4, lo6, info.Target.V4, info.Target.V6} {
+			req := transport.Request{Destination: dst, Seq: i}
 			require.NoError(t, tr.Send(context.Background(), &req))
-			r := receiveMatching(t, tr, dst, 1)
+			r := receiveMatching(t, tr, dst, i)
 			require.Equal(t, req.ID, r.ID)
+			require.Equal(t, transport.KindEchoReply, r.Kind())
+		}
+		for i, dst := range []netip.Addr{info.Target.V4, info.Target.V6} {
+			req := transport.Request{Destination: dst, Seq: 10 + i, TTL: 1}
+			require.NoError(t, tr.Send(context.Background(), &req))
+			r := receiveMatching(t, tr, dst, 10+i)
+			require.Equal(t, transport.KindTimeExceeded, r.Kind())
+			router := info.Router(1).V4
+			if dst.Is6() {
+				router = info.Router(1).V6
+			}
+			require.Equal(t, router, r.Source)
 		}
 		return
 	}
-	c := lab.NewChain(t, lab.ChainConfig{})
-	res := c.RunChild(c.Client.NS, lab.Child{Test: t.Name()})
+	c := lab.NewChain(t, lab.ChainConfig{Routers: 1})
+	res := c.RunChild(c.Client.NS, lab.Child{Test: t.Name(), Env: c.Env()})
 	require.True(t, res.Passed, res.Output)
 }
 
