@@ -76,7 +76,8 @@ type Transport struct {
 	closeOnce sync.Once
 	broadcast atomic.Bool
 	ids       idSet
-	sys       system // the operating system's part
+	drops     atomic.Uint64 // packets that passed the kernel filters but not the parser's checks
+	sys       system        // the operating system's part
 }
 
 // Compile-time checks of the interfaces Transport implements.

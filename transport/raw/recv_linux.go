@@ -119,6 +119,7 @@ func (r *reader) run() {
 func (r *reader) parse(i int, rep *transport.Reply) bool {
 	m := &r.hdrs[i]
 	if m.Hdr.Flags&unix.MSG_TRUNC != 0 {
+		r.t.drops.Add(1)
 		return false
 	}
 	data := r.bufs[i*readBufSize : i*readBufSize+int(m.Len)]
@@ -129,6 +130,7 @@ func (r *reader) parse(i int, rep *transport.Reply) bool {
 		err = wire.ParseIPv4(data, rep)
 	}
 	if err != nil || !r.t.ids.has(rep.ID) {
+		r.t.drops.Add(1)
 		return false
 	}
 	oob := r.oob[i*readOOBSize : i*readOOBSize+int(m.Hdr.Controllen)]
