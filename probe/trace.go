@@ -45,7 +45,9 @@ func Traceroute(ctx context.Context, t transport.Transport, dst netip.Addr, opts
 const (
 	// Before any answer, a probe keeps its place in the window this long at most.
 	initialPatience = 250 * time.Millisecond
-	// After answers, a probe keeps its place for this many times the largest RTT seen ...
+	// After answers, a probe keeps its place for this many times the median RTT seen (the
+	// median, so that one slow first packet, e.g. behind neighbour discovery, does not stall
+	// the window) ...
 	patienceFactor = 8
 	// ... but at least this long.
 	minPatience = 20 * time.Millisecond
@@ -64,9 +66,9 @@ type tracer struct {
 	inWindow int
 	end      int // smallest TTL that ended the trace; MaxHops+1 while unknown
 	reached  bool
-	emitted  int // hops final and handed to OnHop, from MinHops
-	maxRTT   time.Duration
-	pmtu     int // with PathMTU: the size of the next probes, IP header included
+	emitted  int             // hops final and handed to OnHop, from MinHops
+	rtts     []time.Duration // every RTT seen, sorted
+	pmtu     int             // with PathMTU: the size of the next probes, IP header included
 }
 
 type traceProbe struct {
@@ -202,7 +204,8 @@ func (tr *tracer) arrive(a *arrival) {
 	}
 	tr.resolve(p)
 	tr.retire(a.tag)
-	tr.maxRTT = max(tr.maxRTT, rtt)
+	i, _ := slices.BinarySearch(tr.rtts, rtt)
+	tr.rtts = slices.Insert(tr.rtts, i, rtt)
 	h := tr.hop(p.ttl)
 	h.answered = true
 	hop := &h.hop
@@ -285,10 +288,10 @@ func (tr *tracer) retire(tag int32) {
 }
 
 func (tr *tracer) patience() time.Duration {
-	if tr.maxRTT == 0 {
+	if len(tr.rtts) == 0 {
 		return min(tr.opts.Timeout, initialPatience)
 	}
-	return min(tr.opts.Timeout, max(minPatience, patienceFactor*tr.maxRTT))
+	return min(tr.opts.Timeout, max(minPatience, patienceFactor*tr.rtts[len(tr.rtts)/2]))
 }
 
 func (tr *tracer) expire(now time.Time) {
