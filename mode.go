@@ -136,7 +136,7 @@ func open(mode Mode, cfg Config, raw, dgram opener) (transport.Transport, error)
 				if !errors.Is(derr, errors.ErrPermission) && !errors.Is(err, errors.ErrPermission) {
 					class = errors.ErrNotSupported
 				}
-				return nil, &errors.Error{Op: "open ICMP transport", Class: class, Err: errors.Join(err, derr), Hint: permissionHint}
+				return nil, &errors.Error{Op: "open ICMP transport", Class: class, Err: bothFailed{err, derr}, Hint: permissionHint}
 			}
 			err = nil
 		}
@@ -164,4 +164,23 @@ func setBroadcast(t transport.Transport, on bool) error {
 		return nil
 	}
 	return &errors.Error{Op: "enable broadcast", Class: errors.ErrNotSupported, Err: errors.New("the transport cannot send to broadcast addresses")}
+}
+
+// bothFailed is why ModeAuto could open neither transport. It matches both errors, and says
+// each one's cause without repeating their hints, which the error it is wrapped in gives once.
+type bothFailed struct{ raw, dgram error }
+
+func (b bothFailed) Error() string {
+	return "raw socket: " + cause(b.raw) + "; datagram socket: " + cause(b.dgram)
+}
+
+func (b bothFailed) Unwrap() []error { return []error{b.raw, b.dgram} }
+
+// cause gives the text of an *errors.Error's cause, or of err itself.
+func cause(err error) string {
+	var e *errors.Error
+	if errors.As(err, &e) && e.Err != nil {
+		return e.Err.Error()
+	}
+	return err.Error()
 }
