@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/icmpkit/icmpkit"
+	"github.com/icmpkit/icmpkit/internal/lab"
 	"github.com/icmpkit/icmpkit/transport/mock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,4 +31,18 @@ func TestRun(t *testing.T) {
 		require.NoError(t, run(context.Background(), &out, icmpkit.SocketConfig{Transport: n.Transport(mock.TransportConfig{})}, bcast))
 		assert.Equal(t, "198.18.0.1 answered in 1ms\n198.18.0.2 answered in 2ms\n198.18.0.3 answered in 3ms\n", out.String())
 	})
+}
+
+// TestLab pings the broadcast address of a segment of network namespaces, through a real
+// socket opened in the client's namespace.
+func TestLab(t *testing.T) {
+	b := lab.NewBroadcast(t, lab.BroadcastConfig{Responders: 3})
+	var out bytes.Buffer
+	require.NoError(t, b.Do(b.Client.NS, func() error {
+		return run(context.Background(), &out, icmpkit.SocketConfig{}, b.Broadcast)
+	}))
+	for _, r := range b.Responders {
+		assert.Contains(t, out.String(), r.V4.String()+" answered in ")
+	}
+	assert.Len(t, strings.Split(strings.TrimSpace(out.String()), "\n"), len(b.Responders))
 }

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"os"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/icmpkit/icmpkit"
+	"github.com/icmpkit/icmpkit/internal/lab"
 	"github.com/icmpkit/icmpkit/transport/mock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -28,4 +31,15 @@ func TestRun(t *testing.T) {
 		assert.Equal(t, 3, inner.Counts().Sent)
 		assert.Error(t, inner.Send(context.Background(), nil), "run closed the inner transport")
 	})
+}
+
+func TestLoopback(t *testing.T) {
+	if os.Geteuid() != 0 {
+		lab.SkipOrFail(t, "needs root for raw ICMP sockets")
+	}
+	inner, err := icmpkit.Open(icmpkit.ModePrivileged, icmpkit.Config{})
+	require.NoError(t, err)
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), &out, inner, netip.MustParseAddr("127.0.0.1")))
+	assert.Contains(t, out.String(), "3 requests sent, 3 packets received, 3 echo replies\n")
 }

@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"net/netip"
+	"os"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/icmpkit/icmpkit"
+	"github.com/icmpkit/icmpkit/internal/lab"
 	"github.com/icmpkit/icmpkit/transport/mock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -36,4 +39,18 @@ func TestCheckHosts(t *testing.T) {
 		// The last requests went out at 800 ms; the dead host's last one timed out 1 s later.
 		assert.Equal(t, 1800*time.Millisecond, time.Since(start))
 	})
+}
+
+// TestLoopback runs the same logic over a real transport.
+func TestLoopback(t *testing.T) {
+	if os.Geteuid() != 0 {
+		lab.SkipOrFail(t, "needs root for raw ICMP sockets")
+	}
+	tr, err := icmpkit.Open(icmpkit.ModePrivileged, icmpkit.Config{})
+	require.NoError(t, err)
+	defer tr.Close()
+	one, six := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")
+	got, err := checkHosts(context.Background(), tr, []netip.Addr{one, six})
+	require.NoError(t, err)
+	assert.Equal(t, map[netip.Addr]Status{one: Up, six: Up}, got)
 }

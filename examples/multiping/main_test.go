@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"os"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/icmpkit/icmpkit/internal/lab"
 	"github.com/icmpkit/icmpkit/transport/mock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,4 +28,13 @@ func TestRun(t *testing.T) {
 			"198.18.0.2   not alive\n"+
 			"2001:db8::1  alive, avg 1ms over 3 replies\n", out.String())
 	})
+}
+
+func TestLoopback(t *testing.T) {
+	if os.Geteuid() != 0 {
+		lab.SkipOrFail(t, "needs root for raw ICMP sockets")
+	}
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), &out, nil, []string{"127.0.0.1", "127.0.0.2", "::1"}))
+	assert.Regexp(t, `^127\.0\.0\.1 +alive, avg .* over 3 replies\n127\.0\.0\.2 +alive.*\n::1 +alive`, out.String())
 }

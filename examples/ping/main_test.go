@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/icmpkit/icmpkit/internal/lab"
 	"github.com/icmpkit/icmpkit/transport/mock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,4 +25,14 @@ func TestRun(t *testing.T) {
 		require.NoError(t, run(context.Background(), &out, tr, "198.18.0.1"))
 		assert.Equal(t, "198.18.0.1: alive=true sent=4 received=4 loss=0% min/avg/max=3ms/3ms/3ms jitter=0s\n", out.String())
 	})
+}
+
+// TestLoopback pings loopback through the transport icmpkit opens (raw as root).
+func TestLoopback(t *testing.T) {
+	if os.Geteuid() != 0 {
+		lab.SkipOrFail(t, "needs root for raw ICMP sockets")
+	}
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), &out, nil, "127.0.0.1"))
+	assert.Regexp(t, `^127\.0\.0\.1: alive=true sent=4 received=4 loss=0% `, out.String())
 }

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"os"
+	"regexp"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/icmpkit/icmpkit"
+	"github.com/icmpkit/icmpkit/internal/lab"
 	"github.com/icmpkit/icmpkit/transport/mock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,4 +41,15 @@ func TestRun(t *testing.T) {
 		require.NoError(t, run(context.Background(), &out, icmpkit.SocketConfig{Transport: n.Transport(mock.TransportConfig{})}, "198.18.0.99"))
 		assert.Equal(t, "seq 0: no reply within 1s\nseq 1: no reply within 1s\nseq 2: no reply within 1s\n", out.String())
 	})
+}
+
+func TestLoopback(t *testing.T) {
+	if os.Geteuid() != 0 {
+		lab.SkipOrFail(t, "needs root for raw ICMP sockets")
+	}
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		var out bytes.Buffer
+		require.NoError(t, run(context.Background(), &out, icmpkit.SocketConfig{Mode: icmpkit.ModePrivileged}, host))
+		assert.Regexp(t, `^seq 0: 64 bytes from `+regexp.QuoteMeta(host)+` in .*\nseq 1: .*\nseq 2: 64 bytes`, out.String())
+	}
 }

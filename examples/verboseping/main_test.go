@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"os"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/icmpkit/icmpkit/internal/lab"
 	"github.com/icmpkit/icmpkit/transport/mock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,4 +40,14 @@ func TestRun(t *testing.T) {
 		require.NoError(t, run(context.Background(), &out, tr, "198.18.0.99"))
 		assert.Contains(t, out.String(), "request 1 to 198.18.0.99: timed out\n")
 	})
+}
+
+func TestLoopback(t *testing.T) {
+	if os.Geteuid() != 0 {
+		lab.SkipOrFail(t, "needs root for raw ICMP sockets")
+	}
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), &out, nil, "::1"))
+	assert.Regexp(t, `(?m)^64 bytes from ::1: seq=5 ttl=64 time=`, out.String())
+	assert.Contains(t, out.String(), "5 sent, 5 received, 0 errors, 0% loss\n")
 }
