@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
 )
 
 // openIn makes a transport whose sockets live in namespace ns.
@@ -79,6 +80,33 @@ func TestRouterErrors(t *testing.T) {
 			}
 		})
 	}
+
+	// The path MTU is now known for both families. IPv4 with DF ignores it and asks the router
+	// again; IPv6 without DF fragments to it, and with DF refuses to send.
+	t.Run("v4 DF again", func(t *testing.T) {
+		req := transport.Request{Destination: c.Target.V4, ID: id, Seq: 800, DontFragment: true, PayloadSize: 1400}
+		require.NoError(t, tr.Send(context.Background(), &req))
+		r := receiveSeqs(t, tr, req.Destination, id, req.Seq)[req.Seq]
+		assert.Equal(t, 1280, r.MTU)
+	})
+	t.Run("v6 fragmented to the path MTU", func(t *testing.T) {
+		// The target's first reply is too big for link 1 on its way back, and routers do not
+		// fragment IPv6: it is lost, and its Packet Too Big teaches the target the path MTU.
+		first := transport.Request{Destination: c.Target.V6, ID: id, Seq: 801, PayloadSize: 1400}
+		require.NoError(t, tr.Send(context.Background(), &first))
+		time.Sleep(100 * time.Millisecond)
+		req := transport.Request{Destination: c.Target.V6, ID: id, Seq: 803, PayloadSize: 1400}
+		require.NoError(t, tr.Send(context.Background(), &req))
+		r := receiveSeqs(t, tr, req.Destination, id, req.Seq)[req.Seq]
+		assert.Equal(t, transport.KindEchoReply, r.Kind())
+		assert.Equal(t, 1408, r.Bytes)
+	})
+	t.Run("v6 DF beyond the path MTU", func(t *testing.T) {
+		req := transport.Request{Destination: c.Target.V6, ID: id, Seq: 802, PayloadSize: 1400, DontFragment: true}
+		err := tr.Send(context.Background(), &req)
+		require.ErrorIs(t, err, icmperrors.ErrSocket)
+		require.ErrorIs(t, err, unix.EMSGSIZE)
+	})
 	assert.Zero(t, tr.drops.Load(), "nothing foreign reached user space")
 }
 

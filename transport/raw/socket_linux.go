@@ -177,18 +177,16 @@ func (t *Transport) openSocket(cfg Config, v6, sendOnly bool) (*sock, error) {
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sendBuffer); err != nil {
 		return nil, fail(icmperrors.ErrSocket, "set send buffer", err)
 	}
-	if v6 {
-		// Local fragmentation stays allowed unless a request asks otherwise (IPV6_DONTFRAG).
-		err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DONT)
-	} else {
+	if !v6 {
+		// IPv6 keeps the kernel's default: fragment locally to the path MTU unless a request
+		// says IPV6_DONTFRAG.
 		pmtu := unix.IP_PMTUDISC_DONT // DF clear
 		if sendOnly {
 			pmtu = unix.IP_PMTUDISC_PROBE // DF set, cached path MTU ignored
 		}
-		err = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, pmtu)
-	}
-	if err != nil {
-		return nil, fail(icmperrors.ErrSocket, "set path MTU discovery", err)
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, pmtu); err != nil {
+			return nil, fail(icmperrors.ErrSocket, "set path MTU discovery", err)
+		}
 	}
 	if !v6 && t.broadcast.Load() {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1); err != nil {
