@@ -466,7 +466,7 @@ func TestExplicitPayload(t *testing.T) {
 	assert.Equal(t, 15, r.Bytes)
 }
 
-func TestReceiveBufferFallback(t *testing.T) {
+func TestReceiveBuffer(t *testing.T) {
 	tr := open(t, Config{ReceiveBuffer: 1 << 16})
 	var size int
 	require.NoError(t, tr.sys.v4.rc.Control(func(fd uintptr) {
