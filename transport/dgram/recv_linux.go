@@ -41,14 +41,12 @@ type reader struct {
 	out   []transport.Reply
 	fatal syscall.Errno
 
-	read     func(fd uintptr) bool
-	writable func(fd uintptr) bool
+	read func(fd uintptr) bool
 }
 
 func newReader(s *socket, t *Transport) *reader {
 	r := &reader{s: s, t: t, out: make([]transport.Reply, 0, 2*batchLen)}
 	r.read = r.doRead
-	r.writable = isWritable
 	for i := range r.msgs {
 		h := &r.msgs[i].Hdr
 		h.Name = &r.names[i][0]
@@ -79,7 +77,6 @@ func (r *reader) resize(size int) {
 // run reads until the transport closes.
 func (s *socket) run(t *Transport) {
 	r := newReader(s, t)
-	failures := 0
 	for {
 		r.out = r.out[:0]
 		err := s.rc.Read(r.read)
@@ -87,11 +84,12 @@ func (s *socket) run(t *Transport) {
 			return
 		}
 		if err != nil {
-			failures++
-			r.waitEventError(failures)
-			continue
+			r.out = r.out[:0]
+			r.readLevel()
+			if t.closed.Load() || r.fatal != 0 {
+				return
+			}
 		}
-		failures = 0
 		for i := range r.out {
 			if !t.deliver(&r.out[i]) {
 				return
@@ -100,22 +98,36 @@ func (s *socket) run(t *Transport) {
 	}
 }
 
-// waitEventError handles a read the poller failed because the descriptor's only event was an
-// error condition (EPOLLERR without EPOLLOUT: an ICMP error queued while the send buffer was
-// full). The poller fails reads until the descriptor's next event, which is the send buffer
-// draining: wait for it, then read again. The queued error is read on that next round.
-func (r *reader) waitEventError(failures int) {
-	_ = r.s.rc.Write(r.writable)
-	if failures > 2 {
-		// The event has not been seen yet: give the poller a moment rather than spin.
-		time.Sleep(time.Duration(min(failures, 10)) * time.Millisecond)
+// readLevel reads the socket when the runtime poller cannot wait for it. The poller marks a
+// descriptor whose only event was an error condition (EPOLLERR without EPOLLIN or EPOLLOUT: an
+// ICMP error queued while the send buffer is full) and refuses every read until the
+// descriptor's next other event, which may be seconds away (requests waiting for a neighbor
+// that does not answer hold the send buffer). Meanwhile the reader reads under Control and
+// waits in poll(2), which reports every new reply and error; Close ends the wait through an
+// eventfd. readLevel returns once it has read something, so the caller delivers it and tries
+// the poller again.
+func (r *reader) readLevel() {
+	wake, ok := r.s.wakeFD()
+	if !ok {
+		return
 	}
-}
-
-func isWritable(fd uintptr) bool {
-	fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
-	n, err := unix.Poll(fds[:], 0)
-	return err != nil || (n > 0 && fds[0].Revents&(unix.POLLOUT|unix.POLLHUP|unix.POLLNVAL) != 0)
+	_ = r.s.rc.Control(func(fd uintptr) {
+		fds := [2]unix.PollFd{
+			{Fd: int32(fd), Events: unix.POLLIN},
+			{Fd: int32(wake), Events: unix.POLLIN},
+		}
+		for !r.doRead(fd) {
+			for {
+				_, err := unix.Poll(fds[:], -1)
+				if err != unix.EINTR {
+					break
+				}
+			}
+			if fds[1].Revents != 0 {
+				return
+			}
+		}
+	})
 }
 
 // doRead is one round under the poller: it reports false, and so waits for readiness, only

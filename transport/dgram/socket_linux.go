@@ -35,6 +35,12 @@ type socket struct {
 
 	sends   sync.Pool // *sendState
 	batches sync.Pool // *batchState
+
+	// wake is an eventfd that close signals to end the reader's wait in poll(2); it is made
+	// the first time the reader needs it (see reader.waitLevel).
+	wakeMu  sync.Mutex
+	wake    int
+	closing bool
 }
 
 const pingGroupHint = `the caller's group is outside net.ipv4.ping_group_range, which also governs IPv6; ` +
@@ -68,7 +74,7 @@ func openSocket(cfg *Config, v6 bool) (*socket, error) {
 		return nil, openError(v6, err)
 	}
 	file := os.NewFile(uintptr(fd), "icmpkit-dgram-"+familyName(v6))
-	s := &socket{v6: v6, file: file}
+	s := &socket{v6: v6, file: file, wake: -1}
 	if err := s.setup(cfg); err != nil {
 		file.Close()
 		return nil, err
@@ -188,7 +194,39 @@ func (s *socket) configure(fd int, cfg *Config) error {
 
 func (s *socket) identifier() (int, bool) { return s.port, true }
 
-func (s *socket) close() error { return s.file.Close() }
+// wakeFD gives the eventfd that close signals, making it on first use; false once closing.
+func (s *socket) wakeFD() (int, bool) {
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	if s.closing {
+		return -1, false
+	}
+	if s.wake < 0 {
+		fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+		if err != nil {
+			return -1, false
+		}
+		s.wake = fd
+	}
+	return s.wake, true
+}
+
+func (s *socket) close() error {
+	s.wakeMu.Lock()
+	s.closing = true
+	if s.wake >= 0 {
+		var one [8]byte
+		binary.NativeEndian.PutUint64(one[:], 1)
+		_, _ = unix.Write(s.wake, one[:])
+	}
+	s.wakeMu.Unlock()
+	// Close waits for a reader inside poll(2) to return, so the eventfd is unused after it.
+	err := s.file.Close()
+	if s.wake >= 0 {
+		unix.Close(s.wake)
+	}
+	return err
+}
 
 func (s *socket) setBroadcast(on bool) error {
 	v := 0
