@@ -5,9 +5,11 @@ package dgram
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -658,4 +660,58 @@ func TestAllocations(t *testing.T) {
 		allocs = testing.AllocsPerRun(50, batch)
 		assert.LessOrEqual(t, allocs, 0.1, "allocations per batch of 32 to %s", dst)
 	}
+}
+
+// TestLinkLocal pings the target's IPv6 link-local address with a zone. The zone is the
+// interface index: names resolve in the namespace of the calling thread, not the sockets'.
+func TestLinkLocal(t *testing.T) {
+	c := newChain(t, lab.ChainConfig{})
+	var ll netip.Addr
+	require.NoError(t, lab.Do(c.Target.NS, func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			return err
+		}
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().IsLinkLocalUnicast() {
+				ll = p.Addr()
+			}
+		}
+		return nil
+	}))
+	if !ll.IsValid() {
+		t.Skip("the target has no IPv6 link-local address")
+	}
+	var idx int
+	require.NoError(t, lab.Do(c.Client.NS, func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err == nil {
+			idx = ifi.Index
+		}
+		return err
+	}))
+	dst := ll.WithZone(strconv.Itoa(idx))
+	tr := openIn(t, c.Client.NS, Config{})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		req := transport.Request{Destination: dst, Seq: 1}
+		err := tr.Send(context.Background(), &req)
+		if err == nil {
+			break
+		}
+		// The link-local address may still be tentative for a moment.
+		require.True(t, time.Now().Before(deadline), "send to %s: %v", dst, err)
+		time.Sleep(20 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var r transport.Reply
+	require.NoError(t, tr.Receive(ctx, &r))
+	assert.Equal(t, ll, r.Source.WithZone(""))
+	assert.NotEmpty(t, r.Source.Zone())
+	assert.Equal(t, 1, r.Seq)
 }

@@ -199,3 +199,19 @@ func FuzzParseMessage(f *testing.F) {
 		_ = stripIPv4Header(b)
 	})
 }
+
+func TestZones(t *testing.T) {
+	idx, ok := zoneIndex("")
+	assert.True(t, ok)
+	assert.Zero(t, idx)
+	idx, ok = zoneIndex("7")
+	assert.True(t, ok)
+	assert.Equal(t, uint32(7), idx)
+	_, ok = zoneIndex("no-such-interface")
+	assert.False(t, ok)
+
+	a := netip.MustParseAddr("fe80::1")
+	assert.Equal(t, a, withScope(a, 0))
+	assert.Equal(t, client4, withScope(client4, 3))
+	assert.NotEmpty(t, withScope(a, 4000000).Zone(), "an index without an interface still names a zone")
+}

@@ -7,8 +7,12 @@ import (
 	"sync"
 )
 
-// zones caches interface names by index, for the zones of IPv6 link-local addresses.
-var zones sync.Map // uint32 -> string
+// zones caches interface names by index and indexes by name, for the zones of IPv6
+// link-local addresses.
+var (
+	zones       sync.Map // uint32 -> string
+	zoneIndexes sync.Map // string -> uint32
+)
 
 // zoneName gives the name of the interface with index idx, or the index in decimal when the
 // interface is gone.
@@ -33,10 +37,14 @@ func zoneIndex(zone string) (uint32, bool) {
 	if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
 		return uint32(n), true
 	}
+	if v, ok := zoneIndexes.Load(zone); ok {
+		return v.(uint32), true
+	}
 	ifi, err := net.InterfaceByName(zone)
 	if err != nil {
 		return 0, false
 	}
+	zoneIndexes.Store(zone, uint32(ifi.Index))
 	return uint32(ifi.Index), true
 }
 
