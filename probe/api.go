@@ -41,7 +41,7 @@ func Ping(ctx context.Context, t transport.Transport, dst netip.Addr, opts *Ping
 	r := newRun(e, cfg)
 	host := &result.Host{Address: dst.Unmap()}
 	r.emit = func(_ int64, h *result.Host) bool { host = h; return true }
-	err = r.loop(ctx, sliceTargets([]netip.Addr{dst}))
+	err = r.loop(ctx, sliceTargets([]netip.Addr{dst}), 1)
 	return host, err
 }
 
@@ -98,13 +98,21 @@ func Multiping(ctx context.Context, t transport.Transport, targets []netip.Addr,
 	e := acquire(t)
 	defer e.release()
 	r := newRun(e, cfg)
+	// Every Host lives in one slice, and the RTTs of the first requests in one slab.
+	r.results = make([]result.Host, len(targets))
+	if !cfg.dropRTTs && len(targets) <= maxSlab/min(cfg.count, 64) {
+		r.rtts = make([]time.Duration, len(targets)*min(cfg.count, 64))
+	}
+	r.emit = func(int64, *result.Host) bool { return true }
+	err = r.loop(ctx, sliceTargets(targets), len(targets))
 	hosts := make([]*result.Host, len(targets))
-	r.emit = func(i int64, h *result.Host) bool { hosts[i] = h; return true }
-	err = r.loop(ctx, sliceTargets(targets))
-	for i, h := range hosts {
-		if h == nil {
-			hosts[i] = &result.Host{Address: targets[i].Unmap()}
+	for i := range hosts {
+		h := &r.results[i]
+		if !h.Address.IsValid() {
+			// Never started.
+			h.Address = targets[i].Unmap()
 		}
+		hosts[i] = h
 	}
 	return hosts, err
 }
@@ -134,18 +142,17 @@ func MultipingSeq(ctx context.Context, t transport.Transport, targets iter.Seq[n
 		e := acquire(t)
 		defer e.release()
 		r := newRun(e, cfg)
-		waiting := map[int64]*result.Host{}
+		var waiting reorderBuf
 		r.emit = func(i int64, h *result.Host) bool {
 			if !cfg.ordered {
 				return yield(h, nil)
 			}
-			waiting[i] = h
+			waiting.put(i-r.yielded, h)
 			for {
-				h, ok := waiting[r.yielded]
-				if !ok {
+				h := waiting.pop()
+				if h == nil {
 					return true
 				}
-				delete(waiting, r.yielded)
 				r.yielded++
 				if !yield(h, nil) {
 					return false
@@ -165,7 +172,7 @@ func MultipingSeq(ctx context.Context, t transport.Transport, targets iter.Seq[n
 				return a, false
 			}
 			return a, true
-		})
+		}, 0)
 		if err == nil {
 			err = badTarget
 		}
@@ -174,6 +181,9 @@ func MultipingSeq(ctx context.Context, t transport.Transport, targets iter.Seq[n
 		}
 	}
 }
+
+// maxSlab bounds the RTT slab Multiping allocates up front, in RTTs.
+const maxSlab = 1 << 22
 
 func multipingConfig(o *MultipingOptions) (runConfig, error) {
 	cfg := runConfig{

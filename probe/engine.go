@@ -14,14 +14,21 @@ import (
 // An engine owns the single reader of one transport and dispatches what it reads to the
 // calls (Ping, Multiping, Traceroute) waiting on that transport. Calls on the same transport
 // share one engine, found in the registry; the last call to leave stops the reader.
+//
+// Requests in flight are kept in one table keyed by what a reply names (destination,
+// identifier, sequence). The table holds no pointers, so that a million entries cost the
+// garbage collector nothing: each entry names its call by a slot number in sinks.
 type engine struct {
 	t         transport.Transport
 	defaultID int
 	batch     transport.BatchReceiver // nil when the transport reads one reply at a time
 
-	mu      sync.Mutex
-	pending map[key]waiter
-	nextSeq uint16
+	mu        sync.Mutex
+	pending   map[key]entry
+	nextSeq   uint16
+	sinks     []sinkSlot
+	freeSinks []uint32
+	sinkOf    map[sink]uint32 // slots of sinks that registered through register
 
 	stop   context.CancelFunc
 	exited chan struct{} // closed when the reader has returned
@@ -31,18 +38,57 @@ type engine struct {
 	shared bool
 }
 
-// key names a request on the wire. Broadcast requests register with an invalid dst and match
-// replies from any source.
+// key names a request on the wire. Broadcast requests register with an invalid destination
+// (fam 0) and match replies from any source. Zones are not part of the key.
 type key struct {
-	dst     netip.Addr
+	addr    [16]byte
 	id, seq uint16
+	fam     uint8 // 0: any source; 4 or 6
 }
 
-// A sink receives the replies matching the requests a call registered.
+func makeKey(dst netip.Addr, id, seq uint16) key {
+	k := key{id: id, seq: seq}
+	switch {
+	case dst.Is4():
+		k.fam = 4
+		k.addr = dst.As16()
+	case dst.Is6():
+		k.fam = 6
+		k.addr = dst.As16()
+	}
+	return k
+}
+
+// entry is what the table holds for a request: the call's slot and the request's place in it.
+type entry struct {
+	sink uint32
+	tag  int32
+	gen  uint32
+}
+
+// sinkSlot is a call known to the engine. regs counts its entries in the table; a slot is
+// free once the call has detached and has no entries left.
+type sinkSlot struct {
+	s        sink
+	regs     int
+	attached bool
+}
+
+// A sink receives the replies matching the requests a call registered. deliver gets a batch
+// of replies and, for each, where it goes; a nil route.sink marks a reply for another call.
+// It must not block: it runs on the engine's reader.
 type sink interface {
-	deliver(tag int32, gen uint32, r *transport.Reply)
+	deliver(routes []route, replies []transport.Reply)
 }
 
+// route is where one reply goes.
+type route struct {
+	sink sink
+	tag  int32
+	gen  uint32
+}
+
+// waiter names a single registration (see register).
 type waiter struct {
 	sink sink
 	tag  int32
@@ -68,8 +114,9 @@ func acquire(t transport.Transport) *engine {
 	e := &engine{
 		t:         t,
 		defaultID: 1 + rand.IntN(0xffff),
-		pending:   make(map[key]waiter),
+		pending:   make(map[key]entry),
 		nextSeq:   uint16(rand.Uint32()),
+		sinkOf:    make(map[sink]uint32),
 		exited:    make(chan struct{}),
 		dead:      make(chan struct{}),
 		refs:      1,
@@ -100,29 +147,30 @@ func (e *engine) release() {
 	}
 }
 
-const readBatch = 64
+// readBatch is the most replies one ReceiveBatch hands over.
+const readBatch = 256
 
 // read is the engine's reader loop: it never blocks on a consumer.
 func (e *engine) read(ctx context.Context) {
 	defer close(e.exited)
-	var one transport.Reply
-	var many []transport.Reply
+	n := 1
 	if e.batch != nil {
-		many = make([]transport.Reply, readBatch)
+		n = readBatch
 	}
+	replies := make([]transport.Reply, n)
+	routes := make([]route, n)
 	for {
 		var err error
 		if e.batch != nil {
-			var n int
-			n, err = e.batch.ReceiveBatch(ctx, many)
-			for i := range n {
-				e.dispatch(&many[i])
-			}
+			n, err = e.batch.ReceiveBatch(ctx, replies)
 		} else {
-			err = e.t.Receive(ctx, &one)
-			if err == nil {
-				e.dispatch(&one)
+			n = 0
+			if err = e.t.Receive(ctx, &replies[0]); err == nil {
+				n = 1
 			}
+		}
+		if n > 0 {
+			e.dispatch(replies[:n], routes[:n])
 		}
 		if err != nil {
 			if ctx.Err() == nil {
@@ -134,21 +182,91 @@ func (e *engine) read(ctx context.Context) {
 	}
 }
 
-func (e *engine) dispatch(r *transport.Reply) {
-	if r.ID < 0 || r.ID > 0xffff || r.Seq < 0 || r.Seq > 0xffff {
-		return
-	}
-	k := key{dst: r.Destination, id: uint16(r.ID), seq: uint16(r.Seq)}
+// dispatch routes a batch of replies: it looks them all up under one lock, then hands each
+// run of replies for the same call to that call in one delivery.
+func (e *engine) dispatch(replies []transport.Reply, routes []route) {
 	e.mu.Lock()
-	w, ok := e.pending[k]
-	if !ok {
-		k.dst = netip.Addr{}
-		w, ok = e.pending[k]
+	for i := range replies {
+		r := &replies[i]
+		routes[i] = route{}
+		if r.ID < 0 || r.ID > 0xffff || r.Seq < 0 || r.Seq > 0xffff {
+			continue
+		}
+		k := makeKey(r.Destination, uint16(r.ID), uint16(r.Seq))
+		en, ok := e.pending[k]
+		if !ok {
+			k.addr, k.fam = [16]byte{}, 0
+			en, ok = e.pending[k]
+		}
+		if ok {
+			routes[i] = route{sink: e.sinks[en.sink].s, tag: en.tag, gen: en.gen}
+		}
 	}
 	e.mu.Unlock()
-	if ok {
-		w.sink.deliver(w.tag, w.gen, r)
+	for i := 0; i < len(routes); {
+		s := routes[i].sink
+		if s == nil {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(routes) && (routes[j].sink == s || routes[j].sink == nil) {
+			j++
+		}
+		s.deliver(routes[i:j], replies[i:j])
+		i = j
 	}
+	clear(routes)
+}
+
+// attach gives a call a slot of its own for registerBatch; hint is how many requests it may
+// have in flight at once. Pair with detach, after the call's requests are all unregistered.
+func (e *engine) attach(s sink, hint int) uint32 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.pending) == 0 && hint > 1024 {
+		// Sized once rather than grown step by step under the lock.
+		e.pending = make(map[key]entry, min(hint, maxPresize))
+	}
+	slot := e.newSlot(s)
+	e.sinks[slot].attached = true
+	return slot
+}
+
+// detach gives a call's slot back once its last entry is gone.
+func (e *engine) detach(slot uint32) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.sinks[slot].attached = false
+	e.maybeFree(slot)
+}
+
+// maxPresize bounds the table size attach sets up front.
+const maxPresize = 1 << 17
+
+func (e *engine) newSlot(s sink) uint32 {
+	var slot uint32
+	if n := len(e.freeSinks); n > 0 {
+		slot = e.freeSinks[n-1]
+		e.freeSinks = e.freeSinks[:n-1]
+	} else {
+		e.sinks = append(e.sinks, sinkSlot{})
+		slot = uint32(len(e.sinks) - 1)
+	}
+	e.sinks[slot] = sinkSlot{s: s}
+	return slot
+}
+
+func (e *engine) maybeFree(slot uint32) {
+	sl := &e.sinks[slot]
+	if sl.attached || sl.regs > 0 {
+		return
+	}
+	if e.sinkOf[sl.s] == slot {
+		delete(e.sinkOf, sl.s)
+	}
+	*sl = sinkSlot{}
+	e.freeSinks = append(e.freeSinks, slot)
 }
 
 // identifier gives the identifier requests to dst carry: the system's when it decides, else
@@ -171,16 +289,58 @@ func (e *engine) identifier(dst netip.Addr, requested int) int {
 func (e *engine) register(dst netip.Addr, id int, w waiter) (seq int, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	k := key{dst: dst, id: uint16(id)}
+	slot, ok := e.sinkOf[w.sink]
+	if !ok {
+		slot = e.newSlot(w.sink)
+		e.sinkOf[w.sink] = slot
+	}
+	s, ok := e.reserve(makeKey(dst, uint16(id), 0), entry{sink: slot, tag: w.tag, gen: w.gen})
+	if !ok {
+		e.maybeFree(slot)
+		return 0, icmperrors.Wrap(icmperrors.ErrInvalidArgument, "register probe", errTooManyInFlight)
+	}
+	return int(s), nil
+}
+
+// registration is one request of a batch: filled in with its sequence by registerBatch.
+type registration struct {
+	dst netip.Addr
+	id  uint16
+	tag int32
+	gen uint32
+	seq uint16
+}
+
+// registerBatch registers regs for the call in slot under one lock, giving each its
+// sequence. It returns how many it registered; fewer than len(regs) only when 65,536
+// requests to one destination and identifier are in flight already.
+func (e *engine) registerBatch(slot uint32, regs []registration) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := range regs {
+		r := &regs[i]
+		s, ok := e.reserve(makeKey(r.dst, r.id, 0), entry{sink: slot, tag: r.tag, gen: r.gen})
+		if !ok {
+			return i, icmperrors.Wrap(icmperrors.ErrInvalidArgument, "register probe", errTooManyInFlight)
+		}
+		r.seq = s
+	}
+	return len(regs), nil
+}
+
+// reserve enters en under the first free sequence for k's destination and identifier.
+// e.mu is held.
+func (e *engine) reserve(k key, en entry) (uint16, bool) {
 	for range 1 << 16 {
 		k.seq = e.nextSeq
 		e.nextSeq++
 		if _, busy := e.pending[k]; !busy {
-			e.pending[k] = w
-			return int(k.seq), nil
+			e.pending[k] = en
+			e.sinks[en.sink].regs++
+			return k.seq, true
 		}
 	}
-	return 0, icmperrors.Wrap(icmperrors.ErrInvalidArgument, "register probe", errTooManyInFlight)
+	return 0, false
 }
 
 var errTooManyInFlight = icmperrors.New("65,536 requests to one destination are already in flight")
@@ -188,8 +348,31 @@ var errTooManyInFlight = icmperrors.New("65,536 requests to one destination are 
 // unregister forgets a request; its late replies are dropped.
 func (e *engine) unregister(dst netip.Addr, id, seq int) {
 	e.mu.Lock()
-	delete(e.pending, key{dst: dst, id: uint16(id), seq: uint16(seq)})
+	e.forget(makeKey(dst, uint16(id), uint16(seq)))
 	e.mu.Unlock()
+}
+
+// unregisterBatch forgets many requests under one lock.
+func (e *engine) unregisterBatch(keys []key) {
+	if len(keys) == 0 {
+		return
+	}
+	e.mu.Lock()
+	for _, k := range keys {
+		e.forget(k)
+	}
+	e.mu.Unlock()
+}
+
+// forget removes k from the table. e.mu is held.
+func (e *engine) forget(k key) {
+	en, ok := e.pending[k]
+	if !ok {
+		return
+	}
+	delete(e.pending, k)
+	e.sinks[en.sink].regs--
+	e.maybeFree(en.sink)
 }
 
 // failure gives the error that stopped the reader, as an ErrUnavailable error.

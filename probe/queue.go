@@ -1,6 +1,10 @@
 package probe
 
-import "time"
+import (
+	"time"
+
+	"github.com/icmpkit/icmpkit/result"
+)
 
 // ring is a FIFO of (probe slot, generation) pairs.
 type ring struct {
@@ -82,4 +86,69 @@ func (h *dueHeap) pop() dueEntry {
 		h.items[i], h.items[smallest] = h.items[smallest], h.items[i]
 		i = smallest
 	}
+}
+
+// fifo is a queue of host slots. Slices handed out by take stay valid while more are pushed;
+// the queue reclaims its room only in reset.
+type fifo struct {
+	buf  []int32
+	head int
+}
+
+func (q *fifo) len() int { return len(q.buf) - q.head }
+
+func (q *fifo) push(v int32) { q.buf = append(q.buf, v) }
+
+// take removes the next n entries and gives them.
+func (q *fifo) take(n int) []int32 {
+	s := q.buf[q.head : q.head+n : q.head+n]
+	q.head += n
+	return s
+}
+
+// reset reclaims the room of the entries taken; no slice from take may be in use.
+func (q *fifo) reset() {
+	switch {
+	case q.head == len(q.buf):
+		q.buf, q.head = q.buf[:0], 0
+	case q.head > len(q.buf)/2:
+		n := copy(q.buf, q.buf[q.head:])
+		q.buf, q.head = q.buf[:n], 0
+	}
+}
+
+// reorderBuf holds the hosts completed ahead of the next one to yield in input order, by
+// their distance from it.
+type reorderBuf struct {
+	buf  []*result.Host // a power of two long, or empty
+	head int
+}
+
+// put stores h, off places after the next host to yield.
+func (b *reorderBuf) put(off int64, h *result.Host) {
+	if off >= int64(len(b.buf)) {
+		n := max(64, len(b.buf))
+		for int64(n) <= off {
+			n *= 2
+		}
+		grown := make([]*result.Host, n)
+		for i := range b.buf {
+			grown[i] = b.buf[(b.head+i)&(len(b.buf)-1)]
+		}
+		b.buf, b.head = grown, 0
+	}
+	b.buf[(b.head+int(off))&(len(b.buf)-1)] = h
+}
+
+// pop removes and gives the next host to yield, or nil while it has not completed.
+func (b *reorderBuf) pop() *result.Host {
+	if len(b.buf) == 0 {
+		return nil
+	}
+	h := b.buf[b.head]
+	if h != nil {
+		b.buf[b.head] = nil
+		b.head = (b.head + 1) & (len(b.buf) - 1)
+	}
+	return h
 }

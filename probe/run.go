@@ -35,8 +35,9 @@ type runConfig struct {
 // Multiping a run with many. It keeps a window of hosts in progress, paces sends, matches
 // replies, expires requests, and hands each host on when it completes.
 type run struct {
-	e   *engine
-	cfg runConfig
+	e    *engine
+	cfg  runConfig
+	slot uint32 // the run's slot in the engine
 
 	mailbox
 
@@ -46,9 +47,16 @@ type run struct {
 	freeProbes []int32
 	expiry     ring    // probes in send order, to expire them in deadline order
 	due        dueHeap // hosts waiting for the time of their next request
-	ready      []int32 // hosts whose next request may go now
+	ready      fifo    // hosts whose next request may go now
 	batch      []transport.Request
 	batchProbe []int32
+	regs       []registration
+	unreg      []key // retired requests, unregistered in one go before the run waits
+
+	// results, when set, holds the Host of every input index (non-streaming Multiping);
+	// rtts is a slab the Hosts' RTTs start in.
+	results []result.Host
+	rtts    []time.Duration
 
 	stopped   bool // the consumer wants no more hosts
 	active    int  // hosts in progress
@@ -77,6 +85,7 @@ type probeState struct {
 	gen      uint32
 	n        int // the request's number within its host
 	seq      int
+	sentNs   int64 // sentAt as Unix nanoseconds, for RTTs
 	deadline time.Time
 	sentAt   time.Time
 	live     bool // registered; replies are matched
@@ -85,37 +94,68 @@ type probeState struct {
 	next     int32
 }
 
+// arrival is a reply delivered whole, for callers that see every reply (OnReply, traces).
 type arrival struct {
 	tag   int32
 	gen   uint32
 	reply transport.Reply
 }
 
+// note is a reply reduced to what matching and statistics need.
+type note struct {
+	tag  int32
+	gen  uint32
+	at   int64 // receive time, Unix nanoseconds
+	kind transport.Kind
+}
+
 func newRun(e *engine, cfg runConfig) *run {
-	return &run{e: e, cfg: cfg, mailbox: newMailbox()}
+	r := &run{e: e, cfg: cfg, mailbox: newMailbox()}
+	r.compact = cfg.onOutcome == nil
+	return r
 }
 
 // A mailbox is where the engine's reader leaves the replies of one call: it never blocks the
-// reader, and wakes the call.
+// reader, and wakes the call. A compact mailbox keeps notes, else whole arrivals.
 type mailbox struct {
-	mu      sync.Mutex
-	inbox   []arrival
-	drained []arrival
-	notify  chan struct{}
+	mu           sync.Mutex
+	compact      bool
+	inbox        []arrival
+	drained      []arrival
+	notes        []note
+	drainedNotes []note
+	notify       chan struct{}
 }
 
 func newMailbox() mailbox { return mailbox{notify: make(chan struct{}, 1)} }
 
-func (m *mailbox) deliver(tag int32, gen uint32, rep *transport.Reply) {
-	a := arrival{tag: tag, gen: gen, reply: *rep}
-	if len(rep.MPLS) > 0 {
-		a.reply.MPLS = slices.Clone(rep.MPLS)
-	}
-	if a.reply.ReceivedAt.IsZero() {
-		a.reply.ReceivedAt = time.Now()
-	}
+func (m *mailbox) deliver(routes []route, replies []transport.Reply) {
+	var now time.Time
 	m.mu.Lock()
-	m.inbox = append(m.inbox, a)
+	for i := range routes {
+		rt := &routes[i]
+		if rt.sink == nil {
+			continue
+		}
+		rep := &replies[i]
+		at := rep.ReceivedAt
+		if at.IsZero() {
+			if now.IsZero() {
+				now = time.Now()
+			}
+			at = now
+		}
+		if m.compact {
+			m.notes = append(m.notes, note{tag: rt.tag, gen: rt.gen, at: at.UnixNano(), kind: rep.Kind()})
+			continue
+		}
+		m.inbox = append(m.inbox, arrival{tag: rt.tag, gen: rt.gen, reply: *rep})
+		a := &m.inbox[len(m.inbox)-1]
+		a.reply.ReceivedAt = at
+		if len(rep.MPLS) > 0 {
+			a.reply.MPLS = slices.Clone(rep.MPLS)
+		}
+	}
 	m.mu.Unlock()
 	select {
 	case m.notify <- struct{}{}:
@@ -123,7 +163,7 @@ func (m *mailbox) deliver(tag int32, gen uint32, rep *transport.Reply) {
 	}
 }
 
-// take hands each delivered reply to f, in arrival order.
+// take hands each delivered whole reply to f, in arrival order.
 func (m *mailbox) take(f func(*arrival)) {
 	m.mu.Lock()
 	m.drained, m.inbox = m.inbox, m.drained[:0]
@@ -135,13 +175,41 @@ func (m *mailbox) take(f func(*arrival)) {
 	m.drained = m.drained[:0]
 }
 
-const sendBatch = 64
+// takeNotes hands each delivered note to f, in arrival order.
+func (m *mailbox) takeNotes(f func(*note)) {
+	m.mu.Lock()
+	m.drainedNotes, m.notes = m.notes, m.drainedNotes[:0]
+	m.mu.Unlock()
+	for i := range m.drainedNotes {
+		f(&m.drainedNotes[i])
+	}
+	m.drainedNotes = m.drainedNotes[:0]
+}
+
+// sendBatch is the most requests handed to the transport at once.
+const sendBatch = 256
+
+// admitChunk is the most hosts admitted between two rounds of matching and sending.
+const admitChunk = 4 * sendBatch
 
 // loop runs until every target has completed, or ctx ends, or the transport fails. next
-// gives the next target; ok=false when there are no more.
-func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool)) error {
+// gives the next target; ok=false when there are no more. hint is how many targets there
+// are, when known (else 0).
+func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool), hint int) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	inFlight := r.cfg.window
+	if hint > 0 {
+		inFlight = min(inFlight, hint)
+	}
+	if r.cfg.interval >= 0 {
+		inFlight *= min(r.cfg.count, max(1, int(r.cfg.timeout/max(r.cfg.interval, time.Nanosecond))+1))
+	}
+	r.slot = r.e.attach(r, inFlight)
+	defer func() {
+		r.flush()
+		r.e.detach(r.slot)
+	}()
 	defer r.abandon()
 	more := true
 	room := func() bool {
@@ -150,8 +218,9 @@ func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool)) error {
 	}
 	r.rateStart = time.Now()
 	for {
-		// Admit new hosts while there is room.
-		for room() {
+		// Admit new hosts while there is room, a chunk at a time so that sending starts at
+		// once and replies are matched as they come.
+		for admitted := 0; admitted < admitChunk && room(); admitted++ {
 			addr, ok := next()
 			if !ok {
 				more = false
@@ -172,6 +241,7 @@ func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool)) error {
 		if room() {
 			continue // hosts completed while sending: admit more first
 		}
+		r.flush()
 		wake, ok := r.nextWake()
 		if ok {
 			timer.Reset(time.Until(wake))
@@ -191,6 +261,12 @@ func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool)) error {
 	}
 }
 
+// flush unregisters the requests retired since the last flush.
+func (r *run) flush() {
+	r.e.unregisterBatch(r.unreg)
+	r.unreg = r.unreg[:0]
+}
+
 func (r *run) admit(addr netip.Addr) {
 	addr = addr.Unmap()
 	var slot int32
@@ -201,39 +277,62 @@ func (r *run) admit(addr netip.Addr) {
 		r.hosts = append(r.hosts, hostState{})
 		slot = int32(len(r.hosts) - 1)
 	}
-	res := &result.Host{Address: addr}
+	var res *result.Host
+	if r.results != nil {
+		res = &r.results[r.started]
+		*res = result.Host{Address: addr}
+	} else {
+		res = &result.Host{Address: addr}
+	}
 	if !r.cfg.dropRTTs {
-		res.RTTs = make([]time.Duration, 0, min(r.cfg.count, 64))
+		k := min(r.cfg.count, 64)
+		if r.rtts != nil {
+			i := int(r.started) * k
+			res.RTTs = r.rtts[i : i : i+k]
+		} else {
+			res.RTTs = make([]time.Duration, 0, k)
+		}
 	}
 	r.hosts[slot] = hostState{index: r.started, addr: addr, id: r.e.identifier(addr, r.cfg.id), res: res, head: -1}
 	r.started++
 	r.active++
-	r.ready = append(r.ready, slot)
+	r.ready.push(slot)
 }
 
 // takeArrivals matches the replies the reader delivered.
-func (r *run) takeArrivals() { r.take(r.arrive) }
+func (r *run) takeArrivals() {
+	if r.compact {
+		r.takeNotes(r.arriveNote)
+	} else {
+		r.take(r.arriveWhole)
+	}
+}
 
-func (r *run) arrive(a *arrival) {
-	if int(a.tag) >= len(r.probes) {
+func (r *run) arriveNote(n *note) { r.arrive(n.tag, n.gen, n.at, n.kind, nil) }
+
+func (r *run) arriveWhole(a *arrival) {
+	r.arrive(a.tag, a.gen, a.reply.ReceivedAt.UnixNano(), a.reply.Kind(), &a.reply)
+}
+
+// arrive matches one reply, received at (Unix ns), of the given kind; rep is the whole reply
+// when the run reports outcomes.
+func (r *run) arrive(tag int32, gen uint32, at int64, kind transport.Kind, rep *transport.Reply) {
+	if int(tag) >= len(r.probes) {
 		return
 	}
-	p := &r.probes[a.tag]
-	if p.gen != a.gen || !p.live {
+	p := &r.probes[tag]
+	if p.gen != gen || !p.live {
 		return
 	}
 	h := &r.hosts[p.host]
-	rep := &a.reply
-	rtt := max(rep.ReceivedAt.Sub(p.sentAt), 0)
+	rtt := max(time.Duration(at-p.sentNs), 0)
 	if rtt > r.cfg.timeout {
 		return // late: the request counts as lost
 	}
-	out := Outcome{Seq: p.n, Destination: h.addr, Reply: *rep, RTT: rtt}
-	if rep.Kind() == transport.KindEchoReply {
+	if kind == transport.KindEchoReply {
 		if p.answered {
 			h.res.Duplicates++
-			out.Duplicate = true
-			r.outcome(out)
+			r.outcome(p, rep, rtt, true)
 			return
 		}
 		p.answered = true
@@ -249,19 +348,19 @@ func (r *run) arrive(a *arrival) {
 		p.answered = true
 		h.res.Errors++
 	}
-	r.outcome(out)
+	r.outcome(p, rep, rtt, false)
 	// In cadence mode an answered request stays registered until its deadline, to count
 	// duplicates; in ping-pong mode its host goes on at once.
 	host := p.host
 	if r.cfg.interval < 0 {
-		r.retire(a.tag)
+		r.retire(tag)
 	}
 	r.resolved(host)
 }
 
-func (r *run) outcome(o Outcome) {
-	if r.cfg.onOutcome != nil {
-		r.cfg.onOutcome(o)
+func (r *run) outcome(p *probeState, rep *transport.Reply, rtt time.Duration, dup bool) {
+	if r.cfg.onOutcome != nil && rep != nil {
+		r.cfg.onOutcome(Outcome{Seq: p.n, Destination: r.hosts[p.host].addr, Reply: *rep, RTT: rtt, Duplicate: dup})
 	}
 }
 
@@ -279,8 +378,8 @@ func (r *run) expire(now time.Time) {
 		}
 		r.expiry.pop()
 		host, answered := p.host, p.answered
-		if !answered {
-			r.outcome(Outcome{Seq: p.n, Destination: r.hosts[host].addr, TimedOut: true})
+		if !answered && r.cfg.onOutcome != nil {
+			r.cfg.onOutcome(Outcome{Seq: p.n, Destination: r.hosts[host].addr, TimedOut: true})
 		}
 		r.retire(tag)
 		if !answered {
@@ -289,14 +388,24 @@ func (r *run) expire(now time.Time) {
 	}
 }
 
-// retire unregisters a request and frees its slot.
+// retire frees a request's slot; its registration goes at the next flush.
 func (r *run) retire(tag int32) {
 	p := &r.probes[tag]
 	if !p.live {
 		return
 	}
 	h := &r.hosts[p.host]
-	r.e.unregister(h.addr, h.id, p.seq)
+	r.unreg = append(r.unreg, makeKey(h.addr, uint16(h.id), uint16(p.seq)))
+	r.unlink(tag)
+	p.live = false
+	p.gen++
+	r.freeProbes = append(r.freeProbes, tag)
+}
+
+// unlink takes a request off its host's list.
+func (r *run) unlink(tag int32) {
+	p := &r.probes[tag]
+	h := &r.hosts[p.host]
 	if p.prev >= 0 {
 		r.probes[p.prev].next = p.next
 	} else {
@@ -305,9 +414,6 @@ func (r *run) retire(tag int32) {
 	if p.next >= 0 {
 		r.probes[p.next].prev = p.prev
 	}
-	p.live = false
-	p.gen++
-	r.freeProbes = append(r.freeProbes, tag)
 }
 
 // resolved notes that one of a host's requests was answered or expired: the host completes
@@ -318,7 +424,7 @@ func (r *run) resolved(hs int32) {
 	switch {
 	case h.sent < r.cfg.count:
 		if r.cfg.interval < 0 {
-			r.ready = append(r.ready, hs)
+			r.ready.push(hs)
 		}
 	case h.open == 0:
 		r.complete(hs)
@@ -346,56 +452,74 @@ func (r *run) complete(hs int32) {
 // promote moves hosts whose next request is due to the ready list.
 func (r *run) promote(now time.Time) {
 	for r.due.len() > 0 && !r.due.min().after(now) {
-		r.ready = append(r.ready, r.due.pop().host)
+		r.ready.push(r.due.pop().host)
 	}
 }
 
 // send sends what is ready, in batches, within the rate limit.
 func (r *run) send(ctx context.Context, now time.Time) error {
-	for len(r.ready) > 0 {
-		n := min(len(r.ready), sendBatch)
+	r.ready.reset()
+	for r.ready.len() > 0 {
+		n := min(r.ready.len(), sendBatch)
 		if r.cfg.rate > 0 {
 			allowed := int64(now.Sub(r.rateStart).Seconds()*r.cfg.rate) + 1 - r.sentTotal
 			if allowed <= 0 {
-				return nil
+				break
 			}
 			n = int(min(int64(n), allowed))
 		}
-		if err := r.sendSome(ctx, r.ready[:n]); err != nil {
+		// sendSome may put hosts back on the ready list, behind this batch.
+		if err := r.sendSome(ctx, r.ready.take(n)); err != nil {
 			return err
 		}
-		r.ready = r.ready[n:]
 		now = time.Now()
 	}
-	r.ready = r.ready[:0]
+	r.ready.reset()
 	return nil
 }
 
 func (r *run) sendSome(ctx context.Context, hosts []int32) error {
 	r.batch = r.batch[:0]
 	r.batchProbe = r.batchProbe[:0]
+	r.regs = r.regs[:0]
 	for _, hs := range hosts {
 		h := &r.hosts[hs]
 		tag := r.newProbe(hs)
-		seq, err := r.e.register(h.addr, h.id, waiter{sink: r, tag: tag, gen: r.probes[tag].gen})
-		if err != nil {
-			r.probes[tag].live = false
-			r.freeProbes = append(r.freeProbes, tag)
-			return err
+		r.regs = append(r.regs, registration{dst: h.addr, id: uint16(h.id), tag: tag, gen: r.probes[tag].gen})
+	}
+	registered, err := r.e.registerBatch(r.slot, r.regs)
+	for i, reg := range r.regs {
+		p := &r.probes[reg.tag]
+		if i >= registered || err != nil {
+			// Not registered, or not to be sent: give back the slot (and the sequence).
+			if i < registered {
+				h := &r.hosts[p.host]
+				r.unreg = append(r.unreg, makeKey(h.addr, uint16(h.id), reg.seq))
+			}
+			p.live = false
+			p.gen++
+			r.freeProbes = append(r.freeProbes, reg.tag)
+			continue
 		}
-		r.probes[tag].seq = seq
-		r.link(hs, tag)
+		h := &r.hosts[p.host]
+		p.seq = int(reg.seq)
+		r.link(p.host, reg.tag)
 		r.batch = append(r.batch, transport.Request{
 			Destination:  h.addr,
 			ID:           h.id,
-			Seq:          seq,
+			Seq:          p.seq,
 			Payload:      r.cfg.payload,
 			TTL:          r.cfg.ttl,
 			TrafficClass: r.cfg.trafficClass,
 		})
-		r.batchProbe = append(r.batchProbe, tag)
+		r.batchProbe = append(r.batchProbe, reg.tag)
+	}
+	if err != nil {
+		return err
 	}
 	sent, err := r.transmit(ctx)
+	now := time.Now()
+	deadline := now.Add(r.cfg.timeout)
 	for i, tag := range r.batchProbe {
 		p := &r.probes[tag]
 		h := &r.hosts[p.host]
@@ -406,10 +530,11 @@ func (r *run) sendSome(ctx context.Context, hosts []int32) error {
 		}
 		req := &r.batch[i]
 		if req.SentAt.IsZero() {
-			req.SentAt = time.Now()
+			req.SentAt = now
 		}
 		p.sentAt = req.SentAt
-		p.deadline = time.Now().Add(r.cfg.timeout)
+		p.sentNs = req.SentAt.UnixNano()
+		p.deadline = deadline
 		r.expiry.push(tag, p.gen)
 		p.n = h.sent
 		if h.sent == 0 {
@@ -445,13 +570,13 @@ func (r *run) sendSome(ctx context.Context, hosts []int32) error {
 			case h.sent < r.cfg.count && r.cfg.interval >= 0:
 				r.due.push(dueEntry{at: h.first.Add(time.Duration(h.sent) * r.cfg.interval), host: hs})
 			case h.sent < r.cfg.count:
-				r.ready = append(r.ready, hs)
+				r.ready.push(hs)
 			case h.open == 0:
 				r.complete(hs)
 			}
 			continue
 		}
-		r.ready = append(r.ready, hs)
+		r.ready.push(hs)
 	}
 	return nil
 }
@@ -518,14 +643,14 @@ func (r *run) nextWake() (time.Time, bool) {
 	if r.due.len() > 0 {
 		consider(r.due.min().at)
 	}
-	if len(r.ready) > 0 && r.cfg.rate > 0 {
+	if r.ready.len() > 0 && r.cfg.rate > 0 {
 		consider(r.rateStart.Add(time.Duration(float64(r.sentTotal) / r.cfg.rate * float64(time.Second))))
 	}
 	return wake, ok
 }
 
-// abandon unregisters whatever is still registered when the run ends early, and hands on
-// the hosts in progress with what they have.
+// abandon hands on the hosts in progress with what they have when the run ends early; their
+// requests are unregistered by the flush that follows.
 func (r *run) abandon() {
 	for hs := range r.hosts {
 		if r.hosts[hs].res != nil {
