@@ -428,9 +428,9 @@ func (s *socket) send(t *Transport, req *transport.Request) error {
 		s.dfMu.RLock()
 		defer s.dfMu.RUnlock()
 	}
-	// A pending error of an earlier ICMP error message makes the next send fail with it
-	// once; the details are already on the error queue, so the send is tried again.
-	for try := 0; ; try++ {
+	// A pending error of an earlier ICMP error message makes the next send fail with it; the
+	// details are already on the error queue, so the send is tried again (see pendingTries).
+	for try := 1; ; try++ {
 		st.errno = 0
 		req.SentAt = time.Now()
 		if err := s.rc.Write(st.write); err != nil {
@@ -439,11 +439,17 @@ func (s *socket) send(t *Transport, req *transport.Request) error {
 		if st.errno == 0 {
 			return nil
 		}
-		if try > 0 {
+		if try == pendingTries {
 			return t.sendError(req.Destination, st.errno)
 		}
 	}
 }
+
+// pendingTries bounds the tries of one send. Each ICMP error message that reaches a socket
+// leaves its error pending, and the next send fails with it (consuming it); under a stream of
+// ICMP errors, such as a parallel traceroute's, another can arrive between two tries. A
+// failure of the send itself (no route, a message too long) fails every try.
+const pendingTries = 16
 
 func (s *socket) setPMTU(v int) error {
 	var serr error
@@ -556,7 +562,7 @@ func (s *socket) sendChunk(t *Transport, reqs []transport.Request) (int, error) 
 		s.dfMu.RLock()
 		defer s.dfMu.RUnlock()
 	}
-	sent, retried := 0, -1
+	sent, at, failed := 0, -1, 0 // failed: consecutive failures at message at
 	for sent < len(reqs) {
 		b.off, b.cnt, b.sent, b.errno = sent, len(reqs), 0, 0
 		now := time.Now()
@@ -568,11 +574,13 @@ func (s *socket) sendChunk(t *Transport, reqs []transport.Request) (int, error) 
 		}
 		sent += b.sent
 		if b.errno != 0 && b.errno != unix.EINTR {
-			// As in send: one retry absorbs a pending error of an earlier ICMP error.
-			if retried == sent {
+			// As in send: retries absorb pending errors of earlier ICMP errors.
+			if at != sent {
+				at, failed = sent, 0
+			}
+			if failed++; failed == pendingTries {
 				return sent, t.sendError(reqs[sent].Destination, b.errno)
 			}
-			retried = sent
 		}
 	}
 	return sent, nil
