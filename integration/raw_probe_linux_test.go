@@ -119,7 +119,7 @@ func TestRawPingTTLExceeded(t *testing.T) {
 				assert.Equal(t, r2, o.Reply.Source, "seq %d: the second router answers", o.Seq)
 				assert.Equal(t, dst, o.Reply.Destination, "seq %d: the quoted destination", o.Seq)
 				assert.ErrorIs(t, o.Reply.Err(), exceeded, "seq %d", o.Seq)
-				assert.Less(t, o.RTT, time.Second, "seq %d: RTT of the error", o.Seq)
+				assert.Less(t, o.RTT, timeout/2, "seq %d: RTT of the error", o.Seq)
 			}
 		})
 	}
@@ -373,7 +373,7 @@ func TestRawForeignTraffic(t *testing.T) {
 		sent, received, ok := rawIputilsCounts(out)
 		if assert.True(t, ok, "%s: no summary:\n%s", floods[i].name, out) {
 			t.Logf("%s (ping %v): %d sent, %d received", floods[i].name, floods[i].args, sent, received)
-			// Sanity only: the flood did send (unanswered, ping -f sends about 100 a second).
+			// Sanity only: the flood did send.
 			assert.GreaterOrEqual(t, sent, 10, "%s: foreign requests sent", floods[i].name)
 		}
 	}
