@@ -416,7 +416,8 @@ func TestDgramConcurrentPingers(t *testing.T) {
 		for _, dst := range []netip.Addr{info.Target.V4, info.Target.V6} {
 			a, _ := trs[0].Identifier(dst)
 			b, _ := trs[1].Identifier(dst)
-			require.NotEqual(t, a, b, "two transports of one process share identifier %d for %s", a, dst)
+			// Not fatal: the pings below still run, and show what sharing would cost.
+			assert.NotEqual(t, a, b, "two transports of one process share identifier %d for %s", a, dst)
 		}
 	}
 
