@@ -122,7 +122,8 @@ type Error struct {
 	Hint  string // what to do about it; may be empty
 }
 
-// Error formats as "icmpkit: OP: CLASS: CAUSE (HINT)".
+// Error formats as "icmpkit: OP: CLASS: CAUSE (HINT)", leaving out a cause that only says
+// what the class says.
 func (e *Error) Error() string {
 	s := "icmpkit: "
 	if e.Op != "" {
@@ -130,7 +131,9 @@ func (e *Error) Error() string {
 	}
 	s += e.Class.Error()
 	if e.Err != nil {
-		s += ": " + e.Err.Error()
+		if cause := e.Err.Error(); cause != e.Class.Error() {
+			s += ": " + cause
+		}
 	}
 	if e.Hint != "" {
 		s += " (" + e.Hint + ")"

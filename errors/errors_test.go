@@ -53,6 +53,10 @@ func TestErrorKeepsCause(t *testing.T) {
 	require.True(t, errors.As(wrapped, &e))
 	assert.Equal(t, "icmpkit: open raw ICMPv4 socket: permission denied: operation not permitted (run as root)", e.Error())
 
+	same := &errors.Error{Op: "open IPv4 ping socket", Class: errors.ErrPermission, Err: syscall.EACCES}
+	assert.Equal(t, "icmpkit: open IPv4 ping socket: permission denied", same.Error(), "a cause that repeats the class is not repeated")
+	assert.True(t, errors.Is(same, os.ErrPermission))
+
 	inv := errors.Invalid("count", "must be at least 1, got %d", 0)
 	assert.True(t, errors.Is(inv, errors.ErrInvalidArgument))
 	assert.Equal(t, "icmpkit: count: invalid argument: must be at least 1, got 0", inv.Error())
