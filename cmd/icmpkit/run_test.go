@@ -88,9 +88,9 @@ func runOn(t *testing.T, n *mock.Network, o runOpts, args ...string) *fakeRun {
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
-// lab is a small network: live hosts 198.18.0.1-3 (1, 2, 3 ms), a dead 198.18.0.4, an IPv6
+// mockLab is a small network: live hosts 198.18.0.1-3 (1, 2, 3 ms), a dead 198.18.0.4, an IPv6
 // host, and 198.18.9.9 behind two routers.
-func lab(t *testing.T) *mock.Network {
+func mockLab(t *testing.T) *mock.Network {
 	n := mock.NewNetwork(mock.Config{Seed: 1})
 	for i := 1; i <= 3; i++ {
 		require.NoError(t, n.AddHost(netip.AddrFrom4([4]byte{198, 18, 0, byte(i)}), mock.Host{Latency: time.Duration(i) * time.Millisecond}))
@@ -107,7 +107,7 @@ func lab(t *testing.T) *mock.Network {
 
 func TestPingText(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := runOn(t, lab(t), runOpts{}, "ping", "-c", "3", "-i", "0.2", "198.18.0.2")
+		r := runOn(t, mockLab(t), runOpts{}, "ping", "-c", "3", "-i", "0.2", "198.18.0.2")
 		require.Equal(t, exitOK, r.code, r.stderr)
 		assert.Empty(t, r.stderr)
 		want := "PING 198.18.0.2 (198.18.0.2) 56(84) bytes of data.\n" +
@@ -125,7 +125,7 @@ func TestPingText(t *testing.T) {
 
 func TestPingTextIPv6(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := runOn(t, lab(t), runOpts{}, "ping", "-c", "2", "-s", "100", "2001:db8::1")
+		r := runOn(t, mockLab(t), runOpts{}, "ping", "-c", "2", "-s", "100", "2001:db8::1")
 		require.Equal(t, exitOK, r.code, r.stderr)
 		lines := strings.Split(r.stdout, "\n")
 		assert.Equal(t, "PING 2001:db8::1 (2001:db8::1) 100 data bytes", lines[0])
@@ -138,7 +138,7 @@ func TestPingTextIPv6(t *testing.T) {
 func TestPingErrorsAndLoss(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// TTL 1 ends on the first router: every request gets Time Exceeded.
-		r := runOn(t, lab(t), runOpts{}, "ping", "-c", "2", "-t", "1", "198.18.9.9")
+		r := runOn(t, mockLab(t), runOpts{}, "ping", "-c", "2", "-t", "1", "198.18.9.9")
 		assert.Equal(t, exitFail, r.code)
 		assert.Contains(t, r.stdout, "From 198.18.1.1 icmp_seq=1 Time to live exceeded\n")
 		assert.Contains(t, r.stdout, "From 198.18.1.1 icmp_seq=2 Time to live exceeded\n")
@@ -147,7 +147,7 @@ func TestPingErrorsAndLoss(t *testing.T) {
 
 		// A dead host: nothing but the summary, after each request's timeout.
 		start := time.Now()
-		r = runOn(t, lab(t), runOpts{}, "ping", "-c", "2", "-W", "0.5", "198.18.0.4")
+		r = runOn(t, mockLab(t), runOpts{}, "ping", "-c", "2", "-W", "0.5", "198.18.0.4")
 		assert.Equal(t, exitFail, r.code)
 		assert.Equal(t, 1500*time.Millisecond, time.Since(start))
 		assert.Equal(t, "PING 198.18.0.4 (198.18.0.4) 56(84) bytes of data.\n\n--- 198.18.0.4 ping statistics ---\n"+
@@ -158,7 +158,7 @@ func TestPingErrorsAndLoss(t *testing.T) {
 func TestPingQuietAndBackToBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		r := runOn(t, lab(t), runOpts{}, "ping", "-q", "-c", "5", "-i", "0", "198.18.0.3")
+		r := runOn(t, mockLab(t), runOpts{}, "ping", "-q", "-c", "5", "-i", "0", "198.18.0.3")
 		require.Equal(t, exitOK, r.code, r.stderr)
 		assert.Equal(t, 15*time.Millisecond, time.Since(start), "-i 0 sends each request when the previous is answered")
 		assert.NotContains(t, r.stdout, "bytes from")
@@ -168,7 +168,7 @@ func TestPingQuietAndBackToBack(t *testing.T) {
 
 func TestPingPayloadAndOptions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := runOn(t, lab(t), runOpts{}, "ping", "-c", "1", "-s", "0", "-t", "17", "-Q", "184", "-I", "198.18.0.100", "198.18.0.1")
+		r := runOn(t, mockLab(t), runOpts{}, "ping", "-c", "1", "-s", "0", "-t", "17", "-Q", "184", "-I", "198.18.0.100", "198.18.0.1")
 		require.Equal(t, exitOK, r.code, r.stderr)
 		sent := r.tr.Sent()
 		require.Len(t, sent, 1)
@@ -178,7 +178,7 @@ func TestPingPayloadAndOptions(t *testing.T) {
 		assert.Contains(t, r.stdout, "PING 198.18.0.1 (198.18.0.1) 0(28) bytes of data.\n8 bytes from 198.18.0.1: icmp_seq=1")
 		assert.Equal(t, addr("198.18.0.100"), r.opened[0].Source)
 
-		r = runOn(t, lab(t), runOpts{}, "ping", "-c", "1", "-I", "eth7", "--mode", "dgram", "198.18.0.1")
+		r = runOn(t, mockLab(t), runOpts{}, "ping", "-c", "1", "-I", "eth7", "--mode", "dgram", "198.18.0.1")
 		require.Equal(t, exitOK, r.code, r.stderr)
 		assert.Equal(t, "eth7", r.opened[0].Interface)
 		assert.Equal(t, []icmpkit.Mode{icmpkit.ModeUnprivileged}, r.modes)
@@ -187,7 +187,7 @@ func TestPingPayloadAndOptions(t *testing.T) {
 
 func TestPingJSON(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := runOn(t, lab(t), runOpts{}, "ping", "--json", "-c", "3", "-i", "0.1", "198.18.0.1")
+		r := runOn(t, mockLab(t), runOpts{}, "ping", "--json", "-c", "3", "-i", "0.1", "198.18.0.1")
 		require.Equal(t, exitOK, r.code, r.stderr)
 		require.Equal(t, 1, strings.Count(r.stdout, "\n"), "one JSON object, nothing else: %q", r.stdout)
 		var m map[string]any
@@ -201,7 +201,7 @@ func TestPingJSON(t *testing.T) {
 		assert.Equal(t, 1.0, m["min_rtt"])
 		assert.Equal(t, []any{1.0, 1.0, 1.0}, m["rtts"])
 
-		r = runOn(t, lab(t), runOpts{}, "ping", "--json", "-c", "2", "-W", "0.1", "198.18.0.4")
+		r = runOn(t, mockLab(t), runOpts{}, "ping", "--json", "-c", "2", "-W", "0.1", "198.18.0.4")
 		assert.Equal(t, exitFail, r.code)
 		require.NoError(t, json.Unmarshal([]byte(r.stdout), &m))
 		checkHostJSON(t, m)
@@ -235,12 +235,12 @@ func checkHostJSON(t *testing.T, m map[string]any) {
 
 func TestPingInterrupted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := runOn(t, lab(t), runOpts{cancelAt: 2500 * time.Millisecond}, "ping", "-c", "100", "198.18.0.1")
+		r := runOn(t, mockLab(t), runOpts{cancelAt: 2500 * time.Millisecond}, "ping", "-c", "100", "198.18.0.1")
 		assert.Equal(t, exitOK, r.code, "some replies came before Ctrl-C")
 		assert.Equal(t, 3, strings.Count(r.stdout, "bytes from"))
 		assert.Regexp(t, `\n--- 198\.18\.0\.1 ping statistics ---\n3 packets transmitted, 3 received, 0% packet loss, time 2500ms\nrtt min/avg/max/mdev = `, r.stdout)
 
-		r = runOn(t, lab(t), runOpts{cancelAt: 1500 * time.Millisecond}, "ping", "-c", "100", "198.18.0.4")
+		r = runOn(t, mockLab(t), runOpts{cancelAt: 1500 * time.Millisecond}, "ping", "-c", "100", "198.18.0.4")
 		assert.Equal(t, exitFail, r.code, "no reply before Ctrl-C")
 		assert.Contains(t, r.stdout, "2 packets transmitted, 0 received, 100% packet loss")
 	})
@@ -248,7 +248,7 @@ func TestPingInterrupted(t *testing.T) {
 
 func TestPingBroadcast(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := lab(t)
+		n := mockLab(t)
 		require.NoError(t, n.AddBroadcast(addr("198.18.0.255"), addr("198.18.0.1"), addr("198.18.0.2")))
 		r := runOn(t, n, runOpts{}, "ping", "-c", "1", "198.18.0.255")
 		assert.Equal(t, exitError, r.code)
@@ -264,21 +264,21 @@ func TestPingBroadcast(t *testing.T) {
 
 func TestFallbackAndPermission(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := runOn(t, lab(t), runOpts{name: "dgram"}, "ping", "-c", "1", "198.18.0.1")
+		r := runOn(t, mockLab(t), runOpts{name: "dgram"}, "ping", "-c", "1", "198.18.0.1")
 		assert.Equal(t, exitOK, r.code)
 		assert.Equal(t, "icmpkit ping: raw ICMP sockets not permitted, using unprivileged datagram sockets (--mode dgram)\n", r.stderr)
 
 		for _, mode := range []string{"raw", "dgram"} {
-			r = runOn(t, lab(t), runOpts{name: mode}, "ping", "--mode", mode, "-c", "1", "198.18.0.1")
+			r = runOn(t, mockLab(t), runOpts{name: mode}, "ping", "--mode", mode, "-c", "1", "198.18.0.1")
 			assert.Equal(t, exitOK, r.code)
 			assert.Empty(t, r.stderr, "no report without a fallback")
 		}
-		r = runOn(t, lab(t), runOpts{name: "raw"}, "ping", "-c", "1", "198.18.0.1")
+		r = runOn(t, mockLab(t), runOpts{name: "raw"}, "ping", "-c", "1", "198.18.0.1")
 		assert.Empty(t, r.stderr, "no report when auto got raw")
 
 		denied := &errors.Error{Op: "open raw ICMPv4 socket", Class: errors.ErrPermission, Err: syscall.EPERM}
 		for _, cmd := range [][]string{{"ping", "198.18.0.1"}, {"multiping", "198.18.0.1"}, {"traceroute", "198.18.0.1"}} {
-			r = runOn(t, lab(t), runOpts{openErr: denied}, cmd...)
+			r = runOn(t, mockLab(t), runOpts{openErr: denied}, cmd...)
 			assert.Equal(t, exitError, r.code, cmd)
 			assert.Empty(t, r.stdout, cmd)
 			assert.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)
@@ -288,7 +288,7 @@ func TestFallbackAndPermission(t *testing.T) {
 		}
 		// The joined errors of both transports still come out on one line.
 		both := &errors.Error{Op: "open ICMP transport", Class: errors.ErrPermission, Err: errors.Join(denied, syscall.EACCES)}
-		r = runOn(t, lab(t), runOpts{openErr: both}, "ping", "198.18.0.1")
+		r = runOn(t, mockLab(t), runOpts{openErr: both}, "ping", "198.18.0.1")
 		assert.Equal(t, exitError, r.code)
 		assert.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)
 	})
@@ -350,7 +350,7 @@ func TestBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// Name lookups cannot run in a synctest bubble; these runs end before any wait.
-			r := runOn(t, lab(t), runOpts{}, tt.args...)
+			r := runOn(t, mockLab(t), runOpts{}, tt.args...)
 			assert.Equal(t, exitError, r.code)
 			assert.Regexp(t, regexp.MustCompile(tt.want), r.stderr)
 			if tt.args != nil {
@@ -366,7 +366,7 @@ func TestBadInput(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	for _, cmd := range []string{"ping", "multiping", "traceroute"} {
-		r := runOn(t, lab(t), runOpts{}, cmd, "-h")
+		r := runOn(t, mockLab(t), runOpts{}, cmd, "-h")
 		assert.Equal(t, exitOK, r.code)
 		assert.Empty(t, r.stderr)
 		assert.Contains(t, r.stdout, "usage: icmpkit "+cmd)
@@ -379,19 +379,19 @@ func TestHelp(t *testing.T) {
 			assert.Regexp(t, `^  --?[a-zA-Z0-9]+ .*\(default [^)]+\)$`, line)
 		}
 	}
-	r := runOn(t, lab(t), runOpts{}, "ping", "-h")
+	r := runOn(t, mockLab(t), runOpts{}, "ping", "-h")
 	for _, want := range []string{"-c N", "(default 4)", "-i SEC", "(default 1)", "-W SEC", "(default 2)", "-s BYTES", "(default 56)", "-t N", "(default 64)", "-Q N", "-I ADDR|IFNAME", "-4", "-6", "-b", "--mode auto|raw|dgram", "(default auto)", "--json", "-q"} {
 		assert.Contains(t, r.stdout, want)
 	}
-	r = runOn(t, lab(t), runOpts{}, "multiping", "-h")
+	r = runOn(t, mockLab(t), runOpts{}, "multiping", "-h")
 	for _, want := range []string{"-c N", "(default 2)", "--rate PPS", "--progress", "-g CIDR", "-f FILE"} {
 		assert.Contains(t, r.stdout, want)
 	}
-	r = runOn(t, lab(t), runOpts{}, "traceroute", "-h")
+	r = runOn(t, mockLab(t), runOpts{}, "traceroute", "-h")
 	for _, want := range []string{"-q N", "(default 3)", "-f N", "(default 1)", "-m N", "(default 30)", "-z SEC", "(default 0.05)", "--fast"} {
 		assert.Contains(t, r.stdout, want)
 	}
-	r = runOn(t, lab(t), runOpts{}, "-h")
+	r = runOn(t, mockLab(t), runOpts{}, "-h")
 	assert.Equal(t, exitOK, r.code)
 	assert.Contains(t, r.stdout, "traceroute")
 }
@@ -400,7 +400,7 @@ var hostLine = regexp.MustCompile(`^(\S+) : xmt/rcv/%loss = (\d+)/(\d+)/(\d+)%(,
 
 func TestMultipingText(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := runOn(t, lab(t), runOpts{}, "multiping", "-i", "0.1", "-W", "0.5", "198.18.0.3", "198.18.0.4", "2001:db8::1", "198.18.0.1")
+		r := runOn(t, mockLab(t), runOpts{}, "multiping", "-i", "0.1", "-W", "0.5", "198.18.0.3", "198.18.0.4", "2001:db8::1", "198.18.0.1")
 		assert.Equal(t, exitFail, r.code, "198.18.0.4 is dead")
 		assert.Equal(t, "198.18.0.3 : xmt/rcv/%loss = 2/2/0%, min/avg/max = 3.000/3.000/3.000\n"+
 			"198.18.0.4 : xmt/rcv/%loss = 2/0/100%\n"+
@@ -409,7 +409,7 @@ func TestMultipingText(t *testing.T) {
 		assert.Empty(t, r.stderr, "no progress bar when stderr is not a terminal")
 		assert.Equal(t, icmpkit.FamilyAny, r.opened[0].Family, "both families")
 
-		r = runOn(t, lab(t), runOpts{}, "multiping", "-c", "3", "198.18.0.1", "198.18.0.2")
+		r = runOn(t, mockLab(t), runOpts{}, "multiping", "-c", "3", "198.18.0.1", "198.18.0.2")
 		assert.Equal(t, exitOK, r.code, "every host alive")
 		for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
 			assert.Regexp(t, hostLine, l)
@@ -419,7 +419,7 @@ func TestMultipingText(t *testing.T) {
 
 func TestMultipingTargets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := lab(t)
+		n := mockLab(t)
 		for i := 1; i <= 14; i++ {
 			require.NoError(t, n.AddHost(netip.AddrFrom4([4]byte{198, 18, 3, byte(i)}), mock.Host{Latency: time.Duration(15-i) * time.Millisecond}))
 		}
@@ -447,16 +447,16 @@ func TestMultipingTargets(t *testing.T) {
 
 func TestMultipingProgress(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := runOn(t, lab(t), runOpts{terminal: true}, "multiping", "-c", "1", "-W", "0.3", "198.18.0.1", "198.18.0.2", "198.18.0.4")
+		r := runOn(t, mockLab(t), runOpts{terminal: true}, "multiping", "-c", "1", "-W", "0.3", "198.18.0.1", "198.18.0.2", "198.18.0.4")
 		assert.Equal(t, exitFail, r.code)
 		assert.Equal(t, 3, strings.Count(r.stdout, "xmt/rcv"))
 		assert.NotContains(t, r.stdout, "hosts", "the progress bar never goes to stdout")
 		assert.Contains(t, r.stderr, "/3 hosts")
 		assert.True(t, strings.HasSuffix(r.stderr, "\r\033[K"), "the bar is cleared at the end: %q", r.stderr)
 
-		r = runOn(t, lab(t), runOpts{terminal: true}, "multiping", "--progress=false", "-c", "1", "198.18.0.1")
+		r = runOn(t, mockLab(t), runOpts{terminal: true}, "multiping", "--progress=false", "-c", "1", "198.18.0.1")
 		assert.Empty(t, r.stderr)
-		r = runOn(t, lab(t), runOpts{}, "multiping", "--progress", "--json", "-c", "1", "198.18.0.1")
+		r = runOn(t, mockLab(t), runOpts{}, "multiping", "--progress", "--json", "-c", "1", "198.18.0.1")
 		assert.Contains(t, r.stderr, "1/1 hosts")
 		var m map[string]any
 		require.NoError(t, json.Unmarshal([]byte(r.stdout), &m), "the JSON output stays clean")
@@ -465,7 +465,7 @@ func TestMultipingProgress(t *testing.T) {
 
 func TestMultipingInterrupted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := runOn(t, lab(t), runOpts{cancelAt: 1500 * time.Millisecond}, "multiping", "-c", "10", "198.18.0.1", "198.18.0.2")
+		r := runOn(t, mockLab(t), runOpts{cancelAt: 1500 * time.Millisecond}, "multiping", "-c", "10", "198.18.0.1", "198.18.0.2")
 		assert.Equal(t, exitFail, r.code)
 		assert.Equal(t, "198.18.0.1 : xmt/rcv/%loss = 2/2/0%, min/avg/max = 1.000/1.000/1.000\n"+
 			"198.18.0.2 : xmt/rcv/%loss = 2/2/0%, min/avg/max = 2.000/2.000/2.000\n", r.stdout, "what was measured before Ctrl-C")
@@ -489,7 +489,7 @@ func TestMultipingLargePrefix(t *testing.T) {
 
 func TestTracerouteText(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := lab(t)
+		n := mockLab(t)
 		require.NoError(t, n.AddHost(addr("198.18.7.7"), mock.Host{}))
 		require.NoError(t, n.AddPath(addr("198.18.7.7"),
 			mock.Router{Addr: addr("198.18.1.1"), Latency: time.Millisecond},
@@ -523,7 +523,7 @@ func TestTracerouteText(t *testing.T) {
 
 func TestTracerouteJSON(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := runOn(t, lab(t), runOpts{}, "traceroute", "--json", "--fast", "198.18.9.9")
+		r := runOn(t, mockLab(t), runOpts{}, "traceroute", "--json", "--fast", "198.18.9.9")
 		require.Equal(t, exitOK, r.code, r.stderr)
 		require.Equal(t, 1, strings.Count(r.stdout, "\n"))
 		var m map[string]any
@@ -541,7 +541,7 @@ func TestTracerouteJSON(t *testing.T) {
 		}
 		assert.Equal(t, "198.18.2.1", hops[1].(map[string]any)["address"])
 
-		r = runOn(t, lab(t), runOpts{}, "traceroute", "--json", "-m", "3", "-W", "0.1", "198.18.0.99")
+		r = runOn(t, mockLab(t), runOpts{}, "traceroute", "--json", "-m", "3", "-W", "0.1", "198.18.0.99")
 		assert.Equal(t, exitFail, r.code)
 		require.NoError(t, json.Unmarshal([]byte(r.stdout), &m))
 		assert.Equal(t, false, m["reached"])
