@@ -6,7 +6,8 @@
 //	multiping-bench -g 127.0.0.0/15 -n 100000 -list > targets.txt
 //	multiping-bench exec -- fping -c1 -i0 -q -g 127.0.0.0/16
 //
-// It prints one line of key=value figures on stdout:
+// exec discards the command's output but for a last line of the form "alive=N ...", which it
+// appends to its own. It prints one line of key=value figures on stdout:
 //
 //	wall=0.512 user=0.201 sys=0.300 cpu=0.501 rss_mb=34.2 hosts=65534 alive=65534 ...
 //
@@ -29,6 +30,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,7 +60,8 @@ func execMain(args []string) int {
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin = os.Stdin
-	cmd.Stdout = io.Discard
+	tail := &lastLine{}
+	cmd.Stdout = tail
 	cmd.Stderr = io.Discard // fping -q writes its summary there
 	start := time.Now()
 	err := cmd.Run()
@@ -67,9 +71,38 @@ func execMain(args []string) int {
 		return 2
 	}
 	u := childUsage(cmd.ProcessState)
-	fmt.Printf("wall=%.3f user=%.3f sys=%.3f cpu=%.3f rss_mb=%.1f exit=%d\n",
-		wall.Seconds(), u.user.Seconds(), u.sys.Seconds(), (u.user + u.sys).Seconds(), u.rssMB, cmd.ProcessState.ExitCode())
+	extra := ""
+	if l := tail.line(); strings.HasPrefix(l, "alive=") {
+		extra = " " + l
+	}
+	fmt.Printf("wall=%.3f user=%.3f sys=%.3f cpu=%.3f rss_mb=%.1f exit=%d%s\n",
+		wall.Seconds(), u.user.Seconds(), u.sys.Seconds(), (u.user + u.sys).Seconds(), u.rssMB, cmd.ProcessState.ExitCode(), extra)
 	return 0
+}
+
+// lastLine keeps the last line written to it (a child's summary such as "alive=N hosts=M").
+type lastLine struct {
+	cur, last []byte
+}
+
+func (l *lastLine) Write(p []byte) (int, error) {
+	for _, c := range p {
+		if c == '\n' {
+			l.last, l.cur = append(l.last[:0], l.cur...), l.cur[:0]
+			continue
+		}
+		if len(l.cur) < 256 {
+			l.cur = append(l.cur, c)
+		}
+	}
+	return len(p), nil
+}
+
+func (l *lastLine) line() string {
+	if len(l.cur) > 0 {
+		return string(l.cur)
+	}
+	return string(l.last)
 }
 
 type config struct {
@@ -86,6 +119,7 @@ type config struct {
 	out       string
 	list      bool
 	profile   string
+	memprof   string
 }
 
 func benchMain(args []string) int {
@@ -104,6 +138,7 @@ func benchMain(args []string) int {
 	fs.StringVar(&c.out, "o", "", "write one line a host to this file (with -stream as they come)")
 	fs.BoolVar(&c.list, "list", false, "print the targets, one a line, and exit")
 	fs.StringVar(&c.profile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	fs.StringVar(&c.memprof, "memprofile", "", "write a heap profile, taken as the run ends, to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -232,6 +267,7 @@ func run(ctx context.Context, c *config, targets iter.Seq[netip.Addr]) error {
 	defer t.Close()
 
 	var n tally
+	var line []byte
 	if c.stream {
 		for h, err := range probe.MultipingSeq(ctx, t, targets, opts) {
 			if err != nil {
@@ -239,7 +275,7 @@ func run(ctx context.Context, c *config, targets iter.Seq[netip.Addr]) error {
 			}
 			n.add(h)
 			if out != nil {
-				writeHost(out, h)
+				line = writeHost(out, h, line)
 			}
 		}
 	} else {
@@ -250,7 +286,7 @@ func run(ctx context.Context, c *config, targets iter.Seq[netip.Addr]) error {
 		for _, h := range hosts {
 			n.add(h)
 			if out != nil {
-				writeHost(out, h)
+				line = writeHost(out, h, line)
 			}
 		}
 	}
@@ -261,6 +297,11 @@ func run(ctx context.Context, c *config, targets iter.Seq[netip.Addr]) error {
 	}
 	wall := time.Since(start)
 	u := selfUsage()
+	if c.memprof != "" {
+		if err := writeHeapProfile(c.memprof); err != nil {
+			return err
+		}
+	}
 	first, last, sends := t.span()
 	sendSpan := last.Sub(first)
 	pps := 0.0
@@ -273,14 +314,28 @@ func run(ctx context.Context, c *config, targets iter.Seq[netip.Addr]) error {
 	return nil
 }
 
-// writeHost writes one line in fping -q style.
-func writeHost(w *bufio.Writer, h *result.Host) {
-	w.WriteString(h.Address.String())
-	fmt.Fprintf(w, " : xmt/rcv/%%loss = %d/%d/%.0f%%", h.PacketsSent, h.PacketsReceived(), h.PacketLoss()*100)
+// writeHost writes one line in fping -q style, without fmt, so that writing a million lines
+// costs little next to probing.
+func writeHost(w *bufio.Writer, h *result.Host, buf []byte) []byte {
+	b := h.Address.AppendTo(buf[:0])
+	b = append(b, " : xmt/rcv/%loss = "...)
+	b = strconv.AppendInt(b, int64(h.PacketsSent), 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(h.PacketsReceived()), 10)
+	b = append(b, '/')
+	b = strconv.AppendFloat(b, h.PacketLoss()*100, 'f', 0, 64)
+	b = append(b, '%')
 	if h.IsAlive() {
-		fmt.Fprintf(w, ", min/avg/max = %.3f/%.3f/%.3f", ms(h.MinRTT()), ms(h.AvgRTT()), ms(h.MaxRTT()))
+		b = append(b, ", min/avg/max = "...)
+		b = strconv.AppendFloat(b, ms(h.MinRTT()), 'f', 3, 64)
+		b = append(b, '/')
+		b = strconv.AppendFloat(b, ms(h.AvgRTT()), 'f', 3, 64)
+		b = append(b, '/')
+		b = strconv.AppendFloat(b, ms(h.MaxRTT()), 'f', 3, 64)
 	}
-	w.WriteByte('\n')
+	b = append(b, '\n')
+	w.Write(b)
+	return b
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -336,4 +391,16 @@ func (t *timed) ReceiveBatch(ctx context.Context, replies []transport.Reply) (in
 
 func (t *timed) Identifier(dst netip.Addr) (int, bool) {
 	return t.Transport.(transport.Identifier).Identifier(dst)
+}
+
+func writeHeapProfile(name string) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
