@@ -238,10 +238,10 @@ func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool), hint int
 		if r.stopped || (r.active == 0 && !more) {
 			return nil
 		}
+		r.flush()
 		if room() {
 			continue // hosts completed while sending: admit more first
 		}
-		r.flush()
 		wake, ok := r.nextWake()
 		if ok {
 			timer.Reset(time.Until(wake))
