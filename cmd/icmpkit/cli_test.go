@@ -371,7 +371,7 @@ func TestCLIUnprivileged(t *testing.T) {
 	// Auto mode falls back to datagram sockets and says so, on stderr only.
 	r = inPrivateNet(t, "0 2147483647", "ping", "-c", "1", "::1")
 	require.Equal(t, exitOK, r.code, r.stderr)
-	assert.Equal(t, "icmpkit ping: raw ICMP sockets not permitted, using unprivileged datagram sockets (--mode dgram)\n", r.stderr)
+	assert.Equal(t, "icmpkit ping: raw ICMP sockets unavailable, fell back to unprivileged datagram sockets (--mode dgram)\n", r.stderr)
 	assert.Contains(t, r.stdout, "bytes from ::1: icmp_seq=1")
 
 	r = inPrivateNet(t, "0 2147483647", "multiping", "--json", "-c", "1", "127.0.0.2", "::1")

@@ -110,7 +110,7 @@ func (e *env) openTransport(cmd string, mode icmpkit.Mode, cfg icmpkit.Config) (
 		return nil, e.fail(cmd, err)
 	}
 	if mode == icmpkit.ModeAuto && icmpkit.ModeOf(t) == icmpkit.ModeUnprivileged {
-		fmt.Fprintln(e.stderr, "icmpkit "+cmd+": raw ICMP sockets not permitted, using unprivileged datagram sockets (--mode dgram)")
+		fmt.Fprintln(e.stderr, "icmpkit "+cmd+": raw ICMP sockets unavailable, fell back to unprivileged datagram sockets (--mode dgram)")
 	}
 	return t, exitOK
 }

@@ -266,7 +266,7 @@ func TestFallbackAndPermission(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := runOn(t, mockLab(t), runOpts{name: "dgram"}, "ping", "-c", "1", "198.18.0.1")
 		assert.Equal(t, exitOK, r.code)
-		assert.Equal(t, "icmpkit ping: raw ICMP sockets not permitted, using unprivileged datagram sockets (--mode dgram)\n", r.stderr)
+		assert.Equal(t, "icmpkit ping: raw ICMP sockets unavailable, fell back to unprivileged datagram sockets (--mode dgram)\n", r.stderr)
 
 		for _, mode := range []string{"raw", "dgram"} {
 			r = runOn(t, mockLab(t), runOpts{name: mode}, "ping", "--mode", mode, "-c", "1", "198.18.0.1")
