@@ -24,7 +24,7 @@ type engine struct {
 	batch     transport.BatchReceiver // nil when the transport reads one reply at a time
 
 	mu        sync.Mutex
-	pending   map[key]entry
+	pending   table
 	nextSeq   uint16
 	sinks     []sinkSlot
 	freeSinks []uint32
@@ -114,7 +114,7 @@ func acquire(t transport.Transport) *engine {
 	e := &engine{
 		t:         t,
 		defaultID: 1 + rand.IntN(0xffff),
-		pending:   make(map[key]entry),
+		pending:   newTable(rand.Uint64(), 0),
 		nextSeq:   uint16(rand.Uint32()),
 		sinkOf:    make(map[sink]uint32),
 		exited:    make(chan struct{}),
@@ -193,10 +193,10 @@ func (e *engine) dispatch(replies []transport.Reply, routes []route) {
 			continue
 		}
 		k := makeKey(r.Destination, uint16(r.ID), uint16(r.Seq))
-		en, ok := e.pending[k]
+		en, ok := e.pending.get(k)
 		if !ok {
 			k.addr, k.fam = [16]byte{}, 0
-			en, ok = e.pending[k]
+			en, ok = e.pending.get(k)
 		}
 		if ok {
 			routes[i] = route{sink: e.sinks[en.sink].s, tag: en.tag, gen: en.gen}
@@ -224,9 +224,12 @@ func (e *engine) dispatch(replies []transport.Reply, routes []route) {
 func (e *engine) attach(s sink, hint int) uint32 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if len(e.pending) == 0 && hint > 1024 {
-		// Sized once rather than grown step by step under the lock.
-		e.pending = make(map[key]entry, min(hint, maxPresize))
+	if e.pending.len() == 0 {
+		// Sized once for the call rather than grown step by step under the lock, and shrunk
+		// back after a large call.
+		if size := tableSize(min(hint, maxPresize)); size != len(e.pending.slots) {
+			e.pending = newTable(e.pending.seed, min(hint, maxPresize))
+		}
 	}
 	slot := e.newSlot(s)
 	e.sinks[slot].attached = true
@@ -334,8 +337,7 @@ func (e *engine) reserve(k key, en entry) (uint16, bool) {
 	for range 1 << 16 {
 		k.seq = e.nextSeq
 		e.nextSeq++
-		if _, busy := e.pending[k]; !busy {
-			e.pending[k] = en
+		if e.pending.insert(k, en) {
 			e.sinks[en.sink].regs++
 			return k.seq, true
 		}
@@ -366,11 +368,10 @@ func (e *engine) unregisterBatch(keys []key) {
 
 // forget removes k from the table. e.mu is held.
 func (e *engine) forget(k key) {
-	en, ok := e.pending[k]
+	en, ok := e.pending.remove(k)
 	if !ok {
 		return
 	}
-	delete(e.pending, k)
 	e.sinks[en.sink].regs--
 	e.maybeFree(en.sink)
 }

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"encoding/binary"
 	"time"
 
 	"github.com/icmpkit/icmpkit/result"
@@ -151,4 +152,136 @@ func (b *reorderBuf) pop() *result.Host {
 		b.head = (b.head + 1) & (len(b.buf) - 1)
 	}
 	return h
+}
+
+// table is the engine's set of requests in flight: an open-addressing hash table with linear
+// probing and backward-shift deletion (so no tombstones pile up however long a stream runs).
+// It holds no pointers, so the garbage collector never scans it.
+type table struct {
+	slots []slot // a power of two long
+	n     int
+	seed  uint64
+}
+
+type slot struct {
+	k    key
+	used bool
+	hash uint32
+	e    entry
+}
+
+const minTable = 64
+
+func newTable(seed uint64, hint int) table {
+	t := table{seed: seed}
+	t.slots = make([]slot, tableSize(hint))
+	return t
+}
+
+// tableSize gives the number of slots that holds n entries at most half full.
+func tableSize(n int) int {
+	size := minTable
+	for size < 2*n {
+		size *= 2
+	}
+	return size
+}
+
+func (t *table) len() int { return t.n }
+
+func (t *table) hash(k *key) uint32 {
+	a := binary.LittleEndian.Uint64(k.addr[:8])
+	b := binary.LittleEndian.Uint64(k.addr[8:])
+	c := uint64(k.id)<<24 | uint64(k.seq)<<8 | uint64(k.fam)
+	h := (a ^ t.seed) * 0x9e3779b97f4a7c15
+	h = (h ^ b ^ h>>29) * 0xbf58476d1ce4e5b9
+	h = (h ^ c ^ h>>32) * 0x94d049bb133111eb
+	return uint32(h>>32) ^ uint32(h)
+}
+
+// find gives the slot holding k, or the empty slot where it would go, and whether k is there.
+func (t *table) find(k *key, h uint32) (int, bool) {
+	mask := len(t.slots) - 1
+	i := int(h) & mask
+	for {
+		s := &t.slots[i]
+		if !s.used {
+			return i, false
+		}
+		if s.hash == h && s.k == *k {
+			return i, true
+		}
+		i = (i + 1) & mask
+	}
+}
+
+func (t *table) get(k key) (entry, bool) {
+	i, ok := t.find(&k, t.hash(&k))
+	if !ok {
+		return entry{}, false
+	}
+	return t.slots[i].e, true
+}
+
+// insert adds k unless it is there already, and reports whether it did.
+func (t *table) insert(k key, e entry) bool {
+	h := t.hash(&k)
+	i, ok := t.find(&k, h)
+	if ok {
+		return false
+	}
+	if 2*(t.n+1) > len(t.slots) {
+		t.grow()
+		i, _ = t.find(&k, h)
+	}
+	t.slots[i] = slot{k: k, used: true, hash: h, e: e}
+	t.n++
+	return true
+}
+
+// remove deletes k and gives its entry.
+func (t *table) remove(k key) (entry, bool) {
+	i, ok := t.find(&k, t.hash(&k))
+	if !ok {
+		return entry{}, false
+	}
+	e := t.slots[i].e
+	t.n--
+	// Shift later entries of the run back over the hole, so that every entry stays reachable
+	// from its home slot without crossing an empty one.
+	mask := len(t.slots) - 1
+	for {
+		t.slots[i] = slot{}
+		j := i
+		for {
+			j = (j + 1) & mask
+			s := &t.slots[j]
+			if !s.used {
+				return e, true
+			}
+			home := int(s.hash) & mask
+			// s may move to i when its home is not cyclically within (i, j].
+			if (i < j && (home <= i || home > j)) || (i > j && home <= i && home > j) {
+				t.slots[i] = *s
+				i = j
+				break
+			}
+		}
+	}
+}
+
+func (t *table) grow() {
+	old := t.slots
+	t.slots = make([]slot, 2*len(old))
+	mask := len(t.slots) - 1
+	for _, s := range old {
+		if !s.used {
+			continue
+		}
+		i := int(s.hash) & mask
+		for t.slots[i].used {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = s
+	}
 }
