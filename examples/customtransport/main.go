@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,11 +25,20 @@ import (
 
 // countingTransport logs each request and reply and counts them. Only Send, Receive and Close
 // are needed; the capabilities of the inner transport (batches, broadcast ...) are not passed
-// on, and probe works without them.
+// on, and probe works without them. Like every transport it is used by several goroutines at
+// once (probe sends from one and reads from another), so the log is guarded.
 type countingTransport struct {
 	inner          transport.Transport
-	log            io.Writer
 	sent, received atomic.Int64
+
+	mu  sync.Mutex
+	log io.Writer
+}
+
+func (c *countingTransport) logf(format string, a ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fmt.Fprintf(c.log, format, a...)
 }
 
 var _ transport.Transport = (*countingTransport)(nil)
@@ -37,7 +47,7 @@ func (c *countingTransport) Send(ctx context.Context, req *transport.Request) er
 	err := c.inner.Send(ctx, req)
 	if err == nil {
 		c.sent.Add(1)
-		fmt.Fprintf(c.log, "-> %s id=%d seq=%d ttl=%d\n", req.Destination, req.ID, req.Seq, req.TTL)
+		c.logf("-> %s id=%d seq=%d ttl=%d\n", req.Destination, req.ID, req.Seq, req.TTL)
 	}
 	return err
 }
@@ -46,7 +56,7 @@ func (c *countingTransport) Receive(ctx context.Context, reply *transport.Reply)
 	err := c.inner.Receive(ctx, reply)
 	if err == nil {
 		c.received.Add(1)
-		fmt.Fprintf(c.log, "<- %s %s id=%d seq=%d\n", reply.Source, reply.Kind(), reply.ID, reply.Seq)
+		c.logf("<- %s %s id=%d seq=%d\n", reply.Source, reply.Kind(), reply.ID, reply.Seq)
 	}
 	return err
 }
