@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/icmpkit/icmpkit/internal/lab"
+	"github.com/icmpkit/icmpkit/internal/leakcheck"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -34,8 +35,10 @@ var (
 	binDir    string
 )
 
+// TestMain runs the tests, checks that they left no goroutine or file descriptor behind, and
+// removes the built program.
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := leakcheck.Run(m, leakcheck.DefaultGrace, os.Stderr)
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
