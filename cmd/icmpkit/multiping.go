@@ -25,6 +25,8 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	c.value(fileFlag{tg}, "f", "FILE", "targets from FILE, one a line (- for stdin); repeatable")
 	c.boolVar(&showProgress, "progress", e.stderrTerminal, "progress bar on stderr (on when stderr is a terminal)")
 	c.boolVar(&f.asJSON, "json", false, "print JSON Lines: one Host object a line")
+	var quiet bool
+	c.boolVar(&quiet, "q", false, "print only the summaries, one a host (multiping always does; accepted as ping takes it)")
 	if code, done := c.parse(args, e); done {
 		return code
 	}

@@ -409,7 +409,7 @@ func TestMultipingText(t *testing.T) {
 		assert.Empty(t, r.stderr, "no progress bar when stderr is not a terminal")
 		assert.Equal(t, icmpkit.FamilyAny, r.opened[0].Family, "both families")
 
-		r = runOn(t, mockLab(t), runOpts{}, "multiping", "-c", "3", "198.18.0.1", "198.18.0.2")
+		r = runOn(t, mockLab(t), runOpts{}, "multiping", "-q", "-c", "3", "198.18.0.1", "198.18.0.2")
 		assert.Equal(t, exitOK, r.code, "every host alive")
 		for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
 			assert.Regexp(t, hostLine, l)
