@@ -189,6 +189,12 @@ func (o *MultipingOptions) Validate(dst netip.Addr) error {
 	)
 }
 
+// checkTarget checks what depends on a target, once Validate has checked the rest: that the
+// payload fits its family and the source is of its family.
+func (o *MultipingOptions) checkTarget(dst netip.Addr) error {
+	return firstError(checkPayload(o.Payload, o.PayloadSize, dst), o.edge().validate(dst))
+}
+
 func (o *MultipingOptions) probe() *probe.MultipingOptions {
 	return &probe.MultipingOptions{
 		Count: o.Count, Interval: o.Interval, Timeout: o.Timeout, ID: o.ID,
@@ -219,7 +225,7 @@ func Multiping(ctx context.Context, addresses []string, opts *MultipingOptions) 
 		return nil, err
 	}
 	for _, dst := range dsts {
-		if err := o.Validate(dst); err != nil {
+		if err := o.checkTarget(dst); err != nil {
 			return nil, err
 		}
 	}
@@ -292,7 +298,7 @@ func MultipingSeq(ctx context.Context, targets iter.Seq[string], opts *Multiping
 			for host := range targets {
 				dst, err := Resolve(ctx, host, o.Family)
 				if err == nil {
-					err = o.Validate(dst)
+					err = o.checkTarget(dst)
 				}
 				if err != nil {
 					bad = err

@@ -158,11 +158,12 @@ func (s *Socket) Receive(ctx context.Context, req *transport.Request) (*transpor
 		s.reading = false
 		s.notifyLocked()
 		if err != nil {
+			closed := s.closed
 			s.mu.Unlock()
-			if wctx.Err() != nil || errors.Is(err, errors.ErrUnavailable) {
+			if closed || wctx.Err() != nil {
 				return nil, s.waitError(ctx)
 			}
-			return nil, err
+			return nil, err // the transport failed
 		}
 		if s.matches(&r, req) {
 			s.mu.Unlock()

@@ -295,3 +295,27 @@ func TestSocketBadInput(t *testing.T) {
 		assert.ErrorIs(t, err, errors.ErrInvalidArgument)
 	})
 }
+
+// failingTransport is a transport whose receive side has broken down.
+type failingTransport struct{ namedTransport }
+
+var errBroken = &errors.Error{Op: "receive", Class: errors.ErrUnavailable, Err: errors.New("network went away")}
+
+func (f *failingTransport) Send(_ context.Context, req *transport.Request) error {
+	req.SentAt = time.Now()
+	return nil
+}
+
+func (f *failingTransport) Receive(context.Context, *transport.Reply) error { return errBroken }
+
+func TestSocketTransportFailure(t *testing.T) {
+	s, err := NewICMPv4Socket(SocketConfig{Transport: &failingTransport{}})
+	require.NoError(t, err)
+	defer s.Close()
+	req := &transport.Request{Destination: mustAddr("198.18.0.1"), ID: 1, Seq: 1}
+	require.NoError(t, s.Send(req))
+	_, err = s.Receive(context.Background(), req)
+	assert.ErrorIs(t, err, errBroken, "the transport's own error, not a timeout")
+	assert.NotErrorIs(t, err, errors.ErrTimeout)
+	assert.False(t, s.IsClosed())
+}
