@@ -37,9 +37,11 @@ func (f Family) String() string {
 	return "unknown family"
 }
 
-// DefaultReceiveBuffer is the receive buffer of each socket when Config.ReceiveBuffer is zero:
-// room for tens of thousands of replies arriving at once.
-const DefaultReceiveBuffer = 4 << 20
+// DefaultReceiveBuffer is the receive buffer of each socket when Config.ReceiveBuffer is zero.
+// The kernel doubles it and charges about 830 bytes for a small reply, so it holds some 80,000
+// replies: at 150,000 replies a second, half a second in which the reader gets no CPU loses
+// none. The memory is only taken while replies wait.
+const DefaultReceiveBuffer = 32 << 20
 
 // Config configures a Transport. The zero value is ready to use.
 type Config struct {
