@@ -39,8 +39,11 @@ func (f Family) String() string {
 }
 
 // DefaultReceiveBuffer is the socket receive buffer asked for when Config.ReceiveBuffer is
-// zero: room for a burst of some thousands of replies.
-const DefaultReceiveBuffer = 4 << 20
+// zero. The kernel doubles it and charges about 830 bytes for a small reply, so it holds some
+// 80,000 replies: at 150,000 replies a second, half a second in which the reader gets no CPU
+// loses none. The memory is only taken while replies wait. Without CAP_NET_ADMIN the system
+// caps it at net.core.rmem_max.
+const DefaultReceiveBuffer = 32 << 20
 
 // Config configures a Transport. Its zero value is the default for every field.
 type Config struct {
