@@ -120,6 +120,7 @@ type config struct {
 	list      bool
 	profile   string
 	memprof   string
+	rcvbuf    int
 }
 
 func benchMain(args []string) int {
@@ -138,6 +139,7 @@ func benchMain(args []string) int {
 	fs.StringVar(&c.out, "o", "", "write one line a host to this file (with -stream as they come)")
 	fs.BoolVar(&c.list, "list", false, "print the targets, one a line, and exit")
 	fs.StringVar(&c.profile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	fs.IntVar(&c.rcvbuf, "rcvbuf", 0, "socket receive buffer in bytes (0: the transport's default)")
 	fs.StringVar(&c.memprof, "memprofile", "", "write a heap profile, taken as the run ends, to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -193,12 +195,12 @@ func prefixHosts(p netip.Prefix, limit int) iter.Seq[netip.Addr] {
 	}
 }
 
-func open(mode string) (transport.Transport, error) {
+func open(mode string, rcvbuf int) (transport.Transport, error) {
 	switch mode {
 	case "raw":
-		return raw.New(raw.Config{Family: raw.FamilyIPv4})
+		return raw.New(raw.Config{Family: raw.FamilyIPv4, ReceiveBuffer: rcvbuf})
 	case "dgram":
-		return dgram.New(dgram.Config{Family: dgram.FamilyIPv4})
+		return dgram.New(dgram.Config{Family: dgram.FamilyIPv4, ReceiveBuffer: rcvbuf})
 	}
 	return nil, fmt.Errorf("unknown mode %q: want raw or dgram", mode)
 }
@@ -259,7 +261,7 @@ func run(ctx context.Context, c *config, targets iter.Seq[netip.Addr]) error {
 		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
-	inner, err := open(c.mode)
+	inner, err := open(c.mode, c.rcvbuf)
 	if err != nil {
 		return err
 	}
@@ -314,8 +316,8 @@ func run(ctx context.Context, c *config, targets iter.Seq[netip.Addr]) error {
 	return nil
 }
 
-// writeHost writes one line in fping -q style, without fmt, so that writing a million lines
-// costs little next to probing.
+// writeHost writes one line in fping -q style, without fmt or floating point, so that writing
+// a million lines costs little next to probing.
 func writeHost(w *bufio.Writer, h *result.Host, buf []byte) []byte {
 	b := h.Address.AppendTo(buf[:0])
 	b = append(b, " : xmt/rcv/%loss = "...)
@@ -323,22 +325,32 @@ func writeHost(w *bufio.Writer, h *result.Host, buf []byte) []byte {
 	b = append(b, '/')
 	b = strconv.AppendInt(b, int64(h.PacketsReceived()), 10)
 	b = append(b, '/')
-	b = strconv.AppendFloat(b, h.PacketLoss()*100, 'f', 0, 64)
+	loss := 0
+	if h.PacketsSent > 0 {
+		loss = (100*(h.PacketsSent-h.PacketsReceived()) + h.PacketsSent/2) / h.PacketsSent
+	}
+	b = strconv.AppendInt(b, int64(loss), 10)
 	b = append(b, '%')
 	if h.IsAlive() {
 		b = append(b, ", min/avg/max = "...)
-		b = strconv.AppendFloat(b, ms(h.MinRTT()), 'f', 3, 64)
+		b = appendMS(b, h.MinRTT())
 		b = append(b, '/')
-		b = strconv.AppendFloat(b, ms(h.AvgRTT()), 'f', 3, 64)
+		b = appendMS(b, h.AvgRTT())
 		b = append(b, '/')
-		b = strconv.AppendFloat(b, ms(h.MaxRTT()), 'f', 3, 64)
+		b = appendMS(b, h.MaxRTT())
 	}
 	b = append(b, '\n')
 	w.Write(b)
 	return b
 }
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+// appendMS appends d in milliseconds with three decimals.
+func appendMS(b []byte, d time.Duration) []byte {
+	us := (int64(d) + 500) / 1000
+	b = strconv.AppendInt(b, us/1000, 10)
+	frac := us % 1000
+	return append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+}
 
 // timed wraps a transport to note when requests go out; it passes on every optional
 // interface the engine looks for.
