@@ -47,7 +47,8 @@ func newClass(parent *class, msg string) *class { return &class{msg: msg, parent
 //	│   ├── ErrAddress
 //	│   ├── ErrUnavailable
 //	│   ├── ErrBroadcast
-//	│   └── ErrTimeout
+//	│   ├── ErrTimeout
+//	│   └── ErrMessageSize
 //	├── ErrICMP
 //	│   ├── ErrDestinationUnreachable
 //	│   │   ├── ErrDestinationUnreachableV4
@@ -77,6 +78,9 @@ var (
 	ErrBroadcast error = newClass(socketClass, "broadcast not enabled")
 	// ErrTimeout: nothing arrived before the deadline.
 	ErrTimeout error = newClass(socketClass, "timed out")
+	// ErrMessageSize: a request that may not be fragmented is larger than the local link
+	// allows (EMSGSIZE).
+	ErrMessageSize error = newClass(socketClass, "message too long")
 
 	// ErrICMP is the parent of the errors that an ICMP error message stands for.
 	ErrICMP error = icmpClass

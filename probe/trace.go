@@ -66,9 +66,11 @@ type tracer struct {
 	inWindow int
 	end      int // smallest TTL that ended the trace; MaxHops+1 while unknown
 	reached  bool
-	emitted  int             // hops final and handed to OnHop, from MinHops
-	rtts     []time.Duration // every RTT seen, sorted
-	pmtu     int             // with PathMTU: the size of the next probes, IP header included
+	emitted  int                // hops final and handed to OnHop, from MinHops
+	rtts     []time.Duration    // every RTT seen, sorted
+	pmtu     int                // with PathMTU: the largest size that may pass, IP header included
+	localOK  int                // with PathMTU, after the local link refused a size: the largest it took
+	passed   map[netip.Addr]int // with PathMTU: the largest probe each too-big answerer got
 }
 
 type traceProbe struct {
@@ -199,7 +201,7 @@ func (tr *tracer) arrive(a *arrival) {
 		return
 	}
 	if tr.opts.PathMTU && tooBig(rep) {
-		tr.shrink(a.tag, rep.MTU)
+		tr.shrink(a.tag, rep.Source, rep.MTU)
 		return
 	}
 	tr.resolve(p)
@@ -346,26 +348,32 @@ func (tr *tracer) sendProbe(ctx context.Context, tag int32) error {
 		return err
 	}
 	p.seq, p.live = seq, true
-	payload := tr.payload
-	if tr.opts.PathMTU {
-		p.size = tr.pmtu
-		payload = payload[:tr.pmtu-headerLen(tr.dst)]
-	}
-	if tr.opts.Paris {
-		payload = parisPayload(payload, seq)
-	}
 	req := transport.Request{
 		Destination:  tr.dst,
 		ID:           tr.id,
 		Seq:          seq,
-		Payload:      payload,
 		TTL:          p.ttl,
 		TrafficClass: tr.opts.TrafficClass,
 		DontFragment: tr.opts.PathMTU,
 	}
-	if err := tr.e.t.Send(ctx, &req); err != nil {
-		tr.retire(tag)
-		return err
+	for {
+		req.Payload = tr.payload
+		if tr.opts.PathMTU {
+			p.size = tr.probeSize()
+			req.Payload = req.Payload[:p.size-headerLen(tr.dst)]
+		}
+		if tr.opts.Paris {
+			req.Payload = parisPayload(req.Payload, seq)
+		}
+		err := tr.e.t.Send(ctx, &req)
+		if err == nil {
+			tr.fits(p.size)
+			break
+		}
+		if !tr.opts.PathMTU || !icmperrors.Is(err, icmperrors.ErrMessageSize) || !tr.tooLong(p.size) {
+			tr.retire(tag)
+			return err
+		}
 	}
 	if req.SentAt.IsZero() {
 		req.SentAt = time.Now()
@@ -402,7 +410,7 @@ func (tr *tracer) emit() {
 		}
 		tr.emitted++
 		if h.answered && tr.opts.OnHop != nil {
-			tr.opts.OnHop(h.hop)
+			tr.opts.OnHop(tr.final(tr.emitted - 1))
 		}
 	}
 }
@@ -456,10 +464,33 @@ func (tr *tracer) result() *result.Trace {
 			break
 		}
 		if h.answered {
-			out.Hops = append(out.Hops, h.hop)
+			out.Hops = append(out.Hops, tr.final(i))
 		}
 	}
 	return out
+}
+
+// final gives hop i as reported. With PathMTU its MTU is the largest size known to have
+// reached it: its own answered probes, the probes that drew a Packet Too Big from it, and any
+// probe that reached a farther hop, since that one passed through it.
+func (tr *tracer) final(i int) result.Hop {
+	hop := tr.hops[i].hop
+	if tr.opts.PathMTU {
+		for j := i; j < len(tr.hops) && tr.hops[j].hop.Distance <= tr.end; j++ {
+			hop.MTU = max(hop.MTU, tr.seen(j))
+		}
+	}
+	return hop
+}
+
+// seen gives the largest probe that hop i answered, or that drew a Packet Too Big from it.
+func (tr *tracer) seen(i int) int {
+	h := &tr.hops[i].hop
+	size := h.MTU
+	for _, a := range h.Responders {
+		size = max(size, tr.passed[a])
+	}
+	return size
 }
 
 // Path MTU discovery.
@@ -498,7 +529,7 @@ func tooBig(r *transport.Reply) bool {
 var plateaus = []int{65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68}
 
 // shrink lowers the probe size after a too-big answer to probe tag, and sends the probe again.
-func (tr *tracer) shrink(tag int32, mtu int) {
+func (tr *tracer) shrink(tag int32, from netip.Addr, mtu int) {
 	p := &tr.probes[tag]
 	if mtu <= 0 || mtu >= p.size {
 		// No usable MTU in the answer: step down to the next plateau.
@@ -513,7 +544,12 @@ func (tr *tracer) shrink(tag int32, mtu int) {
 	mtu = max(mtu, minMTU(tr.dst), headerLen(tr.dst))
 	if mtu < tr.pmtu {
 		tr.pmtu = mtu
+		tr.localOK = min(tr.localOK, mtu)
 	}
+	if tr.passed == nil {
+		tr.passed = map[netip.Addr]int{}
+	}
+	tr.passed[from] = max(tr.passed[from], p.size)
 	tr.retire(tag)
 	if p.size <= tr.pmtu {
 		// Already as small as it gets: the answer stands as the hop's.
@@ -526,4 +562,37 @@ func (tr *tracer) shrink(tag int32, mtu int) {
 		tr.inWindow--
 	}
 	tr.hop(p.ttl).hop.PacketsSent--
+}
+
+// The local link's MTU is found by bisection: a size it refuses fails at once, with no packet
+// sent, so each refusal narrows the range between the largest size it took (localOK) and the
+// smallest it refused (pmtu+1), until they meet.
+
+// probeSize gives the size of the next probe.
+func (tr *tracer) probeSize() int {
+	if tr.localOK > 0 && tr.localOK < tr.pmtu {
+		return (tr.localOK + tr.pmtu + 1) / 2
+	}
+	return tr.pmtu
+}
+
+// fits notes that the local link took a probe of this size.
+func (tr *tracer) fits(size int) {
+	if tr.localOK > 0 {
+		tr.localOK = max(tr.localOK, size)
+	}
+}
+
+// tooLong notes that the local link refused a probe of this size, and reports whether a
+// smaller one may still go.
+func (tr *tracer) tooLong(size int) bool {
+	floor := max(minMTU(tr.dst), headerLen(tr.dst))
+	if size <= floor {
+		return false
+	}
+	tr.pmtu = min(tr.pmtu, size-1)
+	if tr.localOK == 0 || tr.localOK > tr.pmtu {
+		tr.localOK = floor
+	}
+	return true
 }

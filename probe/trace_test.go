@@ -9,6 +9,7 @@ import (
 	"github.com/icmpkit/icmpkit/errors"
 	"github.com/icmpkit/icmpkit/probe"
 	"github.com/icmpkit/icmpkit/result"
+	"github.com/icmpkit/icmpkit/transport"
 	"github.com/icmpkit/icmpkit/transport/mock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -315,6 +316,64 @@ func TestTraceroutePathMTU(t *testing.T) {
 				for _, req := range tr.Sent() {
 					assert.True(t, req.DontFragment)
 				}
+			})
+		})
+	}
+}
+
+// smallLink refuses, as a local link with a small MTU does, requests that may not be fragmented
+// and are larger than mtu.
+type smallLink struct {
+	*mock.Transport
+	mtu     int
+	refused int
+}
+
+func (l *smallLink) Send(ctx context.Context, req *transport.Request) error {
+	hdr := 28
+	if req.Destination.Is6() {
+		hdr = 48
+	}
+	if req.DontFragment && hdr+len(req.Payload) > l.mtu {
+		l.refused++
+		return &errors.Error{Op: "send", Class: errors.ErrMessageSize}
+	}
+	return l.Transport.Send(ctx, req)
+}
+
+func TestTraceroutePathMTUOfTheLocalLink(t *testing.T) {
+	for _, dst := range []netip.Addr{netip.MustParseAddr("198.18.200.1"), netip.MustParseAddr("2001:db8:ff::1")} {
+		t.Run(dst.String(), func(t *testing.T) {
+			bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+				require.NoError(t, n.AddHost(dst, mock.Host{}))
+				chain(t, n, dst, 4, func(k int, r *mock.Router) {
+					if k == 2 {
+						r.MTU = 1350
+					}
+				})
+				link := &smallLink{Transport: tr, mtu: 1400}
+				trace, err := probe.Traceroute(context.Background(), link, dst, &probe.TraceOptions{PathMTU: true})
+				require.NoError(t, err)
+				require.Equal(t, []int{1, 2, 3, 4, 5}, distances(trace.Hops))
+				want := []int{1400, 1400, 1350, 1350, 1350}
+				for i, h := range trace.Hops {
+					assert.Equal(t, want[i], h.MTU, "hop %d", h.Distance)
+					assert.Equal(t, 3, h.PacketsReceived(), "hop %d", h.Distance)
+				}
+				assert.Equal(t, 1350, trace.PathMTU)
+				assert.LessOrEqual(t, link.refused, 12, "the local MTU is found by bisection")
+				for _, req := range tr.Sent() {
+					hdr := 28
+					if dst.Is6() {
+						hdr = 48
+					}
+					assert.LessOrEqual(t, hdr+len(req.Payload), 1400, "nothing larger than the local link went out")
+				}
+
+				// A link smaller than the family's minimum MTU is an error, not a hang.
+				link = &smallLink{Transport: tr, mtu: 60}
+				_, err = probe.Traceroute(context.Background(), link, dst, &probe.TraceOptions{PathMTU: true})
+				assert.True(t, errors.Is(err, errors.ErrMessageSize), "got %v", err)
 			})
 		})
 	}

@@ -25,8 +25,9 @@ type socket struct {
 	rc   syscall.RawConn
 	port int // the identifier the kernel writes into our requests
 
-	// IPv4 "don't fragment" is a socket option (IP_MTU_DISCOVER), switched for the one packet
-	// that asks for it while dfMu is held exclusively; every other IPv4 send holds it shared.
+	// The path MTU discovery mode is a socket option (IP_MTU_DISCOVER, IPV6_MTU_DISCOVER),
+	// switched for the one packet that asks for DontFragment while dfMu is held exclusively;
+	// every other send holds it shared.
 	dfMu       sync.RWMutex
 	pmtuNormal int
 
@@ -130,13 +131,12 @@ func (s *socket) configure(fd int, cfg *Config) error {
 			return err
 		}
 	}
-	if !s.v6 {
-		v, err := unix.GetsockoptInt(fd, unix.SOL_IP, unix.IP_MTU_DISCOVER)
-		if err != nil {
-			return icmperrors.Wrap(icmperrors.ErrSocket, "get IP_MTU_DISCOVER on IPv4 ping socket", err)
-		}
-		s.pmtuNormal = v
+	level, opt := s.pmtuOption()
+	v, err := unix.GetsockoptInt(fd, level, opt)
+	if err != nil {
+		return icmperrors.Wrap(icmperrors.ErrSocket, "get path MTU discovery mode of ping socket", err)
 	}
+	s.pmtuNormal = v
 
 	if cfg.Interface != "" {
 		if err := unix.BindToDevice(fd, cfg.Interface); err != nil {
@@ -416,15 +416,20 @@ func (s *socket) send(t *Transport, req *transport.Request) error {
 	s.notePayload(st.m.fill(&st.msg, s.v6, s.port, req))
 	defer st.m.release()
 
-	df := !s.v6 && req.DontFragment
-	if df {
+	if req.DontFragment {
+		// Path MTU discovery probes ignore the cached path MTU, so that every probe reaches
+		// the router that limits it and draws its answer, as tracepath does.
 		s.dfMu.Lock()
 		defer s.dfMu.Unlock()
-		if err := s.setPMTU(unix.IP_PMTUDISC_DO); err != nil {
+		probe := unix.IP_PMTUDISC_PROBE
+		if s.v6 {
+			probe = unix.IPV6_PMTUDISC_PROBE
+		}
+		if err := s.setPMTU(probe); err != nil {
 			return err
 		}
 		defer s.setPMTU(s.pmtuNormal)
-	} else if !s.v6 {
+	} else {
 		s.dfMu.RLock()
 		defer s.dfMu.RUnlock()
 	}
@@ -451,16 +456,25 @@ func (s *socket) send(t *Transport, req *transport.Request) error {
 // failure of the send itself (no route, a message too long) fails every try.
 const pendingTries = 16
 
+// pmtuOption gives the socket option of the path MTU discovery mode.
+func (s *socket) pmtuOption() (level, opt int) {
+	if s.v6 {
+		return unix.SOL_IPV6, unix.IPV6_MTU_DISCOVER
+	}
+	return unix.SOL_IP, unix.IP_MTU_DISCOVER
+}
+
 func (s *socket) setPMTU(v int) error {
+	level, opt := s.pmtuOption()
 	var serr error
 	err := s.rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_MTU_DISCOVER, v)
+		serr = unix.SetsockoptInt(int(fd), level, opt, v)
 	})
 	if err == nil {
 		err = serr
 	}
 	if err != nil {
-		return icmperrors.Wrap(icmperrors.ErrSocket, "set IP_MTU_DISCOVER", err)
+		return icmperrors.Wrap(icmperrors.ErrSocket, "set path MTU discovery mode", err)
 	}
 	return nil
 }
@@ -481,6 +495,10 @@ func (t *Transport) sendError(dst netip.Addr, errno syscall.Errno) error {
 	if errno == unix.EACCES && !t.broadcast.Load() {
 		return &icmperrors.Error{Op: op, Class: icmperrors.ErrBroadcast, Err: errno,
 			Hint: "the destination is a broadcast address; enable broadcast (SetBroadcast(true), the -b flag) to ping it"}
+	}
+	if errno == unix.EMSGSIZE {
+		return &icmperrors.Error{Op: op, Class: icmperrors.ErrMessageSize, Err: errno,
+			Hint: "the packet exceeds the MTU and may not be fragmented"}
 	}
 	return &icmperrors.Error{Op: op, Class: icmperrors.ErrSocket, Err: errno}
 }
@@ -558,10 +576,8 @@ func (s *socket) sendChunk(t *Transport, reqs []transport.Request) (int, error) 
 			b.m[i].release()
 		}
 	}()
-	if !s.v6 {
-		s.dfMu.RLock()
-		defer s.dfMu.RUnlock()
-	}
+	s.dfMu.RLock()
+	defer s.dfMu.RUnlock()
 	sent, at, failed := 0, -1, 0 // failed: consecutive failures at message at
 	for sent < len(reqs) {
 		b.off, b.cnt, b.sent, b.errno = sent, len(reqs), 0, 0

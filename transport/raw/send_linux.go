@@ -138,17 +138,17 @@ func (t *Transport) socketFor(req *transport.Request) (*sock, error) {
 			return nil, broadcastError(dst, nil)
 		}
 		s = t.sys.v4
-		if req.DontFragment {
-			var err error
-			if s, err = t.dfSocket(); err != nil {
-				return nil, err
-			}
-		}
 	} else {
 		if t.sys.v6 == nil {
 			return nil, errNoIPv6
 		}
 		s = t.sys.v6
+	}
+	if req.DontFragment {
+		var err error
+		if s, err = t.dfSocket(dst.Is6()); err != nil {
+			return nil, err
+		}
 	}
 	if !t.ids.has(req.ID) {
 		if err := t.learnID(req.ID); err != nil {
@@ -197,7 +197,7 @@ func (t *Transport) sendError(req *transport.Request, errno unix.Errno) error {
 	case unix.EPERM:
 		return &icmperrors.Error{Op: op, Class: icmperrors.ErrSocket, Err: errno, Hint: "a firewall rule rejected the packet"}
 	case unix.EMSGSIZE:
-		return &icmperrors.Error{Op: op, Class: icmperrors.ErrSocket, Err: errno, Hint: "the packet exceeds the interface MTU and may not be fragmented"}
+		return &icmperrors.Error{Op: op, Class: icmperrors.ErrMessageSize, Err: errno, Hint: "the packet exceeds the interface MTU and may not be fragmented"}
 	case unix.EADDRNOTAVAIL:
 		return &icmperrors.Error{Op: op, Class: icmperrors.ErrAddress, Err: errno}
 	case unix.EBADF:

@@ -35,7 +35,8 @@ type system struct {
 	cfg    Config
 
 	dfMu sync.Mutex
-	df4  *sock // IPv4 socket with DF set, opened on first use
+	df4  *sock // IPv4 socket with DF set, ignoring the cached path MTU
+	df6  *sock // IPv6 socket that ignores the cached path MTU, for IPV6_DONTFRAG requests
 
 	readers sync.WaitGroup
 }
@@ -61,6 +62,12 @@ func (t *Transport) open(cfg Config) error {
 	missing := func(err error) bool { return cfg.Family == FamilyBoth && stderrors.Is(err, errNoFamily) }
 	if cfg.Family != FamilyIPv4 && (err4 == nil || missing(err4)) {
 		t.sys.v6, err6 = t.openSocket(cfg, true, false)
+		if err6 == nil {
+			if t.sys.df6, err6 = t.openSocket(cfg, true, true); err6 != nil {
+				t.closeSockets()
+				return err6
+			}
+		}
 	}
 	for _, err := range []error{err4, err6} {
 		if err != nil && !missing(err) {
@@ -177,14 +184,21 @@ func (t *Transport) openSocket(cfg Config, v6, sendOnly bool) (*sock, error) {
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sendBuffer); err != nil {
 		return nil, fail(icmperrors.ErrSocket, "set send buffer", err)
 	}
-	if !v6 {
-		// IPv6 keeps the kernel's default: fragment locally to the path MTU unless a request
-		// says IPV6_DONTFRAG.
+	switch {
+	case !v6:
 		pmtu := unix.IP_PMTUDISC_DONT // DF clear
 		if sendOnly {
 			pmtu = unix.IP_PMTUDISC_PROBE // DF set, cached path MTU ignored
 		}
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, pmtu); err != nil {
+			return nil, fail(icmperrors.ErrSocket, "set path MTU discovery", err)
+		}
+	case sendOnly:
+		// Path MTU discovery probes: the cached path MTU is ignored, so that every probe
+		// reaches the router that limits it and draws its Packet Too Big, as tracepath does.
+		// The main IPv6 socket keeps the kernel's default: fragment locally to the path MTU
+		// unless a request says IPV6_DONTFRAG.
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_PROBE); err != nil {
 			return nil, fail(icmperrors.ErrSocket, "set path MTU discovery", err)
 		}
 	}
@@ -335,14 +349,19 @@ func closedOr(err error, t *Transport) error {
 	return err
 }
 
-// dfSocket gives the IPv4 socket that sets DF, opened by New.
-func (t *Transport) dfSocket() (*sock, error) {
+// dfSocket gives the socket of a family that sends without fragmenting and ignores the
+// cached path MTU, opened by New.
+func (t *Transport) dfSocket(v6 bool) (*sock, error) {
 	t.sys.dfMu.Lock()
 	defer t.sys.dfMu.Unlock()
-	if t.closed.Load() || t.sys.df4 == nil {
+	s := t.sys.df4
+	if v6 {
+		s = t.sys.df6
+	}
+	if t.closed.Load() || s == nil {
 		return nil, errClosedSend
 	}
-	return t.sys.df4, nil
+	return s, nil
 }
 
 func (t *Transport) setBroadcast(on bool) error {
@@ -371,7 +390,7 @@ func (t *Transport) setBroadcast(on bool) error {
 func (t *Transport) closeSockets() {
 	t.sys.dfMu.Lock()
 	defer t.sys.dfMu.Unlock()
-	for _, s := range []*sock{t.sys.v4, t.sys.v6, t.sys.df4} {
+	for _, s := range []*sock{t.sys.v4, t.sys.v6, t.sys.df4, t.sys.df6} {
 		if s != nil {
 			s.f.Close()
 		}
