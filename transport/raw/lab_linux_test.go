@@ -81,8 +81,8 @@ func TestRouterErrors(t *testing.T) {
 		})
 	}
 
-	// The path MTU is now known for both families. IPv4 with DF ignores it and asks the router
-	// again; IPv6 without DF fragments to it, and with DF refuses to send.
+	// The path MTU is now known for both families. With DF, both ignore it and ask the router
+	// again; IPv6 without DF fragments to it.
 	t.Run("v4 DF again", func(t *testing.T) {
 		req := transport.Request{Destination: c.Target.V4, ID: id, Seq: 800, DontFragment: true, PayloadSize: 1400}
 		require.NoError(t, tr.Send(context.Background(), &req))
@@ -101,9 +101,19 @@ func TestRouterErrors(t *testing.T) {
 		assert.Equal(t, transport.KindEchoReply, r.Kind())
 		assert.Equal(t, 1408, r.Bytes)
 	})
-	t.Run("v6 DF beyond the path MTU", func(t *testing.T) {
+	t.Run("v6 DF again", func(t *testing.T) {
+		// As on IPv4, a request that may not be fragmented ignores the cached path MTU and asks
+		// the router again, as path MTU discovery needs.
 		req := transport.Request{Destination: c.Target.V6, ID: id, Seq: 802, PayloadSize: 1400, DontFragment: true}
+		require.NoError(t, tr.Send(context.Background(), &req))
+		r := receiveSeqs(t, tr, req.Destination, id, req.Seq)[req.Seq]
+		assert.Equal(t, transport.KindPacketTooBig, r.Kind())
+		assert.Equal(t, 1280, r.MTU)
+	})
+	t.Run("v6 DF beyond the local link", func(t *testing.T) {
+		req := transport.Request{Destination: c.Target.V6, ID: id, Seq: 804, PayloadSize: 1500, DontFragment: true}
 		err := tr.Send(context.Background(), &req)
+		require.ErrorIs(t, err, icmperrors.ErrMessageSize)
 		require.ErrorIs(t, err, icmperrors.ErrSocket)
 		require.ErrorIs(t, err, unix.EMSGSIZE)
 	})
