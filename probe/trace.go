@@ -85,14 +85,17 @@ type traceProbe struct {
 	resolved   bool // answered or expired
 	inWindow   bool
 	skipped    bool // never to be sent
+	retry      bool // the extra probe of a distance that went unanswered
 	size       int  // with PathMTU: the probe's size, IP header included
 }
 
 type hopState struct {
 	hop       result.Hop
 	answered  bool
+	retried   bool
 	lastSent  time.Time
-	unresolve int // probes sent or to be sent and not yet resolved
+	deadline  time.Time // the latest deadline of its probes
+	unresolve int       // probes sent or to be sent and not yet resolved
 }
 
 func newTracer(t transport.Transport, dst netip.Addr, o *TraceOptions) (*tracer, error) {
@@ -161,6 +164,9 @@ func (tr *tracer) loop(ctx context.Context) error {
 		now := time.Now()
 		tr.expire(now)
 		if err := tr.send(ctx, now); err != nil {
+			return err
+		}
+		if err := tr.retry(ctx, time.Now()); err != nil {
 			return err
 		}
 		tr.emit()
@@ -321,7 +327,7 @@ func (tr *tracer) send(ctx context.Context, now time.Time) error {
 			return nil
 		}
 		p := &tr.probes[i]
-		if p.sent || p.skipped || p.ttl > tr.end {
+		if p.sent || p.skipped || p.retry || p.ttl > tr.end {
 			continue
 		}
 		h := tr.hop(p.ttl)
@@ -334,7 +340,6 @@ func (tr *tracer) send(ctx context.Context, now time.Time) error {
 		if err := tr.sendProbe(ctx, int32(i)); err != nil {
 			return err
 		}
-		h.lastSent = p.sentAt
 		now = time.Now()
 	}
 	return nil
@@ -385,8 +390,66 @@ func (tr *tracer) sendProbe(ctx context.Context, tag int32) error {
 	p.release = now.Add(tr.patience())
 	p.inWindow = true
 	tr.inWindow++
-	tr.hop(p.ttl).hop.PacketsSent++
+	h := tr.hop(p.ttl)
+	h.hop.PacketsSent++
+	h.lastSent = p.sentAt
+	if !p.retry {
+		h.deadline = p.deadline
+	}
 	return nil
+}
+
+// retryAfter is how long after its last probe an unanswered distance, nearer than one that
+// answered, gets one more probe. Routers limit the ICMP errors they send to each peer (Linux:
+// a burst of 6, then one a second); a distance that lost its answers to that limit answers
+// the retry, which waits no longer than the distance's first probes would have.
+const retryAfter = time.Second
+
+// retry sends the retries that are due.
+func (tr *tracer) retry(ctx context.Context, now time.Time) error {
+	for d := range tr.hops {
+		if !tr.retryDue(d, now) {
+			continue
+		}
+		h := &tr.hops[d]
+		h.retried = true
+		h.unresolve++
+		tr.probes = append(tr.probes, traceProbe{ttl: h.hop.Distance, round: tr.opts.Count, retry: true})
+		tag := int32(len(tr.probes) - 1)
+		if err := tr.sendProbe(ctx, tag); err != nil {
+			return err
+		}
+		p := &tr.probes[tag]
+		p.deadline = h.deadline
+		if p.release.After(h.deadline) {
+			p.release = h.deadline
+		}
+	}
+	return nil
+}
+
+// retryWhen gives when distance d may be retried; ok is false if it never will.
+func (tr *tracer) retryWhen(d int) (at time.Time, ok bool) {
+	h := &tr.hops[d]
+	if h.answered || h.retried || h.hop.Distance > tr.end || h.hop.PacketsSent == 0 {
+		return at, false
+	}
+	for i := d * tr.opts.Count; i < (d+1)*tr.opts.Count; i++ {
+		if p := &tr.probes[i]; !p.sent && !p.skipped {
+			return at, false
+		}
+	}
+	farther := tr.reached
+	for j := d + 1; j < len(tr.hops) && !farther; j++ {
+		farther = tr.hops[j].answered
+	}
+	at = h.lastSent.Add(retryAfter)
+	return at, farther && at.Before(h.deadline)
+}
+
+func (tr *tracer) retryDue(d int, now time.Time) bool {
+	at, ok := tr.retryWhen(d)
+	return ok && !at.After(now)
 }
 
 // parisPayload gives a copy of base whose first two bytes cancel seq in the ICMP checksum, so
@@ -440,10 +503,15 @@ func (tr *tracer) nextWake(now time.Time) (time.Time, bool) {
 			if p.inWindow {
 				consider(p.release)
 			}
-		case !p.sent && !p.skipped && p.round > 0 && p.ttl <= tr.end && tr.inWindow < tr.opts.Window:
+		case !p.sent && !p.skipped && !p.retry && p.round > 0 && p.ttl <= tr.end && tr.inWindow < tr.opts.Window:
 			if last := tr.hop(p.ttl).lastSent; !last.IsZero() {
 				consider(last.Add(tr.opts.Interval))
 			}
+		}
+	}
+	for d := range tr.hops {
+		if at, ok := tr.retryWhen(d); ok {
+			consider(at)
 		}
 	}
 	return wake, ok

@@ -378,3 +378,48 @@ func TestTraceroutePathMTUOfTheLocalLink(t *testing.T) {
 		})
 	}
 }
+
+// exhausted drops the answers of one router until a given time, as a router whose ICMP rate
+// limit is spent does until its bucket refills.
+type exhausted struct {
+	t      *mock.Transport
+	router netip.Addr
+	until  time.Time
+}
+
+func (x *exhausted) Send(ctx context.Context, req *transport.Request) error {
+	return x.t.Send(ctx, req)
+}
+
+func (x *exhausted) Receive(ctx context.Context, r *transport.Reply) error {
+	for {
+		if err := x.t.Receive(ctx, r); err != nil {
+			return err
+		}
+		if r.Source != x.router || !r.ReceivedAt.Before(x.until) {
+			return nil
+		}
+	}
+}
+
+func (x *exhausted) Close() error { return x.t.Close() }
+
+func TestTracerouteRetriesARateLimitedHop(t *testing.T) {
+	bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+		dst := netip.MustParseAddr("198.18.200.1")
+		require.NoError(t, n.AddHost(dst, mock.Host{Latency: 5 * time.Millisecond}))
+		routers := chain(t, n, dst, 4, func(k int, r *mock.Router) { r.Silent = k == 4 })
+		start := time.Now()
+		x := &exhausted{t: tr, router: routers[1], until: start.Add(900 * time.Millisecond)}
+		trace, err := probe.Traceroute(context.Background(), x, dst, &probe.TraceOptions{Interval: -1})
+		require.NoError(t, err)
+		elapsed := time.Since(start)
+		assert.Equal(t, []int{1, 2, 3, 5}, distances(trace.Hops), "the limited hop answers its retry; the silent one stays silent")
+		hop2 := trace.Hops[1]
+		assert.Equal(t, routers[1], hop2.Address)
+		assert.Equal(t, 4, hop2.PacketsSent, "three probes and one retry")
+		assert.Equal(t, 1, hop2.PacketsReceived())
+		assert.Equal(t, 3, trace.Hops[0].PacketsSent, "answered hops get no retry")
+		assert.LessOrEqual(t, elapsed, probe.DefaultTimeout, "a retry never waits past the first probes' deadline")
+	})
+}
