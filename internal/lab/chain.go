@@ -26,8 +26,8 @@ type ChainConfig struct {
 	// drops their ICMP and ICMPv6 time-exceeded messages, so traceroute shows "*" there.
 	Silent []int `json:"silent,omitempty"`
 	// Unreachable is the number of addresses (UnreachableV4/V6) that router UnreachableAt
-	// refuses with Destination Unreachable through an "unreachable" route: ICMP host
-	// unreachable (type 3 code 1), ICMPv6 no route (type 1 code 0). Needs Routers >= 1.
+	// refuses with Destination Unreachable (an nftables reject rule): ICMP host unreachable
+	// (type 3 code 1), ICMPv6 no route (type 1 code 0). Needs Routers >= 1.
 	Unreachable int `json:"unreachable,omitempty"`
 	// UnreachableAt is the router (1..Routers) that refuses the Unreachable addresses; zero
 	// means the last one. Routers before it forward them.
@@ -346,10 +346,10 @@ func (c *Chain) ipCommands(i int) []string {
 			if i < at {
 				route(unreachPrefix4, linkV4(i, 2), "eth1")
 				route(unreachPrefix6, linkV6(i, 2), "eth1")
-			} else if i == at {
-				cmds = append(cmds, "route add unreachable "+unreachPrefix4.String(),
-					"route add unreachable "+unreachPrefix6.String())
 			}
+			// Router at refuses them with an nftables rule (nftRules) rather than an
+			// "unreachable" route: the kernel limits the errors of such routes with the
+			// host-wide net.ipv4.route.error_cost, which a namespace cannot lift.
 		}
 	}
 	for link, mtu := range c.Config.MTU {
@@ -370,6 +370,12 @@ func (c *Chain) nftRules(i int) string {
 	if i > 0 && i <= n && slices.Contains(c.Config.Silent, i) {
 		b.WriteString("table inet iklab {\n\tchain output {\n\t\ttype filter hook output priority 0; policy accept;\n")
 		b.WriteString("\t\ticmp type time-exceeded drop\n\t\ticmpv6 type time-exceeded drop\n\t}\n}\n")
+	}
+	if i > 0 && i == c.Config.UnreachableAt {
+		b.WriteString("table inet iklabunreach {\n\tchain prerouting {\n\t\ttype filter hook prerouting priority 0; policy accept;\n")
+		fmt.Fprintf(&b, "\t\tip daddr %s reject with icmp type host-unreachable\n", unreachPrefix4)
+		fmt.Fprintf(&b, "\t\tip6 daddr %s reject with icmpv6 type no-route\n", unreachPrefix6)
+		b.WriteString("\t}\n}\n")
 	}
 	if i == n+1 && (len(c.DeadV4) > 0 || c.Config.TargetLoss > 0) {
 		b.WriteString("table inet iklab {\n\tchain input {\n\t\ttype filter hook input priority 0; policy accept;\n")

@@ -34,8 +34,10 @@
 //     every packet sent to them, so nothing answers, not even with an ICMP error: a multiping
 //     tells them apart from the living target by silence alone.
 //   - Unreachable addresses: 198.19.0.1, .2, … and 2001:db8:ffff::1, ::2, …, routed along the
-//     chain up to router UnreachableAt, whose "unreachable" route answers with ICMP host
-//     unreachable (3/1) or ICMPv6 no route (1/0) from its client-side address.
+//     chain up to router UnreachableAt, whose nftables reject rule answers with ICMP host
+//     unreachable (3/1) or ICMPv6 no route (1/0) from its client-side address, limited only
+//     by the namespace's ICMP rate limits (an "unreachable" route would also be limited by
+//     the host-wide net.ipv4.route.error_cost).
 //   - Target loss: the target drops a given percentage of echo requests at random (nftables
 //     numgen).
 //   - MTU per link, for path MTU discovery (tracepath shows "pmtu" of the smallest).
