@@ -85,7 +85,6 @@ type probeState struct {
 	gen      uint32
 	n        int // the request's number within its host
 	seq      int
-	sentNs   int64 // sentAt as Unix nanoseconds, for RTTs
 	deadline time.Time
 	sentAt   time.Time
 	live     bool // registered; replies are matched
@@ -105,7 +104,7 @@ type arrival struct {
 type note struct {
 	tag  int32
 	gen  uint32
-	at   int64 // receive time, Unix nanoseconds
+	at   time.Time // receive time
 	kind transport.Kind
 }
 
@@ -146,7 +145,7 @@ func (m *mailbox) deliver(routes []route, replies []transport.Reply) {
 			at = now
 		}
 		if m.compact {
-			m.notes = append(m.notes, note{tag: rt.tag, gen: rt.gen, at: at.UnixNano(), kind: rep.Kind()})
+			m.notes = append(m.notes, note{tag: rt.tag, gen: rt.gen, at: at, kind: rep.Kind()})
 			continue
 		}
 		m.inbox = append(m.inbox, arrival{tag: rt.tag, gen: rt.gen, reply: *rep})
@@ -311,12 +310,12 @@ func (r *run) takeArrivals() {
 func (r *run) arriveNote(n *note) { r.arrive(n.tag, n.gen, n.at, n.kind, nil) }
 
 func (r *run) arriveWhole(a *arrival) {
-	r.arrive(a.tag, a.gen, a.reply.ReceivedAt.UnixNano(), a.reply.Kind(), &a.reply)
+	r.arrive(a.tag, a.gen, a.reply.ReceivedAt, a.reply.Kind(), &a.reply)
 }
 
-// arrive matches one reply, received at (Unix ns), of the given kind; rep is the whole reply
-// when the run reports outcomes.
-func (r *run) arrive(tag int32, gen uint32, at int64, kind transport.Kind, rep *transport.Reply) {
+// arrive matches one reply, received at the given time, of the given kind; rep is the whole
+// reply when the run reports outcomes.
+func (r *run) arrive(tag int32, gen uint32, at time.Time, kind transport.Kind, rep *transport.Reply) {
 	if int(tag) >= len(r.probes) {
 		return
 	}
@@ -325,7 +324,7 @@ func (r *run) arrive(tag int32, gen uint32, at int64, kind transport.Kind, rep *
 		return
 	}
 	h := &r.hosts[p.host]
-	rtt := max(time.Duration(at-p.sentNs), 0)
+	rtt := max(at.Sub(p.sentAt), 0)
 	if rtt > r.cfg.timeout {
 		return // late: the request counts as lost
 	}
@@ -533,7 +532,6 @@ func (r *run) sendSome(ctx context.Context, hosts []int32) error {
 			req.SentAt = now
 		}
 		p.sentAt = req.SentAt
-		p.sentNs = req.SentAt.UnixNano()
 		p.deadline = deadline
 		r.expiry.push(tag, p.gen)
 		p.n = h.sent
