@@ -37,12 +37,34 @@ type Snapshot struct {
 	stacks string
 }
 
+// Settling: before recording, Take waits for the goroutine count to stop falling, for up to
+// settleMax, looking every settleStep; settleQuiet looks in a row without a fall end the wait.
+const (
+	settleMax   = 200 * time.Millisecond
+	settleStep  = time.Millisecond
+	settleQuiet = 5
+)
+
 // Take records the process's goroutines and file descriptors. It first makes the runtime open
 // the descriptors it keeps for good (those of the network poller), so that their first use
-// by a test does not look like a leak.
+// by a test does not look like a leak, and lets goroutines that are on their way out (those
+// of a test that just ended) finish, so that the baseline does not count them.
 func Take() Snapshot {
 	warmPoller()
-	return take()
+	s := take()
+	deadline := time.Now().Add(settleMax)
+	for quiet := 0; quiet < settleQuiet && time.Now().Before(deadline); {
+		runtime.Gosched()
+		time.Sleep(settleStep)
+		n := take()
+		if n.Goroutines < s.Goroutines {
+			quiet = 0
+		} else {
+			quiet++
+		}
+		s = n
+	}
+	return s
 }
 
 func take() Snapshot {

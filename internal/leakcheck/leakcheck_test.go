@@ -15,16 +15,18 @@ import (
 
 func TestMain(m *testing.M) { Main(m) }
 
-// parkedLeaker blocks until release is closed: a goroutine a test forgot.
-func parkedLeaker(release chan struct{}, started chan struct{}) {
+// parkedLeaker blocks until release is closed: a goroutine a test forgot. It closes started
+// once running and exited as it returns.
+func parkedLeaker(release, started, exited chan struct{}) {
+	defer close(exited)
 	close(started)
 	<-release
 }
 
 func TestCatchesGoroutineLeak(t *testing.T) {
 	base := Take()
-	release, started := make(chan struct{}), make(chan struct{})
-	go parkedLeaker(release, started)
+	release, started, exited := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go parkedLeaker(release, started, exited)
 	<-started
 
 	err := base.Check(50 * time.Millisecond)
@@ -36,6 +38,7 @@ func TestCatchesGoroutineLeak(t *testing.T) {
 	assert.Contains(t, err.Error(), "1 goroutines leaked")
 
 	close(release)
+	<-exited
 	require.NoError(t, base.Check(5*time.Second), "back to the baseline once it returns")
 }
 
@@ -112,8 +115,12 @@ func (m fakeM) Run() int {
 }
 
 func TestRun(t *testing.T) {
-	release := make(chan struct{})
-	defer close(release)
+	release, exited := make(chan struct{}), make(chan struct{})
+	defer func() {
+		// The next test's baseline must not count it.
+		close(release)
+		<-exited
+	}()
 	tests := []struct {
 		name    string
 		m       fakeM
@@ -124,7 +131,7 @@ func TestRun(t *testing.T) {
 		{name: "failed tests keep their status", m: fakeM{code: 3}, want: 3},
 		{name: "leaked goroutine", want: 1, reports: "parkedLeaker", m: fakeM{run: func() {
 			started := make(chan struct{})
-			go parkedLeaker(release, started)
+			go parkedLeaker(release, started, exited)
 			<-started
 		}}},
 	}
