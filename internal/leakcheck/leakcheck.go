@@ -121,17 +121,14 @@ type Leak struct {
 }
 
 func (l *Leak) Error() string {
-	var b strings.Builder
+	var parts []string
 	if l.Now > l.Base {
-		fmt.Fprintf(&b, "leakcheck: %d goroutines leaked (%d before the tests, %d after)", l.Now-l.Base, l.Base, l.Now)
+		parts = append(parts, fmt.Sprintf("%d goroutine(s) leaked (%d at the baseline, %d now)", l.Now-l.Base, l.Base, l.Now))
 	}
 	if len(l.FDs) > 0 {
-		if b.Len() > 0 {
-			b.WriteString("; ")
-		}
-		fmt.Fprintf(&b, "leakcheck: %d file descriptors leaked: %s", len(l.FDs), strings.Join(l.FDs, ", "))
+		parts = append(parts, fmt.Sprintf("%d file descriptor(s) leaked: %s", len(l.FDs), strings.Join(l.FDs, ", ")))
 	}
-	return b.String()
+	return "leakcheck: " + strings.Join(parts, "; ")
 }
 
 // Report writes the error and, when goroutines leaked, their stacks.

@@ -35,7 +35,7 @@ func TestCatchesGoroutineLeak(t *testing.T) {
 	require.ErrorAs(t, err, &l)
 	assert.Equal(t, base.Goroutines+1, l.Now, "goroutines now")
 	assert.Contains(t, l.Stacks, "parkedLeaker", "the dump shows the leaked goroutine")
-	assert.Contains(t, err.Error(), "1 goroutines leaked")
+	assert.Contains(t, err.Error(), "1 goroutine(s) leaked")
 
 	close(release)
 	<-exited
@@ -142,7 +142,7 @@ func TestRun(t *testing.T) {
 			if tt.reports == "" {
 				assert.Empty(t, out.String())
 			} else {
-				assert.Contains(t, out.String(), "goroutines leaked")
+				assert.Contains(t, out.String(), "goroutine(s) leaked")
 				assert.Contains(t, out.String(), tt.reports)
 			}
 		})
