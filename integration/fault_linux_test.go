@@ -105,8 +105,7 @@ func TestHardCancelMidRun(t *testing.T) {
 				assert.True(t, h.PacketsSent > 0 && h.PacketsSent < count, "%s: %d of %d sent at the cancel", h.Address, h.PacketsSent, count)
 				assert.LessOrEqual(t, h.PacketsReceived(), h.PacketsSent, "%s: received", h.Address)
 				if i%2 == 0 {
-					// Each request is answered within a millisecond, 20 ms before the next.
-					assert.GreaterOrEqual(t, h.PacketsReceived(), h.PacketsSent-1, "%s: received", h.Address)
+					assert.Positive(t, h.PacketsReceived(), "%s: received before the cancel", h.Address)
 				} else {
 					assert.Zero(t, h.PacketsReceived(), "%s: received from a dead host", h.Address)
 				}
@@ -123,13 +122,18 @@ func TestHardCancelMidRun(t *testing.T) {
 						cancel()
 					}
 				}}
-				h, err := probe.Ping(ctx, tr, dst, &probe.PingOptions{Count: 100, Interval: 10 * time.Millisecond, Timeout: time.Second, OnReply: tally.add})
+				const count = 100
+				h, err := probe.Ping(ctx, tr, dst, &probe.PingOptions{Count: count, Interval: 10 * time.Millisecond, Timeout: time.Second, OnReply: tally.add})
 				back := time.Since(cancelled)
 				cancel()
 				require.ErrorIs(t, err, context.Canceled, "ping %s", dst)
 				require.NotNil(t, h, "ping %s: partial statistics", dst)
-				assert.Equal(t, 5, h.PacketsReceived(), "ping %s: received", dst)
-				assert.Contains(t, []int{5, 6}, h.PacketsSent, "ping %s: sent", dst)
+				// The replies OnReply saw are the Host's, and the cancel stopped the call early.
+				// (How many requests left in the meantime depends on the machine's load.)
+				assert.GreaterOrEqual(t, h.PacketsReceived(), 5, "ping %s: received", dst)
+				assert.Equal(t, tally.replies, h.PacketsReceived(), "ping %s: received against OnReply", dst)
+				assert.LessOrEqual(t, h.PacketsReceived(), h.PacketsSent, "ping %s: received against sent", dst)
+				assert.Less(t, h.PacketsSent, count, "ping %s: sent", dst)
 				assert.Less(t, back, hardPrompt, "ping %s: return after the cancel", dst)
 				t.Logf("ping %s: cancelled after %d replies of %d sent; returned %v after the cancel (%s)", dst, h.PacketsReceived(), h.PacketsSent, back, tally)
 			}
@@ -254,7 +258,7 @@ func hardDisruption(t *testing.T, cfg lab.ChainConfig, sendFails bool, disrupt f
 		t.Run(mode, func(t *testing.T) {
 			c := lab.NewChain(t, cfg)
 			tr := hardOpen(t, c, mode)
-			const count = 40
+			const count = 50
 			const interval = 20 * time.Millisecond
 			dsts := []netip.Addr{c.Target.V4, c.Target.V6}
 			tallies := make([]*hardTally, len(dsts))
@@ -289,7 +293,13 @@ func hardDisruption(t *testing.T, cfg lab.ChainConfig, sendFails bool, disrupt f
 			wg.Go(func() {
 				multi, multiErr = probe.Multiping(ctx, tr, dsts, &probe.MultipingOptions{Count: count, Interval: interval, Timeout: opts.Timeout})
 			})
-			ready.Wait()
+			readyCh := make(chan struct{})
+			go func() { ready.Wait(); close(readyCh) }()
+			select {
+			case <-readyCh:
+			case <-time.After(count*interval + hardPrompt):
+				t.Fatalf("the pings did not get ten replies each: %s; %s", tallies[0], tallies[1])
+			}
 			disrupt(t, c)
 			disrupted := time.Now()
 			done := make(chan struct{})
