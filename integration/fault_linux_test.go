@@ -220,9 +220,9 @@ func TestHardCloseUnderLoad(t *testing.T) {
 
 // TestHardTargetGone deletes the target's namespace while pings run: the requests after it
 // end as ICMP errors from the router (net unreachable: its link toward the target went with
-// the namespace) or as timeouts once the router's routing-error rate limit
-// (net.ipv4.route.error_burst) is spent; the calls do not hang, the counts add up, and the lab
-// still cleans up.
+// the namespace) or as timeouts once the kernel's routing-error rate limit is spent (IPv4:
+// net.ipv4.route.error_burst, five at once then one a second, host-wide and not lifted in
+// namespaces); the calls do not hang, the counts add up, and the lab still cleans up.
 func TestHardTargetGone(t *testing.T) {
 	hardDisruption(t, lab.ChainConfig{Routers: 1}, false, func(t *testing.T, c *lab.Chain) {
 		out, err := exec.Command("ip", "netns", "del", c.Target.NS).CombinedOutput()
