@@ -188,6 +188,10 @@ func (m *mailbox) takeNotes(f func(*note)) {
 // sendBatch is the most requests handed to the transport at once.
 const sendBatch = 256
 
+// rateTick is the shortest sleep between paced sends: above 1/rateTick requests a second,
+// requests go in small bursts, at the rate asked for on average.
+const rateTick = 250 * time.Microsecond
+
 // admitChunk is the most hosts admitted between two rounds of matching and sending.
 const admitChunk = 4 * sendBatch
 
@@ -241,7 +245,7 @@ func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool), hint int
 		if room() {
 			continue // hosts completed while sending: admit more first
 		}
-		wake, ok := r.nextWake()
+		wake, ok := r.nextWake(time.Now())
 		if ok {
 			timer.Reset(time.Until(wake))
 		} else {
@@ -626,7 +630,7 @@ func (r *run) link(hs, tag int32) {
 	h.head = tag
 }
 
-func (r *run) nextWake() (time.Time, bool) {
+func (r *run) nextWake(now time.Time) (time.Time, bool) {
 	var wake time.Time
 	ok := false
 	consider := func(t time.Time) {
@@ -642,7 +646,13 @@ func (r *run) nextWake() (time.Time, bool) {
 		consider(r.due.min().at)
 	}
 	if r.ready.len() > 0 && r.cfg.rate > 0 {
-		consider(r.rateStart.Add(time.Duration(float64(r.sentTotal) / r.cfg.rate * float64(time.Second))))
+		// The next request is due at its place in the cadence; at high rates the run wakes
+		// once a rateTick and sends the few then due together.
+		at := r.rateStart.Add(time.Duration(float64(r.sentTotal) / r.cfg.rate * float64(time.Second)))
+		if tick := now.Add(rateTick); at.Before(tick) {
+			at = tick
+		}
+		consider(at)
 	}
 	return wake, ok
 }
