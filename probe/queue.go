@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"encoding/binary"
 	"time"
 
 	"github.com/icmpkit/icmpkit/result"
@@ -154,34 +153,41 @@ func (b *reorderBuf) pop() *result.Host {
 	return h
 }
 
-// table is the engine's set of requests in flight: an open-addressing hash table with linear
-// probing and backward-shift deletion (so no tombstones pile up however long a stream runs).
-// It holds no pointers, so the garbage collector never scans it.
+// table is the engine's set of requests in flight, a hash table chained by sequence number.
+// Sequences are handed out in turn, so requests registered together sit in neighbouring
+// buckets, and their replies, which come back in about the order they went, find them there
+// while they are still in the cache. Free slots are reused last freed first, for the same
+// reason. The table holds no pointers, so the garbage collector never scans it.
 type table struct {
-	slots []slot // a power of two long
+	heads []int32 // by sequence modulo its length (a power of two): first slot + 1, 0 none
+	slots []slot
+	free  int32 // first free slot + 1, a list through slot.next; 0 none
 	n     int
-	seed  uint64
 }
 
 type slot struct {
 	k    key
-	used bool
-	hash uint32
 	e    entry
+	next int32 // next slot + 1 in the chain or the free list; 0 none
 }
 
-const minTable = 64
+// Bucket counts: at least minHeads, and one bucket an entry up to one a sequence number.
+const (
+	minHeads = 64
+	maxHeads = 1 << 16
+)
 
-func newTable(seed uint64, hint int) table {
-	t := table{seed: seed}
-	t.slots = make([]slot, tableSize(hint))
-	return t
+// freeSlot marks a slot on the free list (in key.fam, which is otherwise 0, 4 or 6).
+const freeSlot = 0xff
+
+// newTable gives a table ready for hint entries.
+func newTable(hint int) table {
+	return table{heads: make([]int32, headsFor(hint)), slots: make([]slot, 0, max(hint, 0))}
 }
 
-// tableSize gives the number of slots that holds n entries at most half full.
-func tableSize(n int) int {
-	size := minTable
-	for size < 2*n {
+func headsFor(n int) int {
+	size := minHeads
+	for size < n && size < maxHeads {
 		size *= 2
 	}
 	return size
@@ -189,99 +195,68 @@ func tableSize(n int) int {
 
 func (t *table) len() int { return t.n }
 
-func (t *table) hash(k *key) uint32 {
-	a := binary.LittleEndian.Uint64(k.addr[:8])
-	b := binary.LittleEndian.Uint64(k.addr[8:])
-	c := uint64(k.id)<<24 | uint64(k.seq)<<8 | uint64(k.fam)
-	h := (a ^ t.seed) * 0x9e3779b97f4a7c15
-	h = (h ^ b ^ h>>29) * 0xbf58476d1ce4e5b9
-	h = (h ^ c ^ h>>32) * 0x94d049bb133111eb
-	return uint32(h>>32) ^ uint32(h)
-}
-
-// find gives the slot holding k, or the empty slot where it would go, and whether k is there.
-func (t *table) find(k *key, h uint32) (int, bool) {
-	mask := len(t.slots) - 1
-	i := int(h) & mask
-	for {
-		s := &t.slots[i]
-		if !s.used {
-			return i, false
-		}
-		if s.hash == h && s.k == *k {
-			return i, true
-		}
-		i = (i + 1) & mask
-	}
-}
-
 func (t *table) get(k key) (entry, bool) {
-	i, ok := t.find(&k, t.hash(&k))
-	if !ok {
-		return entry{}, false
+	for i := t.heads[int(k.seq)&(len(t.heads)-1)]; i != 0; i = t.slots[i-1].next {
+		if s := &t.slots[i-1]; s.k == k {
+			return s.e, true
+		}
 	}
-	return t.slots[i].e, true
+	return entry{}, false
 }
 
 // insert adds k unless it is there already, and reports whether it did.
 func (t *table) insert(k key, e entry) bool {
-	h := t.hash(&k)
-	i, ok := t.find(&k, h)
-	if ok {
-		return false
+	if t.n >= len(t.heads) && len(t.heads) < maxHeads {
+		t.rehash(2 * len(t.heads))
 	}
-	if 2*(t.n+1) > len(t.slots) {
-		t.grow()
-		i, _ = t.find(&k, h)
+	h := &t.heads[int(k.seq)&(len(t.heads)-1)]
+	for i := *h; i != 0; i = t.slots[i-1].next {
+		if t.slots[i-1].k == k {
+			return false
+		}
 	}
-	t.slots[i] = slot{k: k, used: true, hash: h, e: e}
+	i := t.free
+	if i != 0 {
+		t.free = t.slots[i-1].next
+	} else {
+		t.slots = append(t.slots, slot{})
+		i = int32(len(t.slots))
+	}
+	t.slots[i-1] = slot{k: k, e: e, next: *h}
+	*h = i
 	t.n++
 	return true
 }
 
 // remove deletes k and gives its entry.
 func (t *table) remove(k key) (entry, bool) {
-	i, ok := t.find(&k, t.hash(&k))
-	if !ok {
-		return entry{}, false
-	}
-	e := t.slots[i].e
-	t.n--
-	// Shift later entries of the run back over the hole, so that every entry stays reachable
-	// from its home slot without crossing an empty one.
-	mask := len(t.slots) - 1
-	for {
-		t.slots[i] = slot{}
-		j := i
-		for {
-			j = (j + 1) & mask
-			s := &t.slots[j]
-			if !s.used {
-				return e, true
-			}
-			home := int(s.hash) & mask
-			// s may move to i when its home is not cyclically within (i, j].
-			if (i < j && (home <= i || home > j)) || (i > j && home <= i && home > j) {
-				t.slots[i] = *s
-				i = j
-				break
-			}
-		}
-	}
-}
-
-func (t *table) grow() {
-	old := t.slots
-	t.slots = make([]slot, 2*len(old))
-	mask := len(t.slots) - 1
-	for _, s := range old {
-		if !s.used {
+	link := &t.heads[int(k.seq)&(len(t.heads)-1)]
+	for i := *link; i != 0; i = *link {
+		s := &t.slots[i-1]
+		if s.k != k {
+			link = &s.next
 			continue
 		}
-		i := int(s.hash) & mask
-		for t.slots[i].used {
-			i = (i + 1) & mask
+		*link = s.next
+		e := s.e
+		*s = slot{k: key{fam: freeSlot}, next: t.free}
+		t.free = i
+		t.n--
+		return e, true
+	}
+	return entry{}, false
+}
+
+// rehash spreads the entries over size buckets.
+func (t *table) rehash(size int) {
+	t.heads = make([]int32, size)
+	for i := range t.slots {
+		s := &t.slots[i]
+		if s.k.fam == freeSlot {
+			continue
 		}
-		t.slots[i] = s
+		h := &t.heads[int(s.k.seq)&(size-1)]
+		s.next = *h
+		*h = int32(i + 1)
 	}
 }

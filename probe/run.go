@@ -201,12 +201,15 @@ const admitChunk = 4 * sendBatch
 func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool), hint int) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	inFlight := r.cfg.window
+	// Requests in flight at once, at most: hosts in progress times the requests each may
+	// have open, for sizing the engine's table (which caps it).
+	inFlight := min(r.cfg.window, maxPresize)
 	if hint > 0 {
 		inFlight = min(inFlight, hint)
 	}
 	if r.cfg.interval >= 0 {
-		inFlight *= min(r.cfg.count, max(1, int(r.cfg.timeout/max(r.cfg.interval, time.Nanosecond))+1))
+		open := min(int64(r.cfg.count), int64(r.cfg.timeout/max(r.cfg.interval, time.Nanosecond))+1)
+		inFlight = int(min(int64(inFlight)*max(open, 1), maxPresize))
 	}
 	r.slot = r.e.attach(r, inFlight)
 	defer func() {
