@@ -58,6 +58,7 @@ type run struct {
 	results []result.Host
 	rtts    []time.Duration
 
+	anySource bool // a Ping over a transport with broadcast on: replies match from any source
 	stopped   bool // the consumer wants no more hosts
 	active    int  // hosts in progress
 	started   int64
@@ -211,6 +212,10 @@ func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool), hint int
 		open := min(int64(r.cfg.count), int64(r.cfg.timeout/max(r.cfg.interval, time.Nanosecond))+1)
 		inFlight = int(min(int64(inFlight)*max(open, 1), maxPresize))
 	}
+	if b, ok := r.e.t.(transport.Broadcaster); ok && r.cfg.single && b.Broadcast() {
+		// The destination may be a broadcast address, answered by hosts other than itself.
+		r.anySource = true
+	}
 	r.slot = r.e.attach(r, inFlight)
 	defer func() {
 		r.flush()
@@ -265,6 +270,15 @@ func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool), hint int
 			return r.e.failure()
 		}
 	}
+}
+
+// matchAddr gives the destination a host's requests register under: the invalid address,
+// which matches replies from any source, when the run takes broadcast answers.
+func (r *run) matchAddr(h *hostState) netip.Addr {
+	if r.anySource {
+		return netip.Addr{}
+	}
+	return h.addr
 }
 
 // flush unregisters the requests retired since the last flush.
@@ -401,7 +415,7 @@ func (r *run) retire(tag int32) {
 		return
 	}
 	h := &r.hosts[p.host]
-	r.unreg = append(r.unreg, makeKey(h.addr, uint16(h.id), uint16(p.seq)))
+	r.unreg = append(r.unreg, makeKey(r.matchAddr(h), uint16(h.id), uint16(p.seq)))
 	r.unlink(tag)
 	p.live = false
 	p.gen++
@@ -491,7 +505,7 @@ func (r *run) sendSome(ctx context.Context, hosts []int32) error {
 	for _, hs := range hosts {
 		h := &r.hosts[hs]
 		tag := r.newProbe(hs)
-		r.regs = append(r.regs, registration{dst: h.addr, id: uint16(h.id), tag: tag, gen: r.probes[tag].gen})
+		r.regs = append(r.regs, registration{dst: r.matchAddr(h), id: uint16(h.id), tag: tag, gen: r.probes[tag].gen})
 	}
 	registered, err := r.e.registerBatch(r.slot, r.regs)
 	for i, reg := range r.regs {
@@ -500,7 +514,7 @@ func (r *run) sendSome(ctx context.Context, hosts []int32) error {
 			// Not registered, or not to be sent: give back the slot (and the sequence).
 			if i < registered {
 				h := &r.hosts[p.host]
-				r.unreg = append(r.unreg, makeKey(h.addr, uint16(h.id), reg.seq))
+				r.unreg = append(r.unreg, makeKey(r.matchAddr(h), uint16(h.id), reg.seq))
 			}
 			p.live = false
 			p.gen++
