@@ -114,7 +114,7 @@ func acquire(t transport.Transport) *engine {
 	e := &engine{
 		t:         t,
 		defaultID: 1 + rand.IntN(0xffff),
-		pending:   newTable(rand.Uint64(), 0),
+		pending:   newTable(0),
 		nextSeq:   uint16(rand.Uint32()),
 		sinkOf:    make(map[sink]uint32),
 		exited:    make(chan struct{}),
@@ -227,8 +227,9 @@ func (e *engine) attach(s sink, hint int) uint32 {
 	if e.pending.len() == 0 {
 		// Sized once for the call rather than grown step by step under the lock, and shrunk
 		// back after a large call.
-		if size := tableSize(min(hint, maxPresize)); size != len(e.pending.slots) {
-			e.pending = newTable(e.pending.seed, min(hint, maxPresize))
+		h := min(hint, maxPresize)
+		if len(e.pending.heads) != headsFor(h) || cap(e.pending.slots) > 2*max(h, minHeads) {
+			e.pending = newTable(h)
 		}
 	}
 	slot := e.newSlot(s)
