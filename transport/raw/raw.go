@@ -79,7 +79,9 @@ type Transport struct {
 	broadcast atomic.Bool
 	ids       idSet
 	drops     atomic.Uint64 // packets that passed the kernel filters but not the parser's checks
-	sys       system        // the operating system's part
+	// maxPayload is the largest payload sent, so that the readers' buffers hold whole replies.
+	maxPayload atomic.Int64
+	sys        system // the operating system's part
 }
 
 // Compile-time checks of the interfaces Transport implements.

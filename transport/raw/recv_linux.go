@@ -15,8 +15,12 @@ import (
 const (
 	// readBatch is the number of messages one recvmmsg call reads at most.
 	readBatch = 32
-	// readBufSize holds the largest IPv4 datagram or ICMPv6 message.
-	readBufSize = 1 << 16
+	// maxSlot holds the largest IPv4 datagram or ICMPv6 message.
+	maxSlot = 1 << 16
+	// minSlot holds an echo reply to a payload of up to 4000 bytes, and any ICMP error (which
+	// quotes at most 576 bytes on IPv4, 1280 on IPv6). Slots grow with the largest payload
+	// sent, so that a transport that pings with small payloads keeps small buffers.
+	minSlot = 4 << 10
 	// readOOBSize holds a receive timestamp and a hop limit control message.
 	readOOBSize = 128
 )
@@ -31,6 +35,7 @@ type reader struct {
 	names []unix.RawSockaddrInet6
 	oob   []byte
 	bufs  []byte
+	slot  int // the size of each message's buffer in bufs
 	n     int
 	errno unix.Errno
 	read  func(fd uintptr) bool // r.do, bound once
@@ -45,23 +50,44 @@ func newReader(t *Transport, s *sock) *reader {
 		iovs:  make([]unix.Iovec, readBatch),
 		names: make([]unix.RawSockaddrInet6, readBatch),
 		oob:   make([]byte, readBatch*readOOBSize),
-		bufs:  make([]byte, readBatch*readBufSize),
 	}
 	for i := range r.hdrs {
-		r.iovs[i].Base = &r.bufs[i*readBufSize]
-		r.iovs[i].SetLen(readBufSize)
 		h := &r.hdrs[i].Hdr
 		h.Iov = &r.iovs[i]
 		h.SetIovlen(1)
 		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
 		h.Control = &r.oob[i*readOOBSize]
 	}
+	r.grow(minSlot)
 	r.read = r.do
 	return r
 }
 
+// grow gives every message of a batch a buffer of size bytes.
+func (r *reader) grow(size int) {
+	r.slot = size
+	r.bufs = make([]byte, readBatch*size)
+	for i := range r.iovs {
+		r.iovs[i].Base = &r.bufs[i*size]
+		r.iovs[i].SetLen(size)
+	}
+}
+
+// slotFor gives the buffer size that holds an echo reply to a payload of n bytes, with the
+// largest IPv4 header.
+func slotFor(n int64) int {
+	need := int(n) + wire.EchoHeaderLen + 60
+	if need <= minSlot {
+		return minSlot
+	}
+	return min(maxSlot, (need+1023)&^1023)
+}
+
 // do runs in RawConn.Read: one recvmmsg, asking the poller to wait while nothing is queued.
 func (r *reader) do(fd uintptr) bool {
+	if need := slotFor(r.t.maxPayload.Load()); need > r.slot {
+		r.grow(need)
+	}
 	for i := range r.hdrs {
 		h := &r.hdrs[i].Hdr
 		h.Namelen = unix.SizeofSockaddrInet6
@@ -122,7 +148,7 @@ func (r *reader) parse(i int, rep *transport.Reply) bool {
 		r.t.drops.Add(1)
 		return false
 	}
-	data := r.bufs[i*readBufSize : i*readBufSize+int(m.Len)]
+	data := r.bufs[i*r.slot : i*r.slot+int(m.Len)]
 	var err error
 	if r.s.v6 {
 		err = wire.ParseICMPv6(data, r.source(i), rep)

@@ -155,6 +155,12 @@ func (t *Transport) socketFor(req *transport.Request) (*sock, error) {
 			return nil, err
 		}
 	}
+	for n := int64(req.PayloadLen()); ; {
+		old := t.maxPayload.Load()
+		if n <= old || t.maxPayload.CompareAndSwap(old, n) {
+			break
+		}
+	}
 	return s, nil
 }
 
