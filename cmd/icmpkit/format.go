@@ -79,11 +79,27 @@ func writeHostLine(w io.Writer, h *result.Host) {
 	if h.PacketsSent > 0 {
 		loss = (h.PacketsSent - h.PacketsReceived()) * 100 / h.PacketsSent
 	}
-	fmt.Fprintf(w, "%s : xmt/rcv/%%loss = %d/%d/%d%%", h.Address, h.PacketsSent, h.PacketsReceived(), loss)
+	// Built by appending into a buffer on the stack: a multiping writes a line a host, and
+	// hundreds of thousands of them go through here.
+	var buf [160]byte
+	b := h.Address.AppendTo(buf[:0])
+	b = append(b, " : xmt/rcv/%loss = "...)
+	b = strconv.AppendInt(b, int64(h.PacketsSent), 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(h.PacketsReceived()), 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(loss), 10)
+	b = append(b, '%')
 	if h.PacketsReceived() > 0 {
-		fmt.Fprintf(w, ", min/avg/max = %.3f/%.3f/%.3f", ms(h.MinRTT()), ms(h.AvgRTT()), ms(h.MaxRTT()))
+		b = append(b, ", min/avg/max = "...)
+		b = strconv.AppendFloat(b, ms(h.MinRTT()), 'f', 3, 64)
+		b = append(b, '/')
+		b = strconv.AppendFloat(b, ms(h.AvgRTT()), 'f', 3, 64)
+		b = append(b, '/')
+		b = strconv.AppendFloat(b, ms(h.MaxRTT()), 'f', 3, 64)
 	}
-	io.WriteString(w, "\n")
+	b = append(b, '\n')
+	w.Write(b)
 }
 
 // writeHopLine writes traceroute(8)'s line for a distance: the responder, one time per answer
