@@ -154,21 +154,58 @@ func TestForeignFlood(t *testing.T) {
 				return transport.Reply{Source: dst, Destination: dst, ID: 123, Seq: i % 65536, Type: echo}
 			}
 		}
-		for i := range 50_000 {
-			require.NoError(t, tr.Inject(flood(i), time.Duration(i)*100*time.Microsecond))
+		start := time.Now()
+		type forged struct {
+			at  time.Time
+			seq int
 		}
-		hosts, err := probe.Multiping(context.Background(), tr, targets, &probe.MultipingOptions{Count: 10, Interval: 500 * time.Millisecond, Timeout: time.Second})
+		guesses := map[netip.Addr][]forged{} // our identifier, a sequence chosen blindly
+		for i := range 50_000 {
+			at := time.Duration(i) * 100 * time.Microsecond
+			r := flood(i)
+			if i%4 == 0 {
+				guesses[r.Destination] = append(guesses[r.Destination], forged{start.Add(at), r.Seq})
+			}
+			require.NoError(t, tr.Inject(r, at))
+		}
+		const timeout = time.Second
+		hosts, err := probe.Multiping(context.Background(), tr, targets, &probe.MultipingOptions{Count: 10, Interval: 500 * time.Millisecond, Timeout: timeout})
 		require.NoError(t, err)
+
+		// A blind guess may hit a request in flight: the sequences are the engine's, from a
+		// random start. Such a hit is a forged reply that no one can tell from a real one; it
+		// may take the real reply's place (which then counts as a duplicate). Count the hits
+		// from what was sent, and allow exactly those.
+		inFlight := map[netip.Addr][]transport.Request{}
+		for _, req := range tr.Sent() {
+			inFlight[req.Destination] = append(inFlight[req.Destination], req)
+		}
+		hits := func(dst netip.Addr) int {
+			n := 0
+			for _, g := range guesses[dst] {
+				for _, req := range inFlight[dst] {
+					if req.Seq == g.seq && !g.at.Before(req.SentAt) && g.at.Sub(req.SentAt) <= timeout {
+						n++
+					}
+				}
+			}
+			return n
+		}
+		total := 0
 		for i, h := range hosts {
 			assert.Equal(t, 10, h.PacketsSent)
 			want := 10
 			if i%7 == 0 {
 				want = 0
 			}
-			assert.Equal(t, want, h.PacketsReceived(), "host %d", i)
-			assert.Zero(t, h.Duplicates)
+			hit := hits(h.Address)
+			total += hit
+			assert.GreaterOrEqual(t, h.PacketsReceived(), want, "host %d", i)
+			assert.LessOrEqual(t, h.PacketsReceived(), min(want+hit, 10), "host %d: only a lucky guess may count", i)
+			assert.LessOrEqual(t, h.Duplicates, hit, "host %d", i)
 			assert.Zero(t, h.Errors)
 		}
+		t.Logf("blind guesses that hit a request in flight: %d", total)
 	})
 }
 
