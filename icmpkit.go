@@ -354,6 +354,9 @@ type TraceOptions struct {
 	// Paris keeps every probe's flow identity the same, so that per-flow load balancers keep
 	// the trace on one path.
 	Paris bool
+	// PathMTU discovers the path MTU as tracepath does (see probe.TraceOptions.PathMTU):
+	// Hop.MTU and Trace.PathMTU report it.
+	PathMTU bool
 	// OnHop, when set, is called with each hop that answered as soon as it is final, in
 	// ascending distance.
 	OnHop func(result.Hop)
@@ -391,7 +394,7 @@ func (o *TraceOptions) probe() *probe.TraceOptions {
 	return &probe.TraceOptions{
 		Count: o.Count, Interval: o.Interval, Timeout: o.Timeout, ID: o.ID,
 		PayloadSize: o.PayloadSize, TrafficClass: o.TrafficClass,
-		MinHops: o.FirstHop, MaxHops: o.MaxHops, FastMode: o.Fast, Window: o.Window, Paris: o.Paris,
+		MinHops: o.FirstHop, MaxHops: o.MaxHops, FastMode: o.Fast, Window: o.Window, Paris: o.Paris, PathMTU: o.PathMTU,
 		OnHop: o.OnHop,
 	}
 }

@@ -434,6 +434,20 @@ func TestCLIChain(t *testing.T) {
 			assert.Equal(t, want, m[2])
 		}
 	})
+	t.Run("traceroute path MTU", func(t *testing.T) {
+		c := lab.NewChain(t, lab.ChainConfig{Routers: 3, MTU: map[int]int{2: 1400}})
+		for _, dst := range []netip.Addr{c.Target.V4, c.Target.V6} {
+			r := inNS(t, c.Client.NS, "traceroute", "--pmtu", "--paris", "-W", "0.5", dst.String())
+			require.Equal(t, exitOK, r.code, r.stderr)
+			l := lines(r.stdout)
+			require.Len(t, l, 5, r.stdout)
+			// Link 2 joins the routers at distances 2 and 3.
+			assert.Regexp(t, `  pmtu 1500$`, l[1], "the first hop shows the starting MTU")
+			assert.NotContains(t, l[2], "pmtu", "the MTU is shown again only where it changes")
+			assert.Regexp(t, `  pmtu 1400$`, l[3], "router 3 is behind the 1400-byte link")
+			assert.NotContains(t, l[4], "pmtu")
+		}
+	})
 	t.Run("traceroute IPv6 JSON", func(t *testing.T) {
 		r := inNS(t, ns, "traceroute", "--json", "-W", "0.5", c.Target.V6.String())
 		require.Equal(t, exitOK, r.code, r.stderr)

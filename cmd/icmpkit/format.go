@@ -104,8 +104,8 @@ func writeHostLine(w io.Writer, h *result.Host) {
 
 // writeHopLine writes traceroute(8)'s line for a distance: the responder, one time per answer
 // (with the unreachable annotation), and "*" for each probe without one. Further responders
-// (equal-cost paths) and MPLS labels follow.
-func writeHopLine(w io.Writer, h *result.Hop) {
+// (equal-cost paths), MPLS labels and, when pmtu is nonzero, the path MTU follow.
+func writeHopLine(w io.Writer, h *result.Hop, pmtu int) {
 	fmt.Fprintf(w, "%2d  %s", h.Distance, h.Address)
 	for _, rtt := range h.RTTs {
 		fmt.Fprintf(w, "  %.3f ms", ms(rtt))
@@ -123,6 +123,9 @@ func writeHopLine(w io.Writer, h *result.Hop) {
 	}
 	for _, l := range h.MPLS {
 		fmt.Fprintf(w, " <MPLS:L=%d,E=%d,S=%d,T=%d>", l.Label, l.TC, b2i(l.S), l.TTL)
+	}
+	if pmtu > 0 {
+		fmt.Fprintf(w, "  pmtu %d", pmtu)
 	}
 	io.WriteString(w, "\n")
 }

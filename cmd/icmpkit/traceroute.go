@@ -17,7 +17,7 @@ func runTraceroute(ctx context.Context, args []string, e *env) int {
 	var (
 		probes, first, last, tclass int
 		timeout, wait               time.Duration
-		fast, asJSON                bool
+		fast, asJSON, paris, pmtu   bool
 		nf                          netFlags
 	)
 	c := newCommand("traceroute", "HOST", "List the routers on the path to HOST, as traceroute(8), probing with ICMP echo requests.")
@@ -31,6 +31,8 @@ func runTraceroute(ctx context.Context, args []string, e *env) int {
 	nf.defineFamily(c)
 	nf.defineMode(c)
 	c.boolVar(&fast, "fast", false, "icmplib's fast mode: stop probing a hop once it answered")
+	c.boolVar(&paris, "paris", false, "keep one flow identity for every probe, so per-flow load balancers keep one path")
+	c.boolVar(&pmtu, "pmtu", false, "discover the path MTU as tracepath does, and show it where it changes")
 	c.boolVar(&asJSON, "json", false, `print one JSON object {"destination", "reached", "hops"} and nothing else on stdout`)
 	if code, done := c.parse(args, e); done {
 		return code
@@ -46,6 +48,7 @@ func runTraceroute(ctx context.Context, args []string, e *env) int {
 	opts := icmpkit.TraceOptions{
 		Count: probes, FirstHop: first, MaxHops: last, Timeout: timeout, Interval: interval(wait),
 		TrafficClass: tclass, Fast: fast, Family: ed.family, Source: ed.source,
+		Paris: paris, PathMTU: pmtu,
 	}
 	if err := opts.Validate(netip.Addr{}); err != nil {
 		return e.fail("traceroute", err)
@@ -67,6 +70,7 @@ func runTraceroute(ctx context.Context, args []string, e *env) int {
 	out := bufio.NewWriter(e.stdout)
 	defer out.Flush()
 	next := first // the next distance to print
+	shownMTU := 0 // with --pmtu, the path MTU last shown
 	// show prints h's line, after a line of stars for each silent distance before it.
 	show := func(h *result.Hop) {
 		if h.Distance < next {
@@ -75,7 +79,11 @@ func runTraceroute(ctx context.Context, args []string, e *env) int {
 		for ; next < h.Distance; next++ {
 			writeSilentLine(out, next, probes)
 		}
-		writeHopLine(out, h)
+		mtu := 0
+		if h.MTU != shownMTU {
+			mtu, shownMTU = h.MTU, h.MTU
+		}
+		writeHopLine(out, h, mtu)
 		next++
 		out.Flush()
 	}
