@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"iter"
 	"net/netip"
 
 	"github.com/icmpkit/icmpkit"
@@ -56,6 +57,21 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	if err := opts.Validate(netip.Addr{}); err != nil {
 		return e.fail("multiping", err)
 	}
+	// An empty list is bad input, told before a socket is opened: the first target is pulled
+	// now, and the rest as the run goes.
+	next, stop := iter.Pull(tg.all)
+	defer stop()
+	first, ok := next()
+	if !ok {
+		if tg.err != nil {
+			return e.fail("multiping", tg.err)
+		}
+		return e.fail("multiping", errors.Invalid("targets", "the list of targets is empty"))
+	}
+	all := func(yield func(string) bool) {
+		for a := first; ok && yield(a); a, ok = next() {
+		}
+	}
 	t, code := e.openTransport("multiping", f.edge.mode, f.edge.config(f.edge.family))
 	if t == nil {
 		return code
@@ -72,7 +88,7 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	defer out.Flush()
 	hosts, alive := 0, 0
 	var failure error
-	for h, err := range icmpkit.MultipingSeq(ctx, tg.all, &opts) {
+	for h, err := range icmpkit.MultipingSeq(ctx, all, &opts) {
 		if err != nil {
 			if !interrupted(ctx, err) {
 				failure = err
@@ -106,8 +122,6 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		return e.fail("multiping", tg.err)
 	case ctx.Err() != nil:
 		return exitFail // interrupted: not every target was found alive
-	case hosts == 0:
-		return e.fail("multiping", errors.Invalid("targets", "the list of targets is empty"))
 	case alive < hosts:
 		return exitFail
 	}
