@@ -2,6 +2,7 @@ package dgram
 
 import (
 	"encoding/binary"
+	"github.com/icmpkit/icmpkit/internal/wire"
 	"net/netip"
 
 	"github.com/icmpkit/icmpkit/transport"
@@ -56,27 +57,6 @@ func putEchoHeader(b []byte, v6 bool, id, seq int) {
 	b[2], b[3] = 0, 0
 	binary.BigEndian.PutUint16(b[4:], uint16(id))
 	binary.BigEndian.PutUint16(b[6:], uint16(seq))
-}
-
-// csumAdd adds b to a running one's complement sum (RFC 1071). The sum of an odd-length
-// piece is only right when it is the last piece.
-func csumAdd(sum uint32, b []byte) uint32 {
-	for len(b) >= 2 {
-		sum += uint32(b[0])<<8 | uint32(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint32(b[0]) << 8
-	}
-	return sum
-}
-
-// csumFold folds a running sum into the 16-bit Internet checksum.
-func csumFold(sum uint32) uint16 {
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
 }
 
 // echoType gives the reply's ICMP type as the icmp.Type of its family.
@@ -175,7 +155,7 @@ func parseExtensions(ext []byte) []icmp.MPLSLabel {
 	if len(ext) < 4 || ext[0]>>4 != 2 {
 		return nil
 	}
-	if binary.BigEndian.Uint16(ext[2:]) != 0 && csumFold(csumAdd(0, ext)) != 0 {
+	if binary.BigEndian.Uint16(ext[2:]) != 0 && wire.Checksum(ext) != 0 {
 		return nil
 	}
 	var labels []icmp.MPLSLabel

@@ -5,6 +5,7 @@ package dgram
 import (
 	"context"
 	"encoding/binary"
+	"github.com/icmpkit/icmpkit/internal/wire"
 	"net/netip"
 	"testing"
 	"time"
@@ -35,7 +36,7 @@ func forgeEchoReply(t *testing.T, ns string, client netip.Addr, id, seq int) {
 // forge sends the ICMP message msg to client from a raw socket in namespace ns.
 func forge(t *testing.T, ns string, client netip.Addr, msg []byte) {
 	t.Helper()
-	binary.BigEndian.PutUint16(msg[2:], csumFold(csumAdd(0, msg)))
+	binary.BigEndian.PutUint16(msg[2:], wire.Checksum(msg))
 	require.NoError(t, lab.Do(ns, func() error {
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP)
 		if err != nil {

@@ -5,6 +5,7 @@ package dgram
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"github.com/icmpkit/icmpkit/internal/wire"
 	"net"
 	"net/netip"
 	"os"
@@ -228,7 +229,7 @@ func (s *socket) send(t *Transport, req *transport.Request) error {
 	pkt = append(pkt, payload...)
 	*bp = pkt
 	if !s.v6 {
-		binary.BigEndian.PutUint16(pkt[2:], csumFold(csumAdd(0, pkt)))
+		binary.BigEndian.PutUint16(pkt[2:], wire.Checksum(pkt))
 	}
 	var sa unix.Sockaddr
 	if s.v6 {
