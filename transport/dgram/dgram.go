@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -12,31 +11,16 @@ import (
 	"github.com/icmpkit/icmpkit/transport"
 )
 
-// Family restricts the address families a Transport opens.
-type Family uint8
+// Family selects the address families a Transport opens sockets for (transport.Family).
+// With FamilyBoth, A family whose socket cannot be opened (no IPv6 stack, no permission) is left out as long as the other one opens.
+type Family = transport.Family
 
-// Families a Transport can open.
+// Families.
 const (
-	// FamilyBoth opens an IPv4 and an IPv6 socket; a family whose socket cannot be opened
-	// (no IPv6 stack, no permission) is left out as long as the other one opens.
-	FamilyBoth Family = iota
-	// FamilyIPv4 opens only the IPv4 socket.
-	FamilyIPv4
-	// FamilyIPv6 opens only the IPv6 socket.
-	FamilyIPv6
+	FamilyBoth = transport.FamilyBoth
+	FamilyIPv4 = transport.FamilyIPv4
+	FamilyIPv6 = transport.FamilyIPv6
 )
-
-func (f Family) String() string {
-	switch f {
-	case FamilyBoth:
-		return "both"
-	case FamilyIPv4:
-		return "IPv4"
-	case FamilyIPv6:
-		return "IPv6"
-	}
-	return "Family(" + strconv.Itoa(int(f)) + ")"
-}
 
 // DefaultReceiveBuffer is the socket receive buffer asked for when Config.ReceiveBuffer is
 // zero. The kernel doubles it and charges about 830 bytes for a small reply, so it holds some

@@ -11,31 +11,16 @@ import (
 	"github.com/icmpkit/icmpkit/transport"
 )
 
-// Family selects the address families a Transport opens sockets for.
-type Family int
+// Family selects the address families a Transport opens sockets for (transport.Family).
+// With FamilyBoth, A system without IPv6 (or without IPv4) leaves the transport with the family it has; New fails only when neither opens.
+type Family = transport.Family
 
 // Families.
 const (
-	// FamilyBoth opens an IPv4 and an IPv6 socket. A system without IPv6 (or without IPv4)
-	// leaves the transport with the family it has; New fails only when neither opens.
-	FamilyBoth Family = iota
-	// FamilyIPv4 opens an IPv4 socket only.
-	FamilyIPv4
-	// FamilyIPv6 opens an IPv6 socket only.
-	FamilyIPv6
+	FamilyBoth = transport.FamilyBoth
+	FamilyIPv4 = transport.FamilyIPv4
+	FamilyIPv6 = transport.FamilyIPv6
 )
-
-func (f Family) String() string {
-	switch f {
-	case FamilyBoth:
-		return "IPv4 and IPv6"
-	case FamilyIPv4:
-		return "IPv4"
-	case FamilyIPv6:
-		return "IPv6"
-	}
-	return "unknown family"
-}
 
 // DefaultReceiveBuffer is the receive buffer of each socket when Config.ReceiveBuffer is zero.
 // The kernel doubles it and charges about 830 bytes for a small reply, so it holds some 80,000
