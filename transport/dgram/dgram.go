@@ -12,7 +12,8 @@ import (
 )
 
 // Family selects the address families a Transport opens sockets for (transport.Family).
-// With FamilyBoth, A family whose socket cannot be opened (no IPv6 stack, no permission) is left out as long as the other one opens.
+// With FamilyBoth, a family whose socket cannot be opened (no IPv6 stack, no permission) is
+// left out as long as the other one opens.
 type Family = transport.Family
 
 // Families.

@@ -12,7 +12,8 @@ import (
 )
 
 // Family selects the address families a Transport opens sockets for (transport.Family).
-// With FamilyBoth, A system without IPv6 (or without IPv4) leaves the transport with the family it has; New fails only when neither opens.
+// With FamilyBoth, a system without IPv6 (or without IPv4) leaves the transport with the
+// family it has; New fails only when neither opens.
 type Family = transport.Family
 
 // Families.
