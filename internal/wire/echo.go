@@ -12,20 +12,20 @@ const (
 	ProtocolICMPv6 = 58
 )
 
-// ICMP message types that the parsers handle.
+// ICMP message types that the parsers handle (RFC 792, RFC 4443).
 const (
-	typeEchoReplyV4   = 0
-	typeUnreachV4     = 3
-	typeEchoRequestV4 = 8
-	typeExceededV4    = 11
-	typeParamProbV4   = 12
+	TypeEchoReplyV4   = 0
+	TypeUnreachV4     = 3
+	TypeEchoRequestV4 = 8
+	TypeExceededV4    = 11
+	TypeParamProbV4   = 12
 
-	typeUnreachV6     = 1
-	typeTooBigV6      = 2
-	typeExceededV6    = 3
-	typeParamProbV6   = 4
-	typeEchoRequestV6 = 128
-	typeEchoReplyV6   = 129
+	TypeUnreachV6     = 1
+	TypeTooBigV6      = 2
+	TypeExceededV6    = 3
+	TypeParamProbV6   = 4
+	TypeEchoRequestV6 = 128
+	TypeEchoReplyV6   = 129
 )
 
 // EchoHeaderLen is the length of an echo request's header: type, code, checksum, identifier
@@ -66,9 +66,9 @@ func Checksum(b []byte) uint16 {
 func PutEchoHeader(msg []byte, v6 bool, id, seq int) {
 	_ = msg[EchoHeaderLen-1]
 	if v6 {
-		msg[0] = typeEchoRequestV6
+		msg[0] = TypeEchoRequestV6
 	} else {
-		msg[0] = typeEchoRequestV4
+		msg[0] = TypeEchoRequestV4
 	}
 	msg[1] = 0
 	msg[2], msg[3] = 0, 0

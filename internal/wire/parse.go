@@ -112,12 +112,12 @@ func ParseICMPv4(b []byte, src netip.Addr, r *transport.Reply) error {
 	r.Code = int(b[1])
 	r.Bytes = len(b)
 	switch typ {
-	case typeEchoReplyV4:
+	case TypeEchoReplyV4:
 		r.Destination = src
 		r.ID = int(binary.BigEndian.Uint16(b[4:6]))
 		r.Seq = int(binary.BigEndian.Uint16(b[6:8]))
 		return nil
-	case typeUnreachV4, typeExceededV4, typeParamProbV4:
+	case TypeUnreachV4, TypeExceededV4, TypeParamProbV4:
 	default:
 		return ErrNotReply
 	}
@@ -127,7 +127,7 @@ func ParseICMPv4(b []byte, src netip.Addr, r *transport.Reply) error {
 		return err
 	}
 	r.Destination, r.ID, r.Seq = q.Destination, q.ID, q.Seq
-	if typ == typeUnreachV4 && r.Code == 4 {
+	if typ == TypeUnreachV4 && r.Code == 4 {
 		r.MTU = int(binary.BigEndian.Uint16(b[6:8]))
 	}
 	if ext {
@@ -154,17 +154,17 @@ func ParseICMPv6(b []byte, src netip.Addr, r *transport.Reply) error {
 	var orig []byte
 	ext := false
 	switch typ {
-	case typeEchoReplyV6:
+	case TypeEchoReplyV6:
 		r.Destination = src
 		r.ID = int(binary.BigEndian.Uint16(b[4:6]))
 		r.Seq = int(binary.BigEndian.Uint16(b[6:8]))
 		return nil
-	case typeUnreachV6, typeExceededV6:
+	case TypeUnreachV6, TypeExceededV6:
 		orig, ext = splitMultipart(true, b)
-	case typeTooBigV6:
+	case TypeTooBigV6:
 		r.MTU = int(binary.BigEndian.Uint32(b[4:8]))
 		orig = b[EchoHeaderLen:]
-	case typeParamProbV6:
+	case TypeParamProbV6:
 		orig = b[EchoHeaderLen:]
 	default:
 		return ErrNotReply
@@ -238,7 +238,7 @@ func ParseQuotedIPv4(b []byte) (Quote, error) {
 		return Quote{}, ErrNotReply
 	}
 	m := b[ihl:]
-	if m[0] != typeEchoRequestV4 {
+	if m[0] != TypeEchoRequestV4 {
 		return Quote{}, ErrNotReply
 	}
 	return Quote{
@@ -288,7 +288,7 @@ func ParseQuotedIPv6(b []byte) (Quote, error) {
 		return Quote{}, ErrTruncated
 	}
 	m := b[off:]
-	if m[0] != typeEchoRequestV6 {
+	if m[0] != TypeEchoRequestV6 {
 		return Quote{}, ErrNotReply
 	}
 	return Quote{

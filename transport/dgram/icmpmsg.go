@@ -11,25 +11,6 @@ import (
 	"golang.org/x/net/ipv6"
 )
 
-// ICMP message types used here (RFC 792, RFC 4443).
-const (
-	typeEchoReplyV4   = 0
-	typeUnreachV4     = 3
-	typeEchoRequestV4 = 8
-	typeExceededV4    = 11
-	typeParamProbV4   = 12
-
-	typeUnreachV6     = 1
-	typeTooBigV6      = 2
-	typeExceededV6    = 3
-	typeParamProbV6   = 4
-	typeEchoRequestV6 = 128
-	typeEchoReplyV6   = 129
-
-	protoICMPv4 = 1
-	protoICMPv6 = 58
-)
-
 // pattern is the payload of requests that ask for a generated one: the FillPayload pattern,
 // long enough for the largest echo request.
 var pattern = func() []byte {
@@ -49,9 +30,9 @@ func payloadOf(req *transport.Request) []byte {
 // putEchoHeader writes an echo request header into b[:8], with a zero checksum.
 func putEchoHeader(b []byte, v6 bool, id, seq int) {
 	_ = b[7]
-	b[0] = typeEchoRequestV4
+	b[0] = wire.TypeEchoRequestV4
 	if v6 {
-		b[0] = typeEchoRequestV6
+		b[0] = wire.TypeEchoRequestV6
 	}
 	b[1] = 0
 	b[2], b[3] = 0, 0
@@ -71,9 +52,9 @@ func icmpType(v6 bool, typ byte) icmp.Type {
 // caused it.
 func isErrorType(v6 bool, typ byte) bool {
 	if v6 {
-		return typ == typeUnreachV6 || typ == typeTooBigV6 || typ == typeExceededV6 || typ == typeParamProbV6
+		return typ == wire.TypeUnreachV6 || typ == wire.TypeTooBigV6 || typ == wire.TypeExceededV6 || typ == wire.TypeParamProbV6
 	}
-	return typ == typeUnreachV4 || typ == typeExceededV4 || typ == typeParamProbV4
+	return typ == wire.TypeUnreachV4 || typ == wire.TypeExceededV4 || typ == wire.TypeParamProbV4
 }
 
 // parseMessage reads a whole ICMP message b received from src: an echo reply, or an ICMP
@@ -91,7 +72,7 @@ func parseMessage(v6 bool, b []byte, src netip.Addr, r *transport.Reply) bool {
 	r.Bytes = len(b)
 	r.MTU = 0
 	r.MPLS = nil
-	if (!v6 && typ == typeEchoReplyV4) || (v6 && typ == typeEchoReplyV6) {
+	if (!v6 && typ == wire.TypeEchoReplyV4) || (v6 && typ == wire.TypeEchoReplyV6) {
 		r.Destination = src
 		r.ID = int(binary.BigEndian.Uint16(b[4:]))
 		r.Seq = int(binary.BigEndian.Uint16(b[6:]))
@@ -103,16 +84,16 @@ func parseMessage(v6 bool, b []byte, src netip.Addr, r *transport.Reply) bool {
 	inner := b[8:]
 	var quoted []byte
 	if v6 {
-		if len(inner) < 40 || inner[0]>>4 != 6 || inner[6] != protoICMPv6 {
+		if len(inner) < 40 || inner[0]>>4 != 6 || inner[6] != wire.ProtocolICMPv6 {
 			return false
 		}
 		r.Destination = netip.AddrFrom16([16]byte(inner[24:40]))
 		quoted = inner[40:]
-		if len(quoted) < 8 || quoted[0] != typeEchoRequestV6 {
+		if len(quoted) < 8 || quoted[0] != wire.TypeEchoRequestV6 {
 			return false
 		}
 	} else {
-		if len(inner) < 20 || inner[0]>>4 != 4 || inner[9] != protoICMPv4 {
+		if len(inner) < 20 || inner[0]>>4 != 4 || inner[9] != wire.ProtocolICMP {
 			return false
 		}
 		ihl := int(inner[0]&0x0f) * 4
@@ -121,16 +102,16 @@ func parseMessage(v6 bool, b []byte, src netip.Addr, r *transport.Reply) bool {
 		}
 		r.Destination = netip.AddrFrom4([4]byte(inner[16:20]))
 		quoted = inner[ihl:]
-		if quoted[0] != typeEchoRequestV4 {
+		if quoted[0] != wire.TypeEchoRequestV4 {
 			return false
 		}
 	}
 	r.ID = int(binary.BigEndian.Uint16(quoted[4:]))
 	r.Seq = int(binary.BigEndian.Uint16(quoted[6:]))
 	switch {
-	case !v6 && typ == typeUnreachV4 && code == 4:
+	case !v6 && typ == wire.TypeUnreachV4 && code == 4:
 		r.MTU = int(binary.BigEndian.Uint16(b[6:]))
-	case v6 && typ == typeTooBigV6:
+	case v6 && typ == wire.TypeTooBigV6:
 		r.MTU = int(binary.BigEndian.Uint32(b[4:]))
 	}
 	// RFC 4884: the length of the original datagram field, in 32-bit words for ICMPv4 and
@@ -139,7 +120,7 @@ func parseMessage(v6 bool, b []byte, src netip.Addr, r *transport.Reply) bool {
 	switch {
 	case !v6:
 		off = int(b[5]) * 4
-	case typ == typeUnreachV6 || typ == typeExceededV6:
+	case typ == wire.TypeUnreachV6 || typ == wire.TypeExceededV6:
 		off = int(b[4]) * 8
 	}
 	if off >= 128 && 8+off < len(b) {

@@ -37,7 +37,7 @@ func ipv4Packet(src, dst netip.Addr, ttl int, icmpMsg []byte) []byte {
 	h[0] = 0x45
 	binary.BigEndian.PutUint16(h[2:], uint16(20+len(icmpMsg)))
 	h[8] = byte(ttl)
-	h[9] = protoICMPv4
+	h[9] = wire.ProtocolICMP
 	s, d := src.As4(), dst.As4()
 	copy(h[12:], s[:])
 	copy(h[16:], d[:])
@@ -49,7 +49,7 @@ func ipv6Packet(src, dst netip.Addr, hops int, icmpMsg []byte) []byte {
 	h := make([]byte, 40, 40+len(icmpMsg))
 	h[0] = 0x60
 	binary.BigEndian.PutUint16(h[4:], uint16(len(icmpMsg)))
-	h[6] = protoICMPv6
+	h[6] = wire.ProtocolICMPv6
 	h[7] = byte(hops)
 	s, d := src.As16(), dst.As16()
 	copy(h[8:], s[:])
@@ -77,9 +77,9 @@ func TestParseMessage(t *testing.T) {
 	quoted6 := ipv6Packet(client6, target6, 1, req6)
 
 	reply4 := append([]byte(nil), req4...)
-	reply4[0] = typeEchoReplyV4
+	reply4[0] = wire.TypeEchoReplyV4
 	reply6 := append([]byte(nil), req6...)
-	reply6[0] = typeEchoReplyV6
+	reply6[0] = wire.TypeEchoReplyV6
 
 	fragNeeded := marshal(t, ipv4.ICMPTypeDestinationUnreachable, 4, &icmp.DstUnreach{Data: quoted4})
 	binary.BigEndian.PutUint16(fragNeeded[6:], 1280)

@@ -4,6 +4,7 @@ package dgram
 
 import (
 	"encoding/binary"
+	"github.com/icmpkit/icmpkit/internal/wire"
 	"net/netip"
 	"time"
 	"unsafe"
@@ -61,7 +62,7 @@ func parseEcho(v6 bool, data, oob, name []byte, id int, r *transport.Reply) bool
 	if len(data) < 8 || data[1] != 0 {
 		return false
 	}
-	if (v6 && data[0] != typeEchoReplyV6) || (!v6 && data[0] != typeEchoReplyV4) {
+	if (v6 && data[0] != wire.TypeEchoReplyV6) || (!v6 && data[0] != wire.TypeEchoReplyV4) {
 		return false
 	}
 	if int(binary.BigEndian.Uint16(data[4:])) != id {
@@ -137,7 +138,7 @@ func parseErrQueue(v6 bool, data, oob, name []byte, id int, r *transport.Reply) 
 	if len(data) < 8 || data[1] != 0 {
 		return false
 	}
-	if (v6 && data[0] != typeEchoRequestV6) || (!v6 && data[0] != typeEchoRequestV4) {
+	if (v6 && data[0] != wire.TypeEchoRequestV6) || (!v6 && data[0] != wire.TypeEchoRequestV4) {
 		return false
 	}
 	if int(binary.BigEndian.Uint16(data[4:])) != id {
@@ -170,7 +171,7 @@ func parseErrQueue(v6 bool, data, oob, name []byte, id int, r *transport.Reply) 
 		r.Bytes = 8 + 20 + len(data)
 	}
 	info := int(binary.NativeEndian.Uint32(ee[eeInfo:]))
-	if (!v6 && typ == typeUnreachV4 && code == 4) || (v6 && typ == typeTooBigV6) {
+	if (!v6 && typ == wire.TypeUnreachV4 && code == 4) || (v6 && typ == wire.TypeTooBigV6) {
 		r.MTU = info
 	}
 	// With IP_RECVERR_RFC4884 the kernel gives the offset of the RFC 4884 extension structure

@@ -4,6 +4,7 @@ package dgram
 
 import (
 	"encoding/binary"
+	"github.com/icmpkit/icmpkit/internal/wire"
 	"net/netip"
 	"testing"
 	"time"
@@ -210,9 +211,9 @@ func TestParseErrQueue(t *testing.T) {
 func TestParseEcho(t *testing.T) {
 	at := time.Unix(1767323045, 6)
 	reply4 := echoRequest(false, 4242, 5, 56)
-	reply4[0] = typeEchoReplyV4
+	reply4[0] = wire.TypeEchoReplyV4
 	reply6 := echoRequest(true, 4242, 5, 56)
-	reply6[0] = typeEchoReplyV6
+	reply6[0] = wire.TypeEchoReplyV6
 	oob4 := join(cmsg(unix.SOL_IP, unix.IP_TTL, nativeInt(61)), cmsg(unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, timespec(at)))
 	oob6 := join(cmsg(unix.SOL_IPV6, unix.IPV6_HOPLIMIT, nativeInt(60)), cmsg(unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, timespec(at)))
 	ll := netip.MustParseAddr("fe80::1")

@@ -29,7 +29,7 @@ func forgeTimeExceeded(t *testing.T, ns string, client, target netip.Addr, id, s
 func forgeEchoReply(t *testing.T, ns string, client netip.Addr, id, seq int) {
 	t.Helper()
 	msg := echoRequest(false, id, seq, 8)
-	msg[0] = typeEchoReplyV4
+	msg[0] = wire.TypeEchoReplyV4
 	forge(t, ns, client, msg)
 }
 
