@@ -2,8 +2,10 @@ package dgram
 
 import (
 	"encoding/binary"
-	"github.com/icmpkit/icmpkit/internal/wire"
 	"net/netip"
+	"sync/atomic"
+
+	"github.com/icmpkit/icmpkit/internal/wire"
 
 	"github.com/icmpkit/icmpkit/transport"
 	"golang.org/x/net/icmp"
@@ -11,20 +13,33 @@ import (
 	"golang.org/x/net/ipv6"
 )
 
-// pattern is the payload of requests that ask for a generated one: the FillPayload pattern,
-// long enough for the largest echo request.
-var pattern = func() []byte {
-	b := make([]byte, transport.MaxPayloadV6)
-	transport.FillPayload(b)
-	return b
-}()
+// pattern holds the FillPayload pattern that requests asking for a generated payload send,
+// grown on demand to the longest such payload so far, so that a program that never sends
+// one does not pay for it. Its contents never change, so a slice of it may be read while a
+// longer one replaces it.
+var pattern atomic.Pointer[[]byte]
+
+// patternOf gives the first n bytes of the FillPayload pattern.
+func patternOf(n int) []byte {
+	for {
+		cur := pattern.Load()
+		if cur != nil && len(*cur) >= n {
+			return (*cur)[:n]
+		}
+		b := make([]byte, max(n, 512))
+		transport.FillPayload(b)
+		if pattern.CompareAndSwap(cur, &b) {
+			return b[:n]
+		}
+	}
+}
 
 // payloadOf gives the bytes req sends after the ICMP header. req must be valid.
 func payloadOf(req *transport.Request) []byte {
 	if req.Payload != nil {
 		return req.Payload
 	}
-	return pattern[:req.PayloadSize]
+	return patternOf(req.PayloadSize)
 }
 
 // putEchoHeader writes an echo request header into b[:8], with a zero checksum.

@@ -2,10 +2,11 @@ package dgram
 
 import (
 	"encoding/binary"
-	"github.com/icmpkit/icmpkit/internal/wire"
 	"net/netip"
+	"sync"
 	"testing"
 
+	"github.com/icmpkit/icmpkit/internal/wire"
 	"github.com/icmpkit/icmpkit/transport"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -215,4 +216,29 @@ func TestZones(t *testing.T) {
 	assert.Equal(t, a, withScope(a, 0))
 	assert.Equal(t, client4, withScope(client4, 3))
 	assert.NotEmpty(t, withScope(a, 4000000).Zone(), "an index without an interface still names a zone")
+}
+
+func TestPatternOfGrowsAndKeepsItsBytes(t *testing.T) {
+	sizes := []int{0, 56, 1, 600, 513, transport.MaxPayloadV6, 56, transport.MaxPayloadV4}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for _, n := range sizes {
+				got := patternOf(n)
+				want := make([]byte, n)
+				transport.FillPayload(want)
+				if !assert.Equal(t, want, got, "size %d", n) {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assert.GreaterOrEqual(t, len(*pattern.Load()), transport.MaxPayloadV6, "the pattern keeps the longest size asked for")
+}
+
+func TestPayloadOfPrefersTheRequestsBytes(t *testing.T) {
+	own := []byte{1, 2, 3}
+	assert.Equal(t, own, payloadOf(&transport.Request{Payload: own}))
+	assert.Equal(t, patternOf(9), payloadOf(&transport.Request{PayloadSize: 9}))
 }
