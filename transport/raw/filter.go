@@ -161,8 +161,3 @@ func filterV6(ids []uint16) ([]bpf.RawInstruction, error) {
 	a.idCheck(ids)
 	return a.assemble()
 }
-
-// filterNone builds a program that drops everything, for send-only sockets.
-func filterNone() ([]bpf.RawInstruction, error) {
-	return bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: 0}})
-}

@@ -508,3 +508,29 @@ func TestAllocations(t *testing.T) {
 		assert.Zero(t, allocs, "allocations per round trip to %s", dst)
 	}
 }
+
+// The send-only sockets (DF on IPv4, cached path MTU ignored on IPv6) never hold what
+// arrives: replies, errors and requests of every type go to the receiving socket alone.
+func TestSendOnlySocketsHoldNothing(t *testing.T) {
+	tr := open(t, Config{})
+	for _, dst := range []netip.Addr{lo4, lo6} {
+		for i := range 4 {
+			require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: dst, ID: tr.id, Seq: 700 + i, DontFragment: i%2 == 0}))
+		}
+		receiveSeqs(t, tr, dst, tr.id, 700, 701, 702, 703)
+		sendPlain(t, dst, tr.id^0x4000, 1) // another program's request and its reply
+	}
+	time.Sleep(50 * time.Millisecond) // the plain requests' replies are in by now
+	for _, s := range []*sock{tr.sys.df4, tr.sys.df6} {
+		require.NotNil(t, s)
+		var queued, rcvbuf int
+		var err error
+		require.NoError(t, s.rc.Control(func(fd uintptr) {
+			queued, err = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
+			rcvbuf, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+		}))
+		require.NoError(t, err)
+		assert.Zero(t, queued, "bytes queued on the send-only %s socket", familyName(s.v6))
+		assert.LessOrEqual(t, rcvbuf, 4608, "the send-only %s socket keeps the kernel's smallest receive buffer", familyName(s.v6))
+	}
+}

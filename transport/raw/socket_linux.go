@@ -131,16 +131,11 @@ func (t *Transport) openSocket(cfg Config, v6, sendOnly bool) (*sock, error) {
 		return icmperrors.Wrap(class, what+" on "+name, err)
 	}
 
-	// Filters first: a raw socket queues every ICMP packet from the moment it exists.
-	var prog []bpf.RawInstruction
-	if sendOnly {
-		prog, err = filterNone()
-	} else {
-		prog, err = t.program(v6)
-	}
-	if err != nil {
-		return nil, fail(icmperrors.ErrLibrary, "build filter", err)
-	}
+	// Filters first: a raw socket queues every ICMP packet from the moment it exists. A
+	// send-only socket blocks every type the ICMP filter can name, which on IPv6 is all of
+	// them; on IPv4 the filter covers types 0 to 31 only, and the smallest receive buffer
+	// bounds what the rest can queue. Either way it needs no BPF program, whose compilation
+	// would cost more than the rest of the socket's set-up.
 	if v6 {
 		var f unix.ICMPv6Filter
 		for i := range f.Data {
@@ -162,8 +157,18 @@ func (t *Transport) openSocket(cfg Config, v6, sendOnly bool) (*sock, error) {
 	if err != nil {
 		return nil, fail(icmperrors.ErrSocket, "set ICMP filter", err)
 	}
-	if err := attachFilter(fd, prog); err != nil {
-		return nil, fail(icmperrors.ErrSocket, "attach BPF filter", err)
+	if sendOnly {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 0); err != nil { // the kernel's minimum
+			return nil, fail(icmperrors.ErrSocket, "set receive buffer", err)
+		}
+	} else {
+		prog, err := t.program(v6)
+		if err != nil {
+			return nil, fail(icmperrors.ErrLibrary, "build filter", err)
+		}
+		if err := attachFilter(fd, prog); err != nil {
+			return nil, fail(icmperrors.ErrSocket, "attach BPF filter", err)
+		}
 	}
 
 	if !sendOnly {
