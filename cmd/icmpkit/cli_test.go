@@ -277,6 +277,31 @@ func TestCLIPingInterrupt(t *testing.T) {
 	assert.Regexp(t, pingRTT, got[len(got)-1])
 }
 
+// A Ctrl-C at once after the first line of output, before or just after the first reply,
+// still gives the summary: the handler is in place before anything is printed.
+func TestCLIPingInterruptAfterFirstLine(t *testing.T) {
+	privileged(t)
+	for range 5 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := exec.CommandContext(ctx, binary(t), "ping", "-c", "100", "-i", "0.2", "127.0.0.1")
+		out, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		r := bufio.NewReader(out)
+		first, err := r.ReadString('\n')
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(first, "PING 127.0.0.1 "), first)
+		require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+		rest, _ := io.ReadAll(r)
+		err = cmd.Wait()
+		cancel()
+		state := cmd.ProcessState
+		require.True(t, state.Exited(), "ended by a signal (%v) instead of printing its summary", state)
+		assert.Contains(t, []int{exitOK, exitFail}, state.ExitCode(), "%v", err)
+		assert.Contains(t, string(rest), "--- 127.0.0.1 ping statistics ---")
+	}
+}
+
 func TestCLIMultipingLoopback(t *testing.T) {
 	privileged(t)
 	var targets []string

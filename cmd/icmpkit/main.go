@@ -17,7 +17,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"strings"
 
 	"github.com/icmpkit/icmpkit"
@@ -41,24 +40,40 @@ type env struct {
 	stdoutTerminal, stderrTerminal bool
 	// open opens the transport for a mode.
 	open func(icmpkit.Mode, icmpkit.Config) (transport.Transport, error)
+	// interruptReady, when not nil, is closed once Ctrl-C cancels the run's context instead
+	// of ending the program.
+	interruptReady <-chan struct{}
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] != "multiping" {
-		// Pinging or tracing one host keeps one processor busy at most; with a single P a reply
-		// goes from the socket's reader to the printer without waking other threads, which
-		// halves the cost of a short run. Multiping keeps every processor.
-		runtime.GOMAXPROCS(1)
-	}
-	// After the first Ctrl-C the run winds down and prints its summary; a second one ends
-	// the program at once.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	context.AfterFunc(ctx, stop)
+	ctx, ready := interruptible()
 	os.Exit(run(ctx, os.Args[1:], &env{
 		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
 		stdoutTerminal: isTerminal(os.Stdout), stderrTerminal: isTerminal(os.Stderr),
-		open: icmpkit.Open,
+		open: icmpkit.Open, interruptReady: ready,
 	}))
+}
+
+// interruptible gives a context that the first Ctrl-C (SIGINT) cancels, so that the run
+// winds down and prints what it has; a second Ctrl-C ends the program at once. ready is
+// closed once the handler is in place.
+//
+// A goroutine of its own installs the handler while the program parses its flags and opens
+// its sockets: os/signal starts two threads and waits for one of them, which costs about as
+// much as the rest of a one-packet ping. The subcommands wait for ready before their first
+// line of output (see openTransport), so a Ctrl-C after that line always gets the summary.
+func interruptible() (ctx context.Context, ready <-chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	installed := make(chan struct{})
+	go func() {
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, os.Interrupt)
+		close(installed)
+		<-c
+		cancel()
+		signal.Stop(c)
+	}()
+	return ctx, installed
 }
 
 const usage = `usage: icmpkit SUBCOMMAND [flags] ARGS
@@ -110,7 +125,8 @@ func (e *env) fail(cmd string, err error) int {
 }
 
 // openTransport opens the transport for mode and says on stderr when auto mode fell back to
-// datagram sockets.
+// datagram sockets. It returns once Ctrl-C would cancel the run's context (interruptReady),
+// so that what the subcommand prints next is followed by a summary even if interrupted.
 func (e *env) openTransport(cmd string, mode icmpkit.Mode, cfg icmpkit.Config) (transport.Transport, int) {
 	t, err := e.open(mode, cfg)
 	if err != nil {
@@ -118,6 +134,9 @@ func (e *env) openTransport(cmd string, mode icmpkit.Mode, cfg icmpkit.Config) (
 	}
 	if mode == icmpkit.ModeAuto && icmpkit.ModeOf(t) == icmpkit.ModeUnprivileged {
 		fmt.Fprintln(e.stderr, "icmpkit "+cmd+": raw ICMP sockets unavailable, fell back to unprivileged datagram sockets (--mode dgram)")
+	}
+	if e.interruptReady != nil {
+		<-e.interruptReady
 	}
 	return t, exitOK
 }
