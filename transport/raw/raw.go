@@ -50,8 +50,10 @@ type Config struct {
 }
 
 // queueLen is the number of parsed replies waiting for Receive before the readers stop
-// reading (then the sockets' receive buffers take the excess).
-const queueLen = 4096
+// reading (then the sockets' receive buffers take the excess). 512 replies (80 KB) keep pace
+// with multiping at over 100,000 replies a second as well as 4096 do, and cost a one-packet
+// ping less to allocate.
+const queueLen = 512
 
 // Transport sends ICMP echo requests through raw sockets and receives the replies. It is safe
 // for concurrent use. Create it with New and release it with Close.
