@@ -107,9 +107,16 @@ func (r *reader) do(fd uintptr) bool {
 	}
 }
 
+// read reads s until it is closed: it attaches the socket's BPF program, then hands the
+// replies to Receive. Both it and its buffers are set up here, beside the caller of New.
+func (t *Transport) read(s *sock) {
+	defer t.sys.readers.Done()
+	t.filterSocket(s)
+	newReader(t, s).run()
+}
+
 // run reads until the socket is closed.
 func (r *reader) run() {
-	defer r.t.sys.readers.Done()
 	failures := 0
 	for {
 		r.n, r.errno = 0, 0

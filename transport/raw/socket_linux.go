@@ -27,6 +27,9 @@ type sock struct {
 	v6 bool
 	f  *os.File
 	rc syscall.RawConn
+	// filtered is closed once a receiving socket's reader has attached its first BPF
+	// program (see filterSocket).
+	filtered chan struct{}
 }
 
 // system is the Linux part of a Transport.
@@ -87,9 +90,8 @@ func (t *Transport) open(cfg Config) error {
 	}
 	for _, s := range []*sock{t.sys.v4, t.sys.v6} {
 		if s != nil {
-			r := newReader(t, s)
 			t.sys.readers.Add(1)
-			go r.run()
+			go t.read(s)
 		}
 	}
 	return nil
@@ -131,11 +133,11 @@ func (t *Transport) openSocket(cfg Config, v6, sendOnly bool) (*sock, error) {
 		return icmperrors.Wrap(class, what+" on "+name, err)
 	}
 
-	// Filters first: a raw socket queues every ICMP packet from the moment it exists. A
-	// send-only socket blocks every type the ICMP filter can name, which on IPv6 is all of
-	// them; on IPv4 the filter covers types 0 to 31 only, and the smallest receive buffer
-	// bounds what the rest can queue. Either way it needs no BPF program, whose compilation
-	// would cost more than the rest of the socket's set-up.
+	// Filters first: a raw socket queues every ICMP packet from the moment it exists. The ICMP
+	// filter keeps out the types a socket never reads: all of them for a send-only socket on
+	// IPv6; on IPv4 it covers types 0 to 31 only, and the smallest receive buffer bounds what
+	// the rest can queue. A receiving socket's reader attaches the BPF program that checks
+	// identifiers (see filterSocket).
 	if v6 {
 		var f unix.ICMPv6Filter
 		for i := range f.Data {
@@ -160,14 +162,6 @@ func (t *Transport) openSocket(cfg Config, v6, sendOnly bool) (*sock, error) {
 	if sendOnly {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 0); err != nil { // the kernel's minimum
 			return nil, fail(icmperrors.ErrSocket, "set receive buffer", err)
-		}
-	} else {
-		prog, err := t.program(v6)
-		if err != nil {
-			return nil, fail(icmperrors.ErrLibrary, "build filter", err)
-		}
-		if err := attachFilter(fd, prog); err != nil {
-			return nil, fail(icmperrors.ErrSocket, "attach BPF filter", err)
 		}
 	}
 
@@ -236,18 +230,32 @@ func (t *Transport) openSocket(cfg Config, v6, sendOnly bool) (*sock, error) {
 		f.Close()
 		return nil, fail(icmperrors.ErrSocket, "register with the poller", err)
 	}
-	return &sock{v6: v6, f: f, rc: rc}, nil
+	return &sock{v6: v6, f: f, rc: rc, filtered: make(chan struct{})}, nil
 }
 
-// program builds the filter of a receiving socket from the identifiers known now.
-func (t *Transport) program(v6 bool) ([]bpf.RawInstruction, error) {
-	t.ids.mu.Lock()
-	ids := t.ids.filter()
-	t.ids.mu.Unlock()
+// program builds the BPF program of a receiving socket that lets through the identifiers
+// ids, or all of the types it reads when ids is nil.
+func program(v6 bool, ids []uint16) ([]bpf.RawInstruction, error) {
 	if v6 {
 		return filterV6(ids)
 	}
 	return filterV4(ids)
+}
+
+// filterSocket attaches to s, a receiving socket, the BPF program for the identifiers known
+// now. The socket's reader does it before its first read rather than the opener: compiling
+// the program costs more than the rest of opening the socket, and a one-packet ping need not
+// wait for it. Until then the ICMP filter and the reader's own check of identifiers keep out
+// what is not ours, as they do should the attachment fail.
+func (t *Transport) filterSocket(s *sock) {
+	defer close(s.filtered)
+	t.ids.mu.Lock() // against learnID: the last program attached names every identifier
+	defer t.ids.mu.Unlock()
+	prog, err := program(s.v6, t.ids.filter())
+	if err != nil {
+		return
+	}
+	s.rc.Control(func(fd uintptr) { attachFilter(int(fd), prog) })
 }
 
 // attachFilter attaches a classic BPF program to fd (SO_ATTACH_FILTER), replacing any.
@@ -323,13 +331,7 @@ func (t *Transport) learnID(id int) error {
 			if sk == nil {
 				continue
 			}
-			var prog []bpf.RawInstruction
-			var err error
-			if sk.v6 {
-				prog, err = filterV6(ids)
-			} else {
-				prog, err = filterV4(ids)
-			}
+			prog, err := program(sk.v6, ids)
 			if err != nil {
 				return icmperrors.Wrap(icmperrors.ErrLibrary, "build filter", err)
 			}
