@@ -4,12 +4,17 @@
 # by side, and prints the ratios of their wall-clock time and of their process (CPU) time,
 # user plus system. The goal is a wall-clock ratio of at most 1.5.
 #
+# With hyperfine, the references are timed in the same rounds: iputils ping, when installed,
+# and pro-bing (github.com/prometheus-community/pro-bing, PROBING_VERSION) pinging once from a
+# program built here through the Go module proxy; PROBING=0 skips it, and a build that fails
+# (no proxy) is noted and skipped.
+#
 #   bench/startup.sh            # 200 runs of each
 #   RUNS=1000 ROUNDS=10 bench/startup.sh
 #
 # Uses hyperfine when it is installed, else shell loops timed with date +%s%N and the shell's
-# `times`. Needs the right to ping: root or CAP_NET_RAW (raw socket), or a group inside
-# net.ipv4.ping_group_range.
+# `times` (icmpkit and the empty program only). Needs the right to ping: root or CAP_NET_RAW
+# (raw socket), or a group inside net.ipv4.ping_group_range.
 set -euo pipefail
 
 runs=${RUNS:-200}
@@ -21,12 +26,106 @@ trap 'rm -rf "$tmp"' EXIT
 # dynamically, and the dynamic loader alone costs about half an empty program.
 (cd "$root" && CGO_ENABLED=0 go build -o "$tmp/icmpkit" ./cmd/icmpkit)
 printf 'package main\n\nfunc main() {}\n' >"$tmp/empty.go"
-(cd "$tmp" && go build -o "$tmp/empty" empty.go)
+(cd "$tmp" && CGO_ENABLED=0 go build -o "$tmp/empty" empty.go)
 
 ping=("$tmp/icmpkit" ping -c 1 127.0.0.1)
 if ! "${ping[@]}" >/dev/null; then
 	echo "startup.sh: '${ping[*]}' failed; it needs the right to ping (see above)" >&2
 	exit 1
+fi
+
+# probing_build builds $tmp/probing, a pro-bing ping of one echo request with a Ctrl-C
+# handler, printing the reply and a summary as icmpkit does.
+probing_build() {
+	mkdir "$tmp/probing.d"
+	cat >"$tmp/probing.d/main.go" <<'EOF'
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+
+	probing "github.com/prometheus-community/pro-bing"
+)
+
+func main() {
+	p, err := probing.NewPinger(os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, os.Interrupt)
+	go func() {
+		<-c
+		p.Stop()
+	}()
+	p.Count = 1
+	p.SetPrivileged(true)
+	p.OnRecv = func(pkt *probing.Packet) {
+		fmt.Printf("%d bytes from %s: icmp_seq=%d time=%v\n", pkt.Nbytes, pkt.IPAddr, pkt.Seq, pkt.Rtt)
+	}
+	p.OnFinish = func(s *probing.Statistics) {
+		fmt.Printf("\n--- %s ping statistics ---\n%d packets transmitted, %d received, %v%% packet loss\n",
+			s.Addr, s.PacketsSent, s.PacketsRecv, s.PacketLoss)
+	}
+	fmt.Printf("PING %s (%s)\n", p.Addr(), p.IPAddr())
+	if err := p.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+}
+EOF
+	(
+		cd "$tmp/probing.d" &&
+			go mod init probing-startup >/dev/null 2>&1 &&
+			GOFLAGS=-mod=mod go get "github.com/prometheus-community/pro-bing@${PROBING_VERSION:-v0.9.1}" >/dev/null 2>&1 &&
+			CGO_ENABLED=0 GOFLAGS=-mod=mod go build -o "$tmp/probing" . 2>&1
+	) && "$tmp/probing" 127.0.0.1 >/dev/null
+}
+
+if command -v hyperfine >/dev/null 2>&1; then
+	names=(empty icmpkit)
+	cmds=("$tmp/empty" "${ping[*]}")
+	labels=("empty Go program" "icmpkit ping -c 1")
+	if command -v ping >/dev/null 2>&1 && ping -c 1 127.0.0.1 >/dev/null 2>&1; then
+		names+=(iputils) cmds+=("$(command -v ping) -c 1 127.0.0.1") labels+=("iputils ping -c 1")
+	fi
+	if [ "${PROBING:-1}" = 1 ]; then
+		if probing_build >"$tmp/probing.log" 2>&1; then
+			names+=(probing) cmds+=("$tmp/probing 127.0.0.1") labels+=("pro-bing, one ping")
+		else
+			echo "startup.sh: pro-bing not built, skipped (PROBING=0 skips it quietly): $(tail -n 1 "$tmp/probing.log")" >&2
+		fi
+	fi
+	# ROUNDS rounds of every command, alternating, so that drift on a noisy machine touches
+	# them all alike; the report takes the median of the rounds' means.
+	rounds=${ROUNDS:-5}
+	per=$(((runs + rounds - 1) / rounds))
+	args=()
+	for i in "${!names[@]}"; do
+		args+=(-n "${names[$i]}" "${cmds[$i]}")
+	done
+	: >"$tmp/rounds"
+	for ((r = 1; r <= rounds; r++)); do
+		hyperfine -N --warmup 10 --runs "$per" --export-csv "$tmp/times.csv" "${args[@]}" >/dev/null 2>&1
+		# CSV columns: command,mean,stddev,median,user,system,min,max (seconds).
+		awk -F, 'NR > 1 { print $1, $2, $5 + $6 }' "$tmp/times.csv" >>"$tmp/rounds"
+	done
+	echo "$rounds rounds of $per runs of each (hyperfine), medians of the rounds' means"
+	printf '%-22s %12s %12s %8s %8s\n' "" wall process ratio "(process)"
+	median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+	ew=$(awk '$1 == "empty" { print $2 }' "$tmp/rounds" | median)
+	ec=$(awk '$1 == "empty" { print $3 }' "$tmp/rounds" | median)
+	for i in "${!names[@]}"; do
+		w=$(awk -v n="${names[$i]}" '$1 == n { print $2 }' "$tmp/rounds" | median)
+		c=$(awk -v n="${names[$i]}" '$1 == n { print $3 }' "$tmp/rounds" | median)
+		awk -v l="${labels[$i]}" -v w="$w" -v c="$c" -v ew="$ew" -v ec="$ec" \
+			'BEGIN { printf "%-22s %9.3f ms %9.3f ms %8.2f %8.2f\n", l, w * 1000, c * 1000, w / ew, c / ec }'
+	done
+	echo "goal: icmpkit's wall-clock ratio at most 1.5"
+	exit 0
 fi
 
 # report EMPTY_WALL EMPTY_CPU ICMPKIT_WALL ICMPKIT_CPU: per-run times in seconds.
@@ -38,25 +137,6 @@ report() {
 		printf "ratio               %12.2f %12.2f   (goal: wall-clock time at most 1.5)\n", iw / ew, ic / ec
 	}'
 }
-
-if command -v hyperfine >/dev/null 2>&1; then
-	# ROUNDS rounds of both commands, alternating, so that drift on a noisy machine touches
-	# both alike; the report takes the median of the rounds' means.
-	rounds=${ROUNDS:-5}
-	per=$(((runs + rounds - 1) / rounds))
-	: >"$tmp/rounds"
-	for ((r = 1; r <= rounds; r++)); do
-		hyperfine -N --warmup 10 --runs "$per" --export-csv "$tmp/times.csv" \
-			-n empty "$tmp/empty" -n icmpkit "${ping[*]}" >/dev/null 2>&1
-		# CSV columns: command,mean,stddev,median,user,system,min,max (seconds).
-		awk -F, 'NR==2{ew=$2; ec=$5+$6} NR==3{iw=$2; ic=$5+$6} END{print ew, ec, iw, ic}' "$tmp/times.csv" >>"$tmp/rounds"
-	done
-	echo "$rounds rounds of $per runs of each (hyperfine), medians of the rounds' means"
-	median() { sort -g | awk '{a[NR]=$1} END{print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-	report "$(cut -d' ' -f1 "$tmp/rounds" | median)" "$(cut -d' ' -f2 "$tmp/rounds" | median)" \
-		"$(cut -d' ' -f3 "$tmp/rounds" | median)" "$(cut -d' ' -f4 "$tmp/rounds" | median)"
-	exit 0
-fi
 
 # seconds TEXT: the seconds of a `times` field such as 0m0.123s.
 seconds() { awk -v t="$1" 'BEGIN { split(t, a, /[ms]/); print a[1] * 60 + a[2] }'; }
