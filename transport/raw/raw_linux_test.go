@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
 	"github.com/icmpkit/icmpkit/transport"
@@ -203,20 +204,33 @@ func TestBadRequests(t *testing.T) {
 }
 
 // Replies to another program's echo requests (another identifier) never reach Receive,
-// although the kernel answers them and a plain raw socket sees them.
+// although the kernel answers them and a plain raw socket sees them. The first one the
+// reader sees makes it attach the socket's BPF program; the kernel drops the rest.
 func TestForeignIdentifierDropped(t *testing.T) {
 	tr := open(t, Config{})
 	for _, dst := range []netip.Addr{lo4, lo6} {
 		t.Run(dst.String(), func(t *testing.T) {
+			s := tr.sys.v4
+			if dst.Is6() {
+				s = tr.sys.v6
+			}
+			require.Zero(t, filterLen(t, s), "no BPF program before foreign traffic")
 			foreign := tr.id ^ 0x8000
 			plain := newCapture(t, dst.Is6())
+			before := tr.drops.Load()
 			sendPlain(t, dst, foreign, 1)
 			plain.request(t, foreign, 1) // the request went out on loopback
-			require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: dst, ID: tr.id, Seq: 2}))
+			require.Eventually(t, func() bool { return filterLen(t, s) > 0 }, 5*time.Second, time.Millisecond,
+				"the first foreign reply brings the BPF program")
+			assert.Equal(t, before+1, tr.drops.Load(), "the first foreign reply was dropped in user space")
+
+			sendPlain(t, dst, foreign, 2)
+			plain.request(t, foreign, 2)
+			require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: dst, ID: tr.id, Seq: 3}))
 			r, err := receive(tr, 5*time.Second)
 			require.NoError(t, err)
 			require.Equal(t, tr.id, r.ID)
-			require.Equal(t, 2, r.Seq, "the foreign reply, which came first, was dropped")
+			require.Equal(t, 3, r.Seq, "the foreign replies, which came first, were dropped")
 			for {
 				r, err := receive(tr, 100*time.Millisecond)
 				if err != nil {
@@ -224,9 +238,29 @@ func TestForeignIdentifierDropped(t *testing.T) {
 				}
 				require.NotEqual(t, foreign, r.ID, "foreign reply delivered")
 			}
-			assert.Zero(t, tr.drops.Load(), "the kernel filters dropped the foreign reply and our own request")
+			assert.Equal(t, before+1, tr.drops.Load(), "the kernel filter dropped the second foreign reply")
+
+			// A new identifier of ours gets through the program in place.
+			other := tr.id ^ 0x2000
+			if dst.Is6() {
+				other = tr.id ^ 0x1000
+			}
+			require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: dst, ID: other, Seq: 4}))
+			receiveSeqs(t, tr, dst, other, 4)
 		})
 	}
+}
+
+// filterLen gives the number of instructions of the BPF program attached to s, 0 for none.
+func filterLen(t testing.TB, s *sock) int {
+	t.Helper()
+	var n uint32 // optlen: 0 asks for the length alone
+	var errno unix.Errno
+	require.NoError(t, s.rc.Control(func(fd uintptr) {
+		_, _, errno = unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_GET_FILTER, 0, uintptr(unsafe.Pointer(&n)), 0)
+	}))
+	require.Zero(t, errno, "getsockopt SO_GET_FILTER")
+	return int(n)
 }
 
 // Requests may use identifiers other than the configured one, more than the kernel filter

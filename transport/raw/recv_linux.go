@@ -39,7 +39,9 @@ type reader struct {
 	n     int
 	errno unix.Errno
 	read  func(fd uintptr) bool // r.do, bound once
-	zones map[uint32]string     // interface names by index, for link-local sources
+	// filterAsked says that the reader has asked for the socket's BPF program.
+	filterAsked bool
+	zones       map[uint32]string // interface names by index, for link-local sources
 }
 
 func newReader(t *Transport, s *sock) *reader {
@@ -107,11 +109,10 @@ func (r *reader) do(fd uintptr) bool {
 	}
 }
 
-// read reads s until it is closed: it attaches the socket's BPF program, then hands the
-// replies to Receive. Both it and its buffers are set up here, beside the caller of New.
+// read reads s until it is closed, handing the replies to Receive. The reader and its
+// buffers are set up here, beside the caller of New.
 func (t *Transport) read(s *sock) {
 	defer t.sys.readers.Done()
-	t.filterSocket(s)
 	newReader(t, s).run()
 }
 
@@ -164,6 +165,11 @@ func (r *reader) parse(i int, rep *transport.Reply) bool {
 	}
 	if err != nil || !r.t.ids.has(rep.ID) {
 		r.t.drops.Add(1)
+		if !r.filterAsked {
+			// Someone else's traffic: from now on the kernel keeps it out.
+			r.filterAsked = true
+			r.t.filterSocket(r.s)
+		}
 		return false
 	}
 	oob := r.oob[i*readOOBSize : i*readOOBSize+int(m.Hdr.Controllen)]

@@ -27,9 +27,9 @@ type sock struct {
 	v6 bool
 	f  *os.File
 	rc syscall.RawConn
-	// filtered is closed once a receiving socket's reader has attached its first BPF
-	// program (see filterSocket).
-	filtered chan struct{}
+	// kernelFilter says that the socket has a BPF program that checks identifiers (see
+	// filterSocket); guarded by the Transport's ids.mu.
+	kernelFilter bool
 }
 
 // system is the Linux part of a Transport.
@@ -136,8 +136,8 @@ func (t *Transport) openSocket(cfg Config, v6, sendOnly bool) (*sock, error) {
 	// Filters first: a raw socket queues every ICMP packet from the moment it exists. The ICMP
 	// filter keeps out the types a socket never reads: all of them for a send-only socket on
 	// IPv6; on IPv4 it covers types 0 to 31 only, and the smallest receive buffer bounds what
-	// the rest can queue. A receiving socket's reader attaches the BPF program that checks
-	// identifiers (see filterSocket).
+	// the rest can queue. A receiving socket gets the BPF program that checks identifiers
+	// once something not ours reaches it (see filterSocket).
 	if v6 {
 		var f unix.ICMPv6Filter
 		for i := range f.Data {
@@ -230,7 +230,7 @@ func (t *Transport) openSocket(cfg Config, v6, sendOnly bool) (*sock, error) {
 		f.Close()
 		return nil, fail(icmperrors.ErrSocket, "register with the poller", err)
 	}
-	return &sock{v6: v6, f: f, rc: rc, filtered: make(chan struct{})}, nil
+	return &sock{v6: v6, f: f, rc: rc}, nil
 }
 
 // program builds the BPF program of a receiving socket that lets through the identifiers
@@ -242,20 +242,21 @@ func program(v6 bool, ids []uint16) ([]bpf.RawInstruction, error) {
 	return filterV4(ids)
 }
 
-// filterSocket attaches to s, a receiving socket, the BPF program for the identifiers known
-// now. The socket's reader does it before its first read rather than the opener: compiling
-// the program costs more than the rest of opening the socket, and a one-packet ping need not
-// wait for it. Until then the ICMP filter and the reader's own check of identifiers keep out
-// what is not ours, as they do should the attachment fail.
+// filterSocket attaches to s, a receiving socket, the BPF program that lets through only
+// the identifiers known now; learnID keeps it up to date from then on. The socket's reader
+// calls it on the first packet that is not ours: until such traffic shows up, the ICMP filter
+// and the reader's own check of identifiers suffice, and a short-lived transport, such as a
+// one-packet ping's, is spared compiling the program, which costs more than the rest of
+// opening the socket. If the attachment fails, the reader's check goes on alone.
 func (t *Transport) filterSocket(s *sock) {
-	defer close(s.filtered)
-	t.ids.mu.Lock() // against learnID: the last program attached names every identifier
+	t.ids.mu.Lock()
 	defer t.ids.mu.Unlock()
 	prog, err := program(s.v6, t.ids.filter())
 	if err != nil {
 		return
 	}
-	s.rc.Control(func(fd uintptr) { attachFilter(int(fd), prog) })
+	s.rc.Control(func(fd uintptr) { err = attachFilter(int(fd), prog) })
+	s.kernelFilter = err == nil
 }
 
 // attachFilter attaches a classic BPF program to fd (SO_ATTACH_FILTER), replacing any.
@@ -328,7 +329,7 @@ func (t *Transport) learnID(id int) error {
 		// The filter changed (a new identifier, or the switch to types only).
 		ids := s.filter()
 		for _, sk := range []*sock{t.sys.v4, t.sys.v6} {
-			if sk == nil {
+			if sk == nil || !sk.kernelFilter {
 				continue
 			}
 			prog, err := program(sk.v6, ids)
