@@ -22,6 +22,7 @@ type engine struct {
 	t         transport.Transport
 	defaultID int
 	batch     transport.BatchReceiver // nil when the transport reads one reply at a time
+	poller    transport.Poller        // nil when the transport cannot be polled
 
 	mu        sync.Mutex
 	pending   table
@@ -123,6 +124,7 @@ func acquire(t transport.Transport) *engine {
 		shared:    shareable,
 	}
 	e.batch, _ = t.(transport.BatchReceiver)
+	e.poller, _ = t.(transport.Poller)
 	ctx, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
 	if shareable {
@@ -180,6 +182,35 @@ func (e *engine) read(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// pollBatch is the most replies a call takes with one poll.
+const pollBatch = 8
+
+// pollBuffers are a call's buffers for polling its engine, made on first use.
+type pollBuffers struct {
+	replies []transport.Reply
+	routes  []route
+}
+
+// poll has e dispatch the replies its transport holds now, without waiting, and reports
+// whether there were any (see transport.Poller). A call polls before it waits: on a fast path
+// the reply to what it just sent is often there already, and it need not wait for the reader
+// to be scheduled.
+func (b *pollBuffers) poll(e *engine) bool {
+	if e.poller == nil {
+		return false
+	}
+	if b.replies == nil {
+		b.replies = make([]transport.Reply, pollBatch)
+		b.routes = make([]route, pollBatch)
+	}
+	n, err := e.poller.Poll(b.replies)
+	if err != nil || n == 0 {
+		return false // a closed transport is the reader's to report
+	}
+	e.dispatch(b.replies[:n], b.routes[:n])
+	return true
 }
 
 // dispatch routes a batch of replies: it looks them all up under one lock, then hands each

@@ -52,6 +52,7 @@ type run struct {
 	batchProbe []int32
 	regs       []registration
 	unreg      []key // retired requests, unregistered in one go before the run waits
+	polls      pollBuffers
 
 	// results, when set, holds the Host of every input index (non-streaming Multiping);
 	// rtts is a slab the Hosts' RTTs start in.
@@ -252,6 +253,9 @@ func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool), hint int
 		r.flush()
 		if room() {
 			continue // hosts completed while sending: admit more first
+		}
+		if r.active > 0 && r.polls.poll(r.e) {
+			continue // replies that came while the run was busy: take them before waiting
 		}
 		wake, ok := r.nextWake(time.Now())
 		if ok {

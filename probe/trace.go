@@ -71,6 +71,7 @@ type tracer struct {
 	pmtu     int                // with PathMTU: the largest size that may pass, IP header included
 	localOK  int                // with PathMTU, after the local link refused a size: the largest it took
 	passed   map[netip.Addr]int // with PathMTU: the largest probe each too-big answerer got
+	polls    pollBuffers
 }
 
 type traceProbe struct {
@@ -172,6 +173,9 @@ func (tr *tracer) loop(ctx context.Context) error {
 		tr.emit()
 		if tr.done() {
 			return nil
+		}
+		if tr.inWindow > 0 && tr.polls.poll(tr.e) {
+			continue // answers that came while the tracer was busy: take them before waiting
 		}
 		if wake, ok := tr.nextWake(time.Now()); ok {
 			timer.Reset(time.Until(wake))

@@ -88,6 +88,19 @@ type BatchReceiver interface {
 	ReceiveBatch(ctx context.Context, replies []Reply) (int, error)
 }
 
+// Poller is implemented by transports that can hand over, without waiting, the replies that
+// have already arrived: those they hold and those waiting in their sockets. Poll fills
+// replies[:n] and returns n, 0 when nothing is there; it never blocks, and it returns an
+// error matching errors.ErrUnavailable once the transport is closed. A reply goes either to
+// Poll or to Receive, never to both.
+//
+// On a fast path (loopback, a LAN) the reply is often queued before the request's send
+// returns; a caller that polls before it waits takes it at once, instead of waiting for the
+// goroutine that reads the socket to be scheduled and to hand the reply on.
+type Poller interface {
+	Poll(replies []Reply) (int, error)
+}
+
 // Broadcaster is implemented by transports that can send to broadcast addresses. Broadcast is
 // off by default; a broadcast destination without it fails with errors.ErrBroadcast.
 type Broadcaster interface {

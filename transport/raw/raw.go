@@ -78,6 +78,7 @@ var (
 	_ transport.Identifier    = (*Transport)(nil)
 	_ transport.BatchSender   = (*Transport)(nil)
 	_ transport.BatchReceiver = (*Transport)(nil)
+	_ transport.Poller        = (*Transport)(nil)
 	_ transport.Broadcaster   = (*Transport)(nil)
 	_ transport.Namer         = (*Transport)(nil)
 )
@@ -203,6 +204,34 @@ func (t *Transport) ReceiveBatch(ctx context.Context, replies []transport.Reply)
 		default:
 			return n, nil
 		}
+	}
+	return n, nil
+}
+
+// Poll hands over, without waiting, the replies already queued for Receive, then those
+// waiting in the sockets, up to len(replies); it returns how many it filled (see
+// transport.Poller). When another Poll is reading a socket at the time, it leaves that
+// socket to it.
+func (t *Transport) Poll(replies []transport.Reply) (int, error) {
+	if t.closed.Load() {
+		return 0, errClosedReceive
+	}
+	n := 0
+queued:
+	for n < len(replies) {
+		select {
+		case r := <-t.queue:
+			deliver(&replies[n], &r)
+			n++
+		default:
+			break queued
+		}
+	}
+	if n < len(replies) {
+		n += t.pollSockets(replies[n:])
+	}
+	if t.closed.Load() {
+		return 0, errClosedReceive
 	}
 	return n, nil
 }

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -13,8 +14,10 @@ import (
 )
 
 const (
-	// readBatch is the number of messages one recvmmsg call reads at most.
+	// readBatch is the number of messages one recvmmsg call of a socket's reader reads at
+	// most; pollBatch, of a call made for Poll.
 	readBatch = 32
+	pollBatch = 4
 	// maxSlot holds the largest IPv4 datagram or ICMPv6 message.
 	maxSlot = 1 << 16
 	// minSlot holds an echo reply to a payload of up to 4000 bytes, and any ICMP error (which
@@ -36,6 +39,7 @@ type reader struct {
 	oob   []byte
 	bufs  []byte
 	slot  int // the size of each message's buffer in bufs
+	vlen  int // the number of messages the next recvmmsg may read, at most len(hdrs)
 	n     int
 	errno unix.Errno
 	read  func(fd uintptr) bool // r.do, bound once
@@ -44,14 +48,15 @@ type reader struct {
 	zones       map[uint32]string // interface names by index, for link-local sources
 }
 
-func newReader(t *Transport, s *sock) *reader {
+func newReader(t *Transport, s *sock, batch int) *reader {
 	r := &reader{
 		t:     t,
 		s:     s,
-		hdrs:  make([]unix.Mmsghdr, readBatch),
-		iovs:  make([]unix.Iovec, readBatch),
-		names: make([]unix.RawSockaddrInet6, readBatch),
-		oob:   make([]byte, readBatch*readOOBSize),
+		hdrs:  make([]unix.Mmsghdr, batch),
+		iovs:  make([]unix.Iovec, batch),
+		names: make([]unix.RawSockaddrInet6, batch),
+		oob:   make([]byte, batch*readOOBSize),
+		vlen:  batch,
 	}
 	for i := range r.hdrs {
 		h := &r.hdrs[i].Hdr
@@ -68,7 +73,7 @@ func newReader(t *Transport, s *sock) *reader {
 // grow gives every message of a batch a buffer of size bytes.
 func (r *reader) grow(size int) {
 	r.slot = size
-	r.bufs = make([]byte, readBatch*size)
+	r.bufs = make([]byte, len(r.hdrs)*size)
 	for i := range r.iovs {
 		r.iovs[i].Base = &r.bufs[i*size]
 		r.iovs[i].SetLen(size)
@@ -97,7 +102,7 @@ func (r *reader) do(fd uintptr) bool {
 		h.Flags = 0
 	}
 	for {
-		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), 0, 0, 0)
+		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(r.vlen), 0, 0, 0)
 		switch e {
 		case unix.EINTR:
 			continue
@@ -113,7 +118,52 @@ func (r *reader) do(fd uintptr) bool {
 // buffers are set up here, beside the caller of New.
 func (t *Transport) read(s *sock) {
 	defer t.sys.readers.Done()
-	newReader(t, s).run()
+	newReader(t, s, readBatch).run()
+}
+
+// pollReader reads one socket for Poll, with buffers of its own: the socket's reader may be
+// reading it at the same moment, and the kernel hands each packet to one of them.
+type pollReader struct {
+	mu sync.Mutex
+	r  *reader // made on first use
+}
+
+// pollSockets fills replies with what the sockets hold now, without waiting.
+func (t *Transport) pollSockets(replies []transport.Reply) int {
+	n := t.sys.poll4.poll(t, t.sys.v4, replies)
+	return n + t.sys.poll6.poll(t, t.sys.v6, replies[n:])
+}
+
+// poll reads s without waiting, up to len(replies). It leaves the socket alone when another
+// Poll is reading it.
+func (p *pollReader) poll(t *Transport, s *sock, replies []transport.Reply) int {
+	if s == nil || len(replies) == 0 || !p.mu.TryLock() {
+		return 0
+	}
+	defer p.mu.Unlock()
+	if p.r == nil {
+		p.r = newReader(t, s, pollBatch)
+	}
+	r := p.r
+	n := 0
+	for n < len(replies) {
+		r.vlen = min(len(r.hdrs), len(replies)-n)
+		r.n, r.errno = 0, 0
+		if err := s.rc.Control(func(fd uintptr) { r.do(fd) }); err != nil || r.n == 0 {
+			break // closed, or nothing waiting (or a transient error, left to the reader)
+		}
+		for i := range r.n {
+			var rep transport.Reply
+			if r.parse(i, &rep) {
+				deliver(&replies[n], &rep)
+				n++
+			}
+		}
+		if r.n < r.vlen {
+			break // the socket is empty
+		}
+	}
+	return n
 }
 
 // run reads until the socket is closed.

@@ -42,6 +42,8 @@ type system struct {
 	df6  *sock // IPv6 socket that ignores the cached path MTU, for IPV6_DONTFRAG requests
 
 	readers sync.WaitGroup
+
+	poll4, poll6 pollReader // the sockets' readers for Poll
 }
 
 // errNoFamily marks a socket() failure because the system lacks the address family.
