@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -35,6 +36,29 @@ func lossPercent(h *result.Host) string {
 	return strconv.FormatFloat(h.PacketLoss()*100, 'g', 4, 64)
 }
 
+// The ping lines are built by appending into a buffer on the stack rather than with fmt: they
+// are most of what a short ping does, and fmt's first use costs a one-packet ping more than
+// the rest of its output.
+
+// writePingHeader writes iputils ping's first line for host, which resolved to dst.
+func writePingHeader(w io.Writer, host string, dst netip.Addr, size int) {
+	var buf [256]byte
+	b := append(buf[:0], "PING "...)
+	b = append(b, host...)
+	b = append(b, " ("...)
+	b = dst.AppendTo(b)
+	b = append(b, ") "...)
+	b = strconv.AppendInt(b, int64(size), 10)
+	if dst.Is4() {
+		b = append(b, '(')
+		b = strconv.AppendInt(b, int64(size+28), 10)
+		b = append(b, ") bytes of data.\n"...)
+	} else {
+		b = append(b, " data bytes\n"...)
+	}
+	w.Write(b)
+}
+
 // writeOutcome writes iputils ping's line for one outcome: a reply, a duplicate, or an ICMP
 // error by name. A timeout writes nothing.
 func writeOutcome(w io.Writer, o probe.Outcome) {
@@ -42,35 +66,71 @@ func writeOutcome(w io.Writer, o probe.Outcome) {
 		return
 	}
 	r := &o.Reply
+	var buf [256]byte
+	var b []byte
 	if r.Kind() != transport.KindEchoReply {
-		fmt.Fprintf(w, "From %s icmp_seq=%d %s\n", r.Source, o.Seq+1, r.Message())
-		return
+		b = append(buf[:0], "From "...)
+		b = r.Source.AppendTo(b)
+		b = append(b, " icmp_seq="...)
+		b = strconv.AppendInt(b, int64(o.Seq+1), 10)
+		b = append(b, ' ')
+		b = append(b, r.Message()...)
+	} else {
+		b = strconv.AppendInt(buf[:0], int64(r.Bytes), 10)
+		b = append(b, " bytes from "...)
+		b = r.Source.AppendTo(b)
+		b = append(b, ": icmp_seq="...)
+		b = strconv.AppendInt(b, int64(o.Seq+1), 10)
+		if r.TTL > 0 {
+			b = append(b, " ttl="...)
+			b = strconv.AppendInt(b, int64(r.TTL), 10)
+		}
+		b = append(b, " time="...)
+		b = append(b, replyTime(o.RTT)...)
+		b = append(b, " ms"...)
+		if o.Duplicate {
+			b = append(b, " (DUP!)"...)
+		}
 	}
-	fmt.Fprintf(w, "%d bytes from %s: icmp_seq=%d", r.Bytes, r.Source, o.Seq+1)
-	if r.TTL > 0 {
-		fmt.Fprintf(w, " ttl=%d", r.TTL)
-	}
-	fmt.Fprintf(w, " time=%s ms", replyTime(o.RTT))
-	if o.Duplicate {
-		io.WriteString(w, " (DUP!)")
-	}
-	io.WriteString(w, "\n")
+	w.Write(append(b, '\n'))
 }
 
 // writePingSummary writes iputils ping's statistics for host, as given on the command line.
 func writePingSummary(w io.Writer, host string, h *result.Host, elapsed time.Duration) {
-	fmt.Fprintf(w, "\n--- %s ping statistics ---\n", host)
-	fmt.Fprintf(w, "%d packets transmitted, %d received", h.PacketsSent, h.PacketsReceived())
+	var buf [512]byte
+	b := append(buf[:0], "\n--- "...)
+	b = append(b, host...)
+	b = append(b, " ping statistics ---\n"...)
+	b = strconv.AppendInt(b, int64(h.PacketsSent), 10)
+	b = append(b, " packets transmitted, "...)
+	b = strconv.AppendInt(b, int64(h.PacketsReceived()), 10)
+	b = append(b, " received"...)
 	if h.Duplicates > 0 {
-		fmt.Fprintf(w, ", +%d duplicates", h.Duplicates)
+		b = append(b, ", +"...)
+		b = strconv.AppendInt(b, int64(h.Duplicates), 10)
+		b = append(b, " duplicates"...)
 	}
 	if h.Errors > 0 {
-		fmt.Fprintf(w, ", +%d errors", h.Errors)
+		b = append(b, ", +"...)
+		b = strconv.AppendInt(b, int64(h.Errors), 10)
+		b = append(b, " errors"...)
 	}
-	fmt.Fprintf(w, ", %s%% packet loss, time %dms\n", lossPercent(h), elapsed.Milliseconds())
+	b = append(b, ", "...)
+	b = append(b, lossPercent(h)...)
+	b = append(b, "% packet loss, time "...)
+	b = strconv.AppendInt(b, elapsed.Milliseconds(), 10)
+	b = append(b, "ms\n"...)
 	if h.PacketsReceived() > 0 {
-		fmt.Fprintf(w, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", ms(h.MinRTT()), ms(h.AvgRTT()), ms(h.MaxRTT()), ms(h.StdDev()))
+		b = append(b, "rtt min/avg/max/mdev = "...)
+		for i, d := range [...]time.Duration{h.MinRTT(), h.AvgRTT(), h.MaxRTT(), h.StdDev()} {
+			if i > 0 {
+				b = append(b, '/')
+			}
+			b = strconv.AppendFloat(b, ms(d), 'f', 3, 64)
+		}
+		b = append(b, " ms\n"...)
 	}
+	w.Write(b)
 }
 
 // writeHostLine writes fping -q's line for a host.

@@ -93,11 +93,7 @@ func runPing(ctx context.Context, args []string, e *env) int {
 	out := bufio.NewWriter(e.stdout)
 	defer out.Flush()
 	if !f.asJSON {
-		if dst.Is4() {
-			fmt.Fprintf(out, "PING %s (%s) %d(%d) bytes of data.\n", host, dst, f.size, f.size+28)
-		} else {
-			fmt.Fprintf(out, "PING %s (%s) %d data bytes\n", host, dst, f.size)
-		}
+		writePingHeader(out, host, dst, f.size)
 		out.Flush()
 		if !quiet {
 			opts.OnReply = func(o probe.Outcome) {
