@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"reflect"
 	"sync"
+	"sync/atomic"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
 	"github.com/icmpkit/icmpkit/transport"
@@ -13,7 +14,8 @@ import (
 
 // An engine owns the single reader of one transport and dispatches what it reads to the
 // calls (Ping, Multiping, Traceroute) waiting on that transport. Calls on the same transport
-// share one engine, found in the registry; the last call to leave stops the reader.
+// share one engine, found in the registry; the first call to wait starts the reader (see
+// listen), the last call to leave stops it.
 //
 // Requests in flight are kept in one table keyed by what a reply names (destination,
 // identifier, sequence). The table holds no pointers, so that a million entries cost the
@@ -31,12 +33,13 @@ type engine struct {
 	freeSinks []uint32
 	sinkOf    map[sink]uint32 // slots of sinks that registered through register
 
-	stop   context.CancelFunc
-	exited chan struct{} // closed when the reader has returned
-	dead   chan struct{} // closed when the transport failed; err says why
-	err    error
-	refs   int // guarded by registryMu
-	shared bool
+	listening atomic.Bool        // the reader runs; set under registryMu
+	stop      context.CancelFunc // ends the reader; set with listening
+	exited    chan struct{}      // closed when the reader has returned
+	dead      chan struct{}      // closed when the transport failed; err says why
+	err       error
+	refs      int // guarded by registryMu
+	shared    bool
 }
 
 // key names a request on the wire. Broadcast requests register with an invalid destination
@@ -125,16 +128,32 @@ func acquire(t transport.Transport) *engine {
 	}
 	e.batch, _ = t.(transport.BatchReceiver)
 	e.poller, _ = t.(transport.Poller)
-	ctx, cancel := context.WithCancel(context.Background())
-	e.stop = cancel
 	if shareable {
 		registry[t] = e
 	}
-	go e.read(ctx)
 	return e
 }
 
-// release drops a reference; the last one stops the reader and waits for it to end.
+// listen starts the engine's reader unless it runs already. A call listens before it first
+// waits; until then replies stay with the transport, and a call whose replies all came by
+// polling (a ping on loopback) never starts the reader.
+func (e *engine) listen() {
+	if e.listening.Load() {
+		return
+	}
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if e.listening.Load() {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.stop = cancel
+	e.listening.Store(true)
+	go e.read(ctx)
+}
+
+// release drops a reference; the last one stops the reader, if it runs, and waits for it to
+// end.
 func (e *engine) release() {
 	registryMu.Lock()
 	e.refs--
@@ -142,8 +161,9 @@ func (e *engine) release() {
 	if last && e.shared {
 		delete(registry, e.t)
 	}
+	listening := e.listening.Load()
 	registryMu.Unlock()
-	if last {
+	if last && listening {
 		e.stop()
 		<-e.exited
 	}

@@ -257,6 +257,7 @@ func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool), hint int
 		if r.active > 0 && r.polls.poll(r.e) {
 			continue // replies that came while the run was busy: take them before waiting
 		}
+		r.e.listen()
 		wake, ok := r.nextWake(time.Now())
 		if ok {
 			timer.Reset(time.Until(wake))

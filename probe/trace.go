@@ -177,6 +177,7 @@ func (tr *tracer) loop(ctx context.Context) error {
 		if tr.inWindow > 0 && tr.polls.poll(tr.e) {
 			continue // answers that came while the tracer was busy: take them before waiting
 		}
+		tr.e.listen()
 		if wake, ok := tr.nextWake(time.Now()); ok {
 			timer.Reset(time.Until(wake))
 		} else {

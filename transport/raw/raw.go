@@ -172,6 +172,7 @@ func (t *Transport) Receive(ctx context.Context, reply *transport.Reply) error {
 	if t.closed.Load() {
 		return errClosedReceive
 	}
+	t.startReaders()
 	select {
 	case r := <-t.queue:
 		if t.closed.Load() {

@@ -208,6 +208,7 @@ func TestBadRequests(t *testing.T) {
 // reader sees makes it attach the socket's BPF program; the kernel drops the rest.
 func TestForeignIdentifierDropped(t *testing.T) {
 	tr := open(t, Config{})
+	tr.startReaders() // as Receive does
 	for _, dst := range []netip.Addr{lo4, lo6} {
 		t.Run(dst.String(), func(t *testing.T) {
 			s := tr.sys.v4
@@ -648,4 +649,36 @@ func TestPoll(t *testing.T) {
 	require.NoError(t, tr.Close())
 	_, err = tr.Poll(buf)
 	assert.ErrorIs(t, err, icmperrors.ErrUnavailable)
+}
+
+// The sockets' readers start with the first Receive: a transport whose replies are all
+// polled runs no goroutine of its own, and Close after either is clean.
+func TestReadersStartWithReceive(t *testing.T) {
+	tr := open(t, Config{})
+	before := runtime.NumGoroutine()
+	require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: lo4, ID: tr.id, Seq: 1}))
+	buf := make([]transport.Reply, 1)
+	require.Eventually(t, func() bool {
+		n, err := tr.Poll(buf)
+		require.NoError(t, err)
+		return n == 1
+	}, 5*time.Second, time.Millisecond)
+	assert.Equal(t, 1, buf[0].Seq)
+	assert.Equal(t, before, runtime.NumGoroutine(), "Poll starts no reader")
+	tr.sys.readersMu.Lock()
+	assert.False(t, tr.sys.started)
+	tr.sys.readersMu.Unlock()
+
+	require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: lo6, ID: tr.id, Seq: 2}))
+	r := receiveMatching(t, tr, bySeq(lo6, tr.id, 2))
+	assert.Equal(t, transport.KindEchoReply, r.Kind())
+	assert.Equal(t, before+2, runtime.NumGoroutine(), "one reader a socket")
+
+	idle := open(t, Config{})
+	require.NoError(t, idle.Close(), "closing a transport whose readers never started")
+	var rep transport.Reply
+	assert.ErrorIs(t, idle.Receive(context.Background(), &rep), icmperrors.ErrUnavailable)
+	idle.sys.readersMu.Lock()
+	assert.False(t, idle.sys.started, "no reader starts once closed")
+	idle.sys.readersMu.Unlock()
 }

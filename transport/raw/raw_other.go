@@ -23,6 +23,8 @@ func (t *Transport) sendBatch(ctx context.Context, reqs []transport.Request) (in
 	return 0, errClosedSend
 }
 
+func (t *Transport) startReaders() {}
+
 func (t *Transport) pollSockets(replies []transport.Reply) int { return 0 }
 
 func (t *Transport) setBroadcast(on bool) error { t.broadcast.Store(on); return nil }

@@ -41,7 +41,9 @@ type system struct {
 	df4  *sock // IPv4 socket with DF set, ignoring the cached path MTU
 	df6  *sock // IPv6 socket that ignores the cached path MTU, for IPV6_DONTFRAG requests
 
-	readers sync.WaitGroup
+	readersMu sync.Mutex // orders startReaders against Close
+	started   bool       // the readers run; guarded by readersMu
+	readers   sync.WaitGroup
 
 	poll4, poll6 pollReader // the sockets' readers for Poll
 }
@@ -90,13 +92,25 @@ func (t *Transport) open(cfg Config) error {
 	default:
 		return err4
 	}
+	return nil
+}
+
+// startReaders starts the sockets' readers unless they run already or the transport is
+// closed. Receive starts them: until then replies wait in the sockets, where Poll finds
+// them, and a transport whose replies are all polled never starts a goroutine.
+func (t *Transport) startReaders() {
+	t.sys.readersMu.Lock()
+	defer t.sys.readersMu.Unlock()
+	if t.sys.started || t.closed.Load() {
+		return
+	}
+	t.sys.started = true
 	for _, s := range []*sock{t.sys.v4, t.sys.v6} {
 		if s != nil {
 			t.sys.readers.Add(1)
 			go t.read(s)
 		}
 	}
-	return nil
 }
 
 func familyName(v6 bool) string {
@@ -409,6 +423,8 @@ func (t *Transport) closeSockets() {
 
 func (t *Transport) closeSystem() error {
 	t.closeSockets()
+	t.sys.readersMu.Lock() // closed is set: no reader starts after this
+	t.sys.readersMu.Unlock()
 	t.sys.readers.Wait()
 	return nil
 }
