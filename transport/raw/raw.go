@@ -59,8 +59,8 @@ const queueLen = 512
 // for concurrent use. Create it with New and release it with Close.
 type Transport struct {
 	id        int
-	family    Family // the families actually open
-	queue     chan transport.Reply
+	family    Family                               // the families actually open
+	queue     atomic.Pointer[chan transport.Reply] // made when the readers start
 	done      chan struct{}
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -108,9 +108,8 @@ func New(cfg Config) (*Transport, error) {
 		cfg.ReceiveBuffer = DefaultReceiveBuffer
 	}
 	t := &Transport{
-		id:    id,
-		queue: make(chan transport.Reply, queueLen),
-		done:  make(chan struct{}),
+		id:   id,
+		done: make(chan struct{}),
 	}
 	t.ids.init(uint16(id))
 	if err := t.open(cfg); err != nil {
@@ -173,8 +172,12 @@ func (t *Transport) Receive(ctx context.Context, reply *transport.Reply) error {
 		return errClosedReceive
 	}
 	t.startReaders()
+	queue := t.replies()
+	if queue == nil {
+		return errClosedReceive // closed before the readers started
+	}
 	select {
-	case r := <-t.queue:
+	case r := <-queue:
 		if t.closed.Load() {
 			return errClosedReceive
 		}
@@ -197,9 +200,10 @@ func (t *Transport) ReceiveBatch(ctx context.Context, replies []transport.Reply)
 		return 0, err
 	}
 	n := 1
+	queue := t.replies()
 	for n < len(replies) {
 		select {
-		case r := <-t.queue:
+		case r := <-queue:
 			deliver(&replies[n], &r)
 			n++
 		default:
@@ -218,10 +222,11 @@ func (t *Transport) Poll(replies []transport.Reply) (int, error) {
 		return 0, errClosedReceive
 	}
 	n := 0
+	queue := t.replies() // nil (no reader has run) is empty
 queued:
 	for n < len(replies) {
 		select {
-		case r := <-t.queue:
+		case r := <-queue:
 			deliver(&replies[n], &r)
 			n++
 		default:
@@ -235,6 +240,14 @@ queued:
 		return 0, errClosedReceive
 	}
 	return n, nil
+}
+
+// replies gives the queue the readers fill for Receive, nil before they start.
+func (t *Transport) replies() chan transport.Reply {
+	if q := t.queue.Load(); q != nil {
+		return *q
+	}
+	return nil
 }
 
 // deliver copies r into reply, reusing reply's MPLS array when it has room.
@@ -254,7 +267,7 @@ func deliver(reply, r *transport.Reply) {
 // once the transport is closed.
 func (t *Transport) enqueue(r *transport.Reply) bool {
 	select {
-	case t.queue <- *r:
+	case *t.queue.Load() <- *r:
 		return true
 	case <-t.done:
 		return false

@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/transport"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -105,6 +106,8 @@ func (t *Transport) startReaders() {
 		return
 	}
 	t.sys.started = true
+	queue := make(chan transport.Reply, queueLen)
+	t.queue.Store(&queue)
 	for _, s := range []*sock{t.sys.v4, t.sys.v6} {
 		if s != nil {
 			t.sys.readers.Add(1)
