@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 
 	"github.com/icmpkit/icmpkit"
@@ -40,40 +39,17 @@ type env struct {
 	stdoutTerminal, stderrTerminal bool
 	// open opens the transport for a mode.
 	open func(icmpkit.Mode, icmpkit.Config) (transport.Transport, error)
-	// interruptReady, when not nil, is closed once Ctrl-C cancels the run's context instead
-	// of ending the program.
-	interruptReady <-chan struct{}
+	// interrupts, when not nil, catches Ctrl-C for the run's context.
+	interrupts *interrupter
 }
 
 func main() {
-	ctx, ready := interruptible()
+	interrupts, ctx := newInterrupter()
 	os.Exit(run(ctx, os.Args[1:], &env{
 		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
 		stdoutTerminal: isTerminal(os.Stdout), stderrTerminal: isTerminal(os.Stderr),
-		open: icmpkit.Open, interruptReady: ready,
+		open: icmpkit.Open, interrupts: interrupts,
 	}))
-}
-
-// interruptible gives a context that the first Ctrl-C (SIGINT) cancels, so that the run
-// winds down and prints what it has; a second Ctrl-C ends the program at once. ready is
-// closed once the handler is in place.
-//
-// A goroutine of its own installs the handler while the program parses its flags and opens
-// its sockets: os/signal starts two threads and waits for one of them, which costs about as
-// much as the rest of a one-packet ping. The subcommands wait for ready before their first
-// line of output (see openTransport), so a Ctrl-C after that line always gets the summary.
-func interruptible() (ctx context.Context, ready <-chan struct{}) {
-	ctx, cancel := context.WithCancel(context.Background())
-	installed := make(chan struct{})
-	go func() {
-		c := make(chan os.Signal, 1)
-		signal.Notify(c, os.Interrupt)
-		close(installed)
-		<-c
-		cancel()
-		signal.Stop(c)
-	}()
-	return ctx, installed
 }
 
 const usage = `usage: icmpkit SUBCOMMAND [flags] ARGS
@@ -125,9 +101,11 @@ func (e *env) fail(cmd string, err error) int {
 }
 
 // openTransport opens the transport for mode and says on stderr when auto mode fell back to
-// datagram sockets. It returns once Ctrl-C would cancel the run's context (interruptReady),
-// so that what the subcommand prints next is followed by a summary even if interrupted.
-func (e *env) openTransport(cmd string, mode icmpkit.Mode, cfg icmpkit.Config) (transport.Transport, int) {
+// datagram sockets. It has the Ctrl-C handler installed meanwhile and returns once it is in
+// place, so that what the subcommand prints next is followed by a summary even if
+// interrupted; brief says that the run may end within moments (see interrupter).
+func (e *env) openTransport(cmd string, mode icmpkit.Mode, cfg icmpkit.Config, brief bool) (transport.Transport, int) {
+	e.interrupts.start(brief)
 	t, err := e.open(mode, cfg)
 	if err != nil {
 		return nil, e.fail(cmd, err)
@@ -135,9 +113,7 @@ func (e *env) openTransport(cmd string, mode icmpkit.Mode, cfg icmpkit.Config) (
 	if mode == icmpkit.ModeAuto && icmpkit.ModeOf(t) == icmpkit.ModeUnprivileged {
 		fmt.Fprintln(e.stderr, "icmpkit "+cmd+": raw ICMP sockets unavailable, fell back to unprivileged datagram sockets (--mode dgram)")
 	}
-	if e.interruptReady != nil {
-		<-e.interruptReady
-	}
+	e.interrupts.wait(brief)
 	return t, exitOK
 }
 

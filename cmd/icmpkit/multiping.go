@@ -72,7 +72,7 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		for a := first; ok && yield(a); a, ok = next() {
 		}
 	}
-	t, code := e.openTransport("multiping", f.edge.mode, f.edge.config(f.edge.family))
+	t, code := e.openTransport("multiping", f.edge.mode, f.edge.config(f.edge.family), false)
 	if t == nil {
 		return code
 	}

@@ -83,7 +83,7 @@ func runPing(ctx context.Context, args []string, e *env) int {
 	if err := opts.Validate(dst); err != nil {
 		return e.fail("ping", err)
 	}
-	t, code := e.openTransport("ping", f.edge.mode, f.edge.config(familyOf(dst)))
+	t, code := e.openTransport("ping", f.edge.mode, f.edge.config(familyOf(dst)), f.count == 1)
 	if t == nil {
 		return code
 	}
