@@ -1,114 +1,234 @@
 package result
 
 import (
-	"encoding/json"
 	"math"
 	"net/netip"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/net/icmp"
 )
 
+// The JSON of Host, Hop and Trace is written by appending to a byte slice, byte for byte what
+// encoding/json writes for the same objects (key order, float and string forms), without
+// encoding/json: the icmpkit command prints JSON and need not link it, which keeps its
+// start-up short. MarshalJSON makes the types work with encoding/json all the same.
+
 // ms converts a duration to milliseconds, rounded to the nanosecond.
 func ms(d time.Duration) float64 { return math.Round(float64(d)) / 1e6 }
 
-type hostJSON struct {
-	Address         string    `json:"address"`
-	IsAlive         bool      `json:"is_alive"`
-	PacketsSent     int       `json:"packets_sent"`
-	PacketsReceived int       `json:"packets_received"`
-	PacketLoss      float64   `json:"packet_loss"`
-	MinRTT          float64   `json:"min_rtt"`
-	AvgRTT          float64   `json:"avg_rtt"`
-	MaxRTT          float64   `json:"max_rtt"`
-	StdDev          float64   `json:"stddev"`
-	Jitter          float64   `json:"jitter"`
-	RTTs            []float64 `json:"rtts"`
-	Duplicates      int       `json:"duplicates"`
-	Errors          int       `json:"errors"`
-}
-
-func (h *Host) toJSON() hostJSON {
-	rtts := make([]float64, len(h.RTTs))
-	for i, r := range h.RTTs {
-		rtts[i] = ms(r)
-	}
-	return hostJSON{
-		Address:         addrString(h.Address),
-		IsAlive:         h.IsAlive(),
-		PacketsSent:     h.PacketsSent,
-		PacketsReceived: h.PacketsReceived(),
-		PacketLoss:      h.PacketLoss(),
-		MinRTT:          ms(h.MinRTT()),
-		AvgRTT:          ms(h.AvgRTT()),
-		MaxRTT:          ms(h.MaxRTT()),
-		StdDev:          ms(h.StdDev()),
-		Jitter:          ms(h.Jitter()),
-		RTTs:            rtts,
-		Duplicates:      h.Duplicates,
-		Errors:          h.Errors,
-	}
-}
-
-func addrString(a netip.Addr) string {
-	if !a.IsValid() {
-		return ""
-	}
-	return a.String()
-}
-
-// MarshalJSON writes the Host object of icmpkit's JSON output: RTTs in milliseconds,
+// AppendJSON appends the Host object of icmpkit's JSON output to b: RTTs in milliseconds,
 // packet_loss as a fraction.
-func (h Host) MarshalJSON() ([]byte, error) { return json.Marshal(h.toJSON()) }
-
-type mplsJSON struct {
-	Label int  `json:"label"`
-	TC    int  `json:"tc"`
-	S     bool `json:"s"`
-	TTL   int  `json:"ttl"`
+func (h *Host) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	b = appendHostFields(b, h)
+	return append(b, '}')
 }
 
-type hopJSON struct {
-	hostJSON
-	Distance    int        `json:"distance"`
-	Responders  []string   `json:"responders"`
-	Unreachable string     `json:"unreachable,omitempty"`
-	MPLS        []mplsJSON `json:"mpls,omitempty"`
-	MTU         int        `json:"mtu,omitempty"`
+// MarshalJSON writes the Host object of icmpkit's JSON output (see AppendJSON).
+func (h Host) MarshalJSON() ([]byte, error) { return h.AppendJSON(nil), nil }
+
+func appendHostFields(b []byte, h *Host) []byte {
+	b = appendKey(b, "address", true)
+	b = appendAddr(b, h.Address)
+	b = appendKey(b, "is_alive", false)
+	b = strconv.AppendBool(b, h.IsAlive())
+	b = appendKey(b, "packets_sent", false)
+	b = strconv.AppendInt(b, int64(h.PacketsSent), 10)
+	b = appendKey(b, "packets_received", false)
+	b = strconv.AppendInt(b, int64(h.PacketsReceived()), 10)
+	b = appendKey(b, "packet_loss", false)
+	b = appendFloat(b, h.PacketLoss())
+	for _, f := range [...]struct {
+		key string
+		d   time.Duration
+	}{{"min_rtt", h.MinRTT()}, {"avg_rtt", h.AvgRTT()}, {"max_rtt", h.MaxRTT()}, {"stddev", h.StdDev()}, {"jitter", h.Jitter()}} {
+		b = appendKey(b, f.key, false)
+		b = appendFloat(b, ms(f.d))
+	}
+	b = appendKey(b, "rtts", false)
+	b = append(b, '[')
+	for i, r := range h.RTTs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendFloat(b, ms(r))
+	}
+	b = append(b, ']')
+	b = appendKey(b, "duplicates", false)
+	b = strconv.AppendInt(b, int64(h.Duplicates), 10)
+	b = appendKey(b, "errors", false)
+	return strconv.AppendInt(b, int64(h.Errors), 10)
 }
 
-// MarshalJSON writes a Host object plus "distance" and the hop's extra fields.
-func (h Hop) MarshalJSON() ([]byte, error) {
-	out := hopJSON{hostJSON: h.Host.toJSON(), Distance: h.Distance, Unreachable: h.Unreachable, MTU: h.MTU}
-	out.Responders = make([]string, len(h.Responders))
+// AppendJSON appends a Host object plus "distance" and the hop's extra fields to b.
+func (h *Hop) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	b = appendHostFields(b, &h.Host)
+	b = appendKey(b, "distance", false)
+	b = strconv.AppendInt(b, int64(h.Distance), 10)
+	b = appendKey(b, "responders", false)
+	b = append(b, '[')
 	for i, a := range h.Responders {
-		out.Responders[i] = addrString(a)
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendAddr(b, a)
 	}
-	out.MPLS = mplsToJSON(h.MPLS)
-	return json.Marshal(out)
+	b = append(b, ']')
+	if h.Unreachable != "" {
+		b = appendKey(b, "unreachable", false)
+		b = appendString(b, h.Unreachable)
+	}
+	if len(h.MPLS) > 0 {
+		b = appendKey(b, "mpls", false)
+		b = appendMPLS(b, h.MPLS)
+	}
+	if h.MTU != 0 {
+		b = appendKey(b, "mtu", false)
+		b = strconv.AppendInt(b, int64(h.MTU), 10)
+	}
+	return append(b, '}')
 }
 
-func mplsToJSON(ls []icmp.MPLSLabel) []mplsJSON {
-	if len(ls) == 0 {
-		return nil
-	}
-	out := make([]mplsJSON, len(ls))
+// MarshalJSON writes a Host object plus "distance" and the hop's extra fields (see
+// AppendJSON).
+func (h Hop) MarshalJSON() ([]byte, error) { return h.AppendJSON(nil), nil }
+
+func appendMPLS(b []byte, ls []icmp.MPLSLabel) []byte {
+	b = append(b, '[')
 	for i, l := range ls {
-		out[i] = mplsJSON{l.Label, l.TC, l.S, l.TTL}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		b = appendKey(b, "label", true)
+		b = strconv.AppendInt(b, int64(l.Label), 10)
+		b = appendKey(b, "tc", false)
+		b = strconv.AppendInt(b, int64(l.TC), 10)
+		b = appendKey(b, "s", false)
+		b = strconv.AppendBool(b, l.S)
+		b = appendKey(b, "ttl", false)
+		b = strconv.AppendInt(b, int64(l.TTL), 10)
+		b = append(b, '}')
 	}
-	return out
+	return append(b, ']')
 }
 
-// MarshalJSON writes {"destination": ..., "reached": ..., "hops": [...]}.
-func (t Trace) MarshalJSON() ([]byte, error) {
-	hops := t.Hops
-	if hops == nil {
-		hops = []Hop{}
+// AppendJSON appends {"destination": ..., "reached": ..., "hops": [...]} to b, and
+// "path_mtu" when path MTU discovery ran.
+func (t *Trace) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	b = appendKey(b, "destination", true)
+	b = appendAddr(b, t.Destination)
+	b = appendKey(b, "reached", false)
+	b = strconv.AppendBool(b, t.Reached)
+	b = appendKey(b, "hops", false)
+	b = append(b, '[')
+	for i := range t.Hops {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = t.Hops[i].AppendJSON(b)
 	}
-	return json.Marshal(struct {
-		Destination string `json:"destination"`
-		Reached     bool   `json:"reached"`
-		Hops        []Hop  `json:"hops"`
-		PathMTU     int    `json:"path_mtu,omitempty"`
-	}{addrString(t.Destination), t.Reached, hops, t.PathMTU})
+	b = append(b, ']')
+	if t.PathMTU != 0 {
+		b = appendKey(b, "path_mtu", false)
+		b = strconv.AppendInt(b, int64(t.PathMTU), 10)
+	}
+	return append(b, '}')
+}
+
+// MarshalJSON writes the Trace object (see AppendJSON).
+func (t Trace) MarshalJSON() ([]byte, error) { return t.AppendJSON(nil), nil }
+
+// appendKey appends "key":, after a comma unless it is the object's first.
+func appendKey(b []byte, key string, first bool) []byte {
+	if !first {
+		b = append(b, ',')
+	}
+	b = append(b, '"')
+	b = append(b, key...)
+	return append(b, '"', ':')
+}
+
+// appendAddr appends a as a JSON string, "" for the zero Addr.
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if !a.IsValid() {
+		return append(b, '"', '"')
+	}
+	if a.Zone() != "" {
+		return appendString(b, a.String()) // a zone is any text
+	}
+	b = append(b, '"')
+	b = a.AppendTo(b)
+	return append(b, '"')
+}
+
+// appendFloat appends f as encoding/json does: the shortest decimal that reads back as f,
+// in exponent form below 1e-6 and from 1e21. f is finite: every float written here is a
+// fraction or a duration in milliseconds.
+func appendFloat(b []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// e-09 to e-9, as encoding/json writes it.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+// appendString appends s as a JSON string with encoding/json's escapes: quotes, backslashes
+// and control characters; <, > and & for HTML; U+2028 and U+2029; invalid UTF-8 as U+FFFD.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

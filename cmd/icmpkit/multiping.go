@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"iter"
 	"net/netip"
 
@@ -88,6 +87,7 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	defer out.Flush()
 	hosts, alive := 0, 0
 	var failure error
+	var jsonBuf []byte // reused for every host's line
 	for h, err := range icmpkit.MultipingSeq(ctx, all, &opts) {
 		if err != nil {
 			if !interrupted(ctx, err) {
@@ -99,12 +99,8 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 			bar.clear()
 		}
 		if f.asJSON {
-			b, err := json.Marshal(h)
-			if err != nil {
-				failure = err
-				break
-			}
-			out.Write(append(b, '\n'))
+			jsonBuf = append(h.AppendJSON(jsonBuf[:0]), '\n')
+			out.Write(jsonBuf)
 		} else {
 			writeHostLine(out, h)
 		}

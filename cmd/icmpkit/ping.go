@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/netip"
@@ -110,11 +109,7 @@ func runPing(ctx context.Context, args []string, e *env) int {
 		return e.fail("ping", err)
 	}
 	if f.asJSON {
-		b, err := json.Marshal(h)
-		if err != nil {
-			return e.fail("ping", err)
-		}
-		out.Write(append(b, '\n'))
+		out.Write(append(h.AppendJSON(nil), '\n'))
 	} else {
 		writePingSummary(out, host, h, elapsed)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"time"
@@ -102,11 +101,7 @@ func runTraceroute(ctx context.Context, args []string, e *env) int {
 		return e.fail("traceroute", err)
 	}
 	if asJSON {
-		b, err := json.Marshal(trace)
-		if err != nil {
-			return e.fail("traceroute", err)
-		}
-		out.Write(append(b, '\n'))
+		out.Write(append(trace.AppendJSON(nil), '\n'))
 	} else {
 		for i := range trace.Hops {
 			show(&trace.Hops[i])
