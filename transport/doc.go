@@ -9,7 +9,8 @@
 // Implementations: transport/raw (privileged raw sockets), transport/dgram (unprivileged
 // datagram "ping" sockets) and transport/mock (an in-memory network for tests). Anyone can add
 // another: implement the three methods of Transport, and optionally the small capability
-// interfaces [Identifier], [BatchSender], [BatchReceiver], [Broadcaster] and [Namer].
+// interfaces [Identifier], [BatchSender], [BatchReceiver], [Poller], [Broadcaster] and
+// [Namer].
 //
 // The package probe runs Ping, Multiping and Traceroute over any Transport.
 package transport

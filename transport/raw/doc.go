@@ -10,13 +10,16 @@
 // stacks.
 //
 // A raw socket receives a copy of every ICMP packet of its network namespace, so the kernel
-// filters for it: ICMP_FILTER keeps only echo replies and error messages, and a classic BPF
-// program keeps only echo replies that carry one of the transport's identifiers and errors
-// that quote an echo request carrying one. Replies are checked again in user space.
+// filters for it: ICMP_FILTER keeps only echo replies and error messages, and, from the first
+// packet that is not ours, a classic BPF program keeps only echo replies that carry one of the
+// transport's identifiers and errors that quote an echo request carrying one. Replies are
+// checked again in user space.
 //
-// Sockets are non-blocking and wait in Go's network poller; one reader goroutine per socket
-// reads batches with recvmmsg(2) into a queue that Receive and ReceiveBatch drain, and
-// SendBatch sends with sendmmsg(2). Packet parsing lives in internal/wire.
+// Sockets are non-blocking and wait in Go's network poller. From the first Receive, one reader
+// goroutine per socket reads batches with recvmmsg(2) into a queue that Receive and
+// ReceiveBatch drain; Poll reads without waiting what is already there, so that a reply queued
+// during its request's send (loopback) is taken at once and a short-lived transport may never
+// start a goroutine. SendBatch sends with sendmmsg(2). Packet parsing lives in internal/wire.
 //
 // Raw sockets are implemented on Linux. Elsewhere [New] returns an error matching
 // errors.ErrNotSupported: use the unprivileged datagram transport (transport/dgram) there.
