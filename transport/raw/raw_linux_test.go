@@ -544,29 +544,43 @@ func TestAllocations(t *testing.T) {
 	}
 }
 
-// The send-only sockets (DF on IPv4, cached path MTU ignored on IPv6) never hold what
-// arrives: replies, errors and requests of every type go to the receiving socket alone.
-func TestSendOnlySocketsHoldNothing(t *testing.T) {
+// A request that may not be fragmented switches its socket's path MTU discovery mode for its
+// own send only: the requests after it leave as before, and the mode is back.
+func TestDontFragmentSwitchesBack(t *testing.T) {
 	tr := open(t, Config{})
 	for _, dst := range []netip.Addr{lo4, lo6} {
-		for i := range 4 {
-			require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: dst, ID: tr.id, Seq: 700 + i, DontFragment: i%2 == 0}))
+		s, level, opt := tr.sys.v4, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER
+		if dst.Is6() {
+			s, level, opt = tr.sys.v6, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER
 		}
-		receiveSeqs(t, tr, dst, tr.id, 700, 701, 702, 703)
-		sendPlain(t, dst, tr.id^0x4000, 1) // another program's request and its reply
-	}
-	time.Sleep(50 * time.Millisecond) // the plain requests' replies are in by now
-	for _, s := range []*sock{tr.sys.df4, tr.sys.df6} {
-		require.NotNil(t, s)
-		var queued, rcvbuf int
-		var err error
-		require.NoError(t, s.rc.Control(func(fd uintptr) {
-			queued, err = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
-			rcvbuf, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
-		}))
+		mode := func() int {
+			var v int
+			var err error
+			require.NoError(t, s.rc.Control(func(fd uintptr) { v, err = unix.GetsockoptInt(int(fd), level, opt) }))
+			require.NoError(t, err)
+			return v
+		}
+		before := mode()
+		cap := newCapture(t, dst.Is6())
+		for i, df := range []bool{false, true, false, true, true, false} {
+			require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: dst, ID: tr.id, Seq: 900 + i, DontFragment: df}))
+			assert.Equal(t, before, mode(), "%s: the mode is back after request %d", dst, i)
+			if dst.Is4() {
+				assert.Equal(t, df, cap.request(t, tr.id, 900+i).df, "DF of request %d", i)
+			}
+		}
+		reqs := []transport.Request{{Destination: dst, ID: tr.id, Seq: 910}, {Destination: dst, ID: tr.id, Seq: 911, DontFragment: true},
+			{Destination: dst, ID: tr.id, Seq: 912, DontFragment: true}, {Destination: dst, ID: tr.id, Seq: 913}}
+		n, err := tr.SendBatch(context.Background(), reqs)
 		require.NoError(t, err)
-		assert.Zero(t, queued, "bytes queued on the send-only %s socket", familyName(s.v6))
-		assert.LessOrEqual(t, rcvbuf, 4608, "the send-only %s socket keeps the kernel's smallest receive buffer", familyName(s.v6))
+		require.Equal(t, len(reqs), n)
+		assert.Equal(t, before, mode())
+		if dst.Is4() {
+			for _, r := range reqs {
+				assert.Equal(t, r.DontFragment, cap.request(t, tr.id, r.Seq).df, "DF of batched request %d", r.Seq)
+			}
+		}
+		receiveSeqs(t, tr, dst, tr.id, 900, 901, 902, 903, 904, 905, 910, 911, 912, 913)
 	}
 }
 

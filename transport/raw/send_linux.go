@@ -144,12 +144,6 @@ func (t *Transport) socketFor(req *transport.Request) (*sock, error) {
 		}
 		s = t.sys.v6
 	}
-	if req.DontFragment {
-		var err error
-		if s, err = t.dfSocket(dst.Is6()); err != nil {
-			return nil, err
-		}
-	}
 	if !t.ids.has(req.ID) {
 		if err := t.learnID(req.ID); err != nil {
 			return nil, err
@@ -180,14 +174,23 @@ func (t *Transport) send(req *transport.Request) error {
 		return err
 	}
 	st.errno = 0
-	if err := s.rc.Write(st.write); err != nil {
-		return closedOr(icmperrors.Wrap(icmperrors.ErrUnavailable, "send to "+req.Destination.String(), err), t)
+	if err := s.write(st.write, req.DontFragment); err != nil {
+		return t.writeFailed("send to "+req.Destination.String(), err)
 	}
 	if st.errno != 0 {
 		return t.sendError(req, st.errno)
 	}
 	req.SentAt = st.sentAt
 	return nil
+}
+
+// writeFailed gives the error of a send that sock.write could not make: its own (the socket
+// could not be switched) or, the socket being closed, errors.ErrUnavailable.
+func (t *Transport) writeFailed(op string, err error) error {
+	if _, ok := err.(*icmperrors.Error); ok {
+		return err
+	}
+	return closedOr(icmperrors.Wrap(icmperrors.ErrUnavailable, op, err), t)
 }
 
 // sendError classifies a failed sendmsg.
@@ -279,11 +282,11 @@ func (t *Transport) sendBatch(ctx context.Context, reqs []transport.Request) (in
 			return sent, err
 		}
 		b.n, b.off, b.errno = 1, 0, 0
-		// Gather the requests that follow through the same socket; one that cannot go ends
-		// the run and is reported when its turn comes.
+		// Gather the requests that follow through the same socket with the same Don't Fragment
+		// setting; one that cannot go ends the run and is reported when its turn comes.
 		for i := sent + 1; i < len(reqs) && b.n < maxBatch; i++ {
 			r := &reqs[i]
-			if r.Validate() != nil {
+			if r.Validate() != nil || r.DontFragment != first.DontFragment {
 				break
 			}
 			if rs, err := t.socketFor(r); err != nil || rs != s {
@@ -294,13 +297,13 @@ func (t *Transport) sendBatch(ctx context.Context, reqs []transport.Request) (in
 			}
 			b.n++
 		}
-		werr := s.rc.Write(b.write)
+		werr := s.write(b.write, first.DontFragment)
 		for i := range b.off {
 			reqs[sent+i].SentAt = b.stamps[i]
 		}
 		sent += b.off
 		if werr != nil {
-			return sent, closedOr(icmperrors.Wrap(icmperrors.ErrUnavailable, "send", werr), t)
+			return sent, t.writeFailed("send", werr)
 		}
 		if b.errno != 0 {
 			return sent, t.sendError(&reqs[sent], b.errno)

@@ -28,6 +28,12 @@ type sock struct {
 	v6 bool
 	f  *os.File
 	rc syscall.RawConn
+	// dfMu is held shared by every send, and alone by a send of packets that may not be
+	// fragmented, which switches the socket's path MTU discovery mode meanwhile (see
+	// dontFragment). pmtu is the mode to switch back to, read at the first such send.
+	dfMu     sync.RWMutex
+	pmtu     int
+	pmtuRead bool
 	// kernelFilter says that the socket has a BPF program that checks identifiers (see
 	// filterSocket); guarded by the Transport's ids.mu.
 	kernelFilter bool
@@ -38,13 +44,10 @@ type system struct {
 	v4, v6 *sock // nil when the family is not open
 	cfg    Config
 
-	dfMu sync.Mutex
-	df4  *sock // IPv4 socket with DF set, ignoring the cached path MTU
-	df6  *sock // IPv6 socket that ignores the cached path MTU, for IPV6_DONTFRAG requests
-
-	readersMu sync.Mutex // orders startReaders against Close
-	started   bool       // the readers run; guarded by readersMu
-	readers   sync.WaitGroup
+	broadcastMu sync.Mutex // serializes setBroadcast
+	readersMu   sync.Mutex // orders startReaders against Close
+	started     bool       // the readers run; guarded by readersMu
+	readers     sync.WaitGroup
 
 	poll4, poll6 pollReader // the sockets' readers for Poll
 }
@@ -56,26 +59,11 @@ func (t *Transport) open(cfg Config) error {
 	t.sys.cfg = cfg
 	var err4, err6 error
 	if cfg.Family != FamilyIPv6 {
-		t.sys.v4, err4 = t.openSocket(cfg, false, false)
-		if err4 == nil {
-			// The DF socket is opened now, beside the other: a socket belongs to the network
-			// namespace of the thread that opens it, and a caller may have opened the
-			// transport inside a namespace it has since left.
-			if t.sys.df4, err4 = t.openSocket(cfg, false, true); err4 != nil {
-				t.closeSockets()
-				return err4
-			}
-		}
+		t.sys.v4, err4 = t.openSocket(cfg, false)
 	}
 	missing := func(err error) bool { return cfg.Family == FamilyBoth && stderrors.Is(err, errNoFamily) }
 	if cfg.Family != FamilyIPv4 && (err4 == nil || missing(err4)) {
-		t.sys.v6, err6 = t.openSocket(cfg, true, false)
-		if err6 == nil {
-			if t.sys.df6, err6 = t.openSocket(cfg, true, true); err6 != nil {
-				t.closeSockets()
-				return err6
-			}
-		}
+		t.sys.v6, err6 = t.openSocket(cfg, true)
 	}
 	for _, err := range []error{err4, err6} {
 		if err != nil && !missing(err) {
@@ -123,9 +111,8 @@ func familyName(v6 bool) string {
 	return "ICMPv4"
 }
 
-// openSocket opens and configures one raw socket. A send-only socket (the IPv4 one with DF
-// set) drops everything it would receive.
-func (t *Transport) openSocket(cfg Config, v6, sendOnly bool) (*sock, error) {
+// openSocket opens and configures one raw socket.
+func (t *Transport) openSocket(cfg Config, v6 bool) (*sock, error) {
 	name := "raw " + familyName(v6) + " socket"
 	domain, proto := unix.AF_INET, unix.IPPROTO_ICMP
 	if v6 {
@@ -153,70 +140,46 @@ func (t *Transport) openSocket(cfg Config, v6, sendOnly bool) (*sock, error) {
 	}
 
 	// Filters first: a raw socket queues every ICMP packet from the moment it exists. The ICMP
-	// filter keeps out the types a socket never reads: all of them for a send-only socket on
-	// IPv6; on IPv4 it covers types 0 to 31 only, and the smallest receive buffer bounds what
-	// the rest can queue. A receiving socket gets the BPF program that checks identifiers
-	// once something not ours reaches it (see filterSocket).
+	// filter keeps out the types the transport never reads; the BPF program that checks
+	// identifiers comes once something not ours reaches the socket (see filterSocket).
 	if v6 {
 		var f unix.ICMPv6Filter
 		for i := range f.Data {
 			f.Data[i] = 0xffffffff // Linux: a set bit blocks the type
 		}
-		if !sendOnly {
-			for _, typ := range passTypesV6 {
-				f.Data[typ>>5] &^= 1 << (typ & 31)
-			}
+		for _, typ := range passTypesV6 {
+			f.Data[typ>>5] &^= 1 << (typ & 31)
 		}
 		err = unix.SetsockoptICMPv6Filter(fd, unix.IPPROTO_ICMPV6, unix.ICMPV6_FILTER, &f)
 	} else {
 		mask := icmpFilterV4
-		if sendOnly {
-			mask = 0xffffffff
-		}
 		err = unix.SetsockoptInt(fd, unix.SOL_RAW, unix.ICMP_FILTER, int(int32(mask)))
 	}
 	if err != nil {
 		return nil, fail(icmperrors.ErrSocket, "set ICMP filter", err)
 	}
-	if sendOnly {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 0); err != nil { // the kernel's minimum
-			return nil, fail(icmperrors.ErrSocket, "set receive buffer", err)
+
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		return nil, fail(icmperrors.ErrSocket, "enable SO_TIMESTAMPNS", err)
+	}
+	if v6 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1); err != nil {
+			return nil, fail(icmperrors.ErrSocket, "enable IPV6_RECVHOPLIMIT", err)
 		}
 	}
-
-	if !sendOnly {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
-			return nil, fail(icmperrors.ErrSocket, "enable SO_TIMESTAMPNS", err)
-		}
-		if v6 {
-			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1); err != nil {
-				return nil, fail(icmperrors.ErrSocket, "enable IPV6_RECVHOPLIMIT", err)
-			}
-		}
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, cfg.ReceiveBuffer); err != nil {
-			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.ReceiveBuffer); err != nil {
-				return nil, fail(icmperrors.ErrSocket, "set receive buffer", err)
-			}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, cfg.ReceiveBuffer); err != nil {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.ReceiveBuffer); err != nil {
+			return nil, fail(icmperrors.ErrSocket, "set receive buffer", err)
 		}
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sendBuffer); err != nil {
 		return nil, fail(icmperrors.ErrSocket, "set send buffer", err)
 	}
-	switch {
-	case !v6:
-		pmtu := unix.IP_PMTUDISC_DONT // DF clear
-		if sendOnly {
-			pmtu = unix.IP_PMTUDISC_PROBE // DF set, cached path MTU ignored
-		}
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, pmtu); err != nil {
-			return nil, fail(icmperrors.ErrSocket, "set path MTU discovery", err)
-		}
-	case sendOnly:
-		// Path MTU discovery probes: the cached path MTU is ignored, so that every probe
-		// reaches the router that limits it and draws its Packet Too Big, as tracepath does.
-		// The main IPv6 socket keeps the kernel's default: fragment locally to the path MTU
-		// unless a request says IPV6_DONTFRAG.
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_PROBE); err != nil {
+	// IPv4 requests leave with DF clear; the IPv6 socket keeps the kernel's default, fragmenting
+	// locally to the path MTU. Requests that may not be fragmented switch the mode for their
+	// send (see dontFragment).
+	if !v6 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DONT); err != nil {
 			return nil, fail(icmperrors.ErrSocket, "set path MTU discovery", err)
 		}
 	}
@@ -376,32 +339,54 @@ func closedOr(err error, t *Transport) error {
 	return err
 }
 
-// dfSocket gives the socket of a family that sends without fragmenting and ignores the
-// cached path MTU, opened by New.
-func (t *Transport) dfSocket(v6 bool) (*sock, error) {
-	t.sys.dfMu.Lock()
-	defer t.sys.dfMu.Unlock()
-	s := t.sys.df4
-	if v6 {
-		s = t.sys.df6
+// write sends through s with f, in RawConn.Write. Packets that may be fragmented share the
+// socket. For packets that may not (dontFragment), s is switched to set DF (IPv4) and to
+// ignore the cached path MTU (both families), so that every such probe reaches the router
+// that limits the path and draws its Fragmentation Needed or Packet Too Big, as tracepath's
+// do; s is the sender's alone meanwhile, then switched back. A failure to switch is an
+// *errors.Error; any other error is the poller's (the socket is closed).
+func (s *sock) write(f func(fd uintptr) bool, dontFragment bool) error {
+	if !dontFragment {
+		s.dfMu.RLock()
+		defer s.dfMu.RUnlock()
+		return s.rc.Write(f)
 	}
-	if t.closed.Load() || s == nil {
-		return nil, errClosedSend
+	s.dfMu.Lock()
+	defer s.dfMu.Unlock()
+	level, opt, probe := unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE
+	if s.v6 {
+		level, opt, probe = unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_PROBE
 	}
-	return s, nil
+	var serr error
+	if err := s.rc.Control(func(fd uintptr) {
+		if !s.pmtuRead {
+			if s.pmtu, serr = unix.GetsockoptInt(int(fd), level, opt); serr != nil {
+				return
+			}
+			s.pmtuRead = true
+		}
+		serr = unix.SetsockoptInt(int(fd), level, opt, probe)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return icmperrors.Wrap(icmperrors.ErrSocket, "set path MTU discovery on raw "+familyName(s.v6)+" socket", serr)
+	}
+	err := s.rc.Write(f)
+	// Switching back cannot fail where switching succeeded a moment before, unless the
+	// socket is closed, and then nothing is sent through it again.
+	s.rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), level, opt, s.pmtu) })
+	return err
 }
 
 func (t *Transport) setBroadcast(on bool) error {
-	t.sys.dfMu.Lock()
-	defer t.sys.dfMu.Unlock()
+	t.sys.broadcastMu.Lock()
+	defer t.sys.broadcastMu.Unlock()
 	v := 0
 	if on {
 		v = 1
 	}
-	for _, s := range []*sock{t.sys.v4, t.sys.df4} {
-		if s == nil {
-			continue
-		}
+	if s := t.sys.v4; s != nil {
 		var serr error
 		if err := s.rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, v) }); err != nil {
 			return &icmperrors.Error{Op: "set broadcast", Class: icmperrors.ErrUnavailable, Err: err}
@@ -415,9 +400,7 @@ func (t *Transport) setBroadcast(on bool) error {
 }
 
 func (t *Transport) closeSockets() {
-	t.sys.dfMu.Lock()
-	defer t.sys.dfMu.Unlock()
-	for _, s := range []*sock{t.sys.v4, t.sys.v6, t.sys.df4, t.sys.df6} {
+	for _, s := range []*sock{t.sys.v4, t.sys.v6} {
 		if s != nil {
 			s.f.Close()
 		}
