@@ -41,18 +41,19 @@ type run struct {
 
 	mailbox
 
-	hosts      []hostState
-	freeHosts  []int32
-	probes     []probeState
-	freeProbes []int32
-	expiry     ring    // probes in send order, to expire them in deadline order
-	due        dueHeap // hosts waiting for the time of their next request
-	ready      fifo    // hosts whose next request may go now
-	batch      []transport.Request
-	batchProbe []int32
-	regs       []registration
-	unreg      []key // retired requests, unregistered in one go before the run waits
-	polls      pollBuffers
+	hosts       []hostState
+	freeHosts   []int32
+	probes      []probeState
+	freeProbes  []int32
+	expiry      ring    // probes in send order, to expire them in deadline order
+	due         dueHeap // hosts waiting for the time of their next request
+	ready       fifo    // hosts whose next request may go now
+	batch       []transport.Request
+	batchProbe  []int32
+	regs        []registration
+	unreg       []key // retired requests, unregistered in one go before the run waits
+	polls       pollBuffers
+	polledFirst bool // the replies to the first sends were polled for
 
 	// results, when set, holds the Host of every input index (non-streaming Multiping);
 	// rtts is a slab the Hosts' RTTs start in.
@@ -251,13 +252,25 @@ func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool), hint int
 			return nil
 		}
 		r.flush()
+		if r.active > 0 && !r.e.listening.Load() {
+			// Requests are out and nobody reads the transport yet. The replies that came during
+			// the sends are taken once (a ping on loopback may be done with that); whatever is
+			// still outstanding then has the engine's reader started, so that replies are
+			// taken as they come while the run goes on sending.
+			if !r.polledFirst {
+				r.polledFirst = true
+				if r.polls.poll(r.e) {
+					continue
+				}
+			}
+			r.e.listen()
+		}
 		if room() {
 			continue // hosts completed while sending: admit more first
 		}
 		if r.active > 0 && r.polls.poll(r.e) {
 			continue // replies that came while the run was busy: take them before waiting
 		}
-		r.e.listen()
 		wake, ok := r.nextWake(time.Now())
 		if ok {
 			timer.Reset(time.Until(wake))

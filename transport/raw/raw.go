@@ -141,9 +141,9 @@ func (cfg *Config) check() error {
 // DF (IPv4) and has the packet ignore the cached path MTU (IP_PMTUDISC_PROBE,
 // IPV6_PMTUDISC_PROBE, switched on the socket for this send alone), so every probe reaches
 // the wire and a router's Fragmentation Needed or Packet Too Big comes back as a Reply;
-// requests without it leave DF clear. A broadcast destination while
-// broadcast is off fails with errors.ErrBroadcast, a family the transport has no socket for
-// with errors.ErrNotSupported, a bad request with errors.ErrInvalidArgument.
+// requests without it leave DF clear. A broadcast destination while broadcast is off fails
+// with errors.ErrBroadcast, a family the transport has no socket for with
+// errors.ErrNotSupported, a bad request with errors.ErrInvalidArgument.
 func (t *Transport) Send(ctx context.Context, req *transport.Request) error {
 	if t.closed.Load() {
 		return errClosedSend

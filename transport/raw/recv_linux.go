@@ -115,7 +115,7 @@ func (r *reader) do(fd uintptr) bool {
 }
 
 // read reads s until it is closed, handing the replies to Receive. The reader and its
-// buffers are set up here, beside the caller of New.
+// buffers are made here, on the goroutine that uses them (see startReaders).
 func (t *Transport) read(s *sock) {
 	defer t.sys.readers.Done()
 	newReader(t, s, readBatch).run()
