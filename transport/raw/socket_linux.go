@@ -29,8 +29,8 @@ type sock struct {
 	f  *os.File
 	rc syscall.RawConn
 	// dfMu is held shared by every send, and alone by a send of packets that may not be
-	// fragmented, which switches the socket's path MTU discovery mode meanwhile (see
-	// dontFragment). pmtu is the mode to switch back to, read at the first such send.
+	// fragmented, which switches the socket's path MTU discovery mode meanwhile (see write).
+	// pmtu is the mode to switch back to, read at the first such send.
 	dfMu     sync.RWMutex
 	pmtu     int
 	pmtuRead bool
@@ -177,7 +177,7 @@ func (t *Transport) openSocket(cfg Config, v6 bool) (*sock, error) {
 	}
 	// IPv4 requests leave with DF clear; the IPv6 socket keeps the kernel's default, fragmenting
 	// locally to the path MTU. Requests that may not be fragmented switch the mode for their
-	// send (see dontFragment).
+	// send (see sock.write).
 	if !v6 {
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DONT); err != nil {
 			return nil, fail(icmperrors.ErrSocket, "set path MTU discovery", err)
