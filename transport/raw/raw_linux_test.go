@@ -223,7 +223,9 @@ func TestForeignIdentifierDropped(t *testing.T) {
 			plain.request(t, foreign, 1) // the request went out on loopback
 			require.Eventually(t, func() bool { return filterLen(t, s) > 0 }, 5*time.Second, time.Millisecond,
 				"the first foreign reply brings the BPF program")
-			assert.Equal(t, before+1, tr.drops.Load(), "the first foreign reply was dropped in user space")
+			// Other programs pinging at the same time may add to the drops until then.
+			dropped := tr.drops.Load()
+			assert.Greater(t, dropped, before, "the first foreign reply was dropped in user space")
 
 			sendPlain(t, dst, foreign, 2)
 			plain.request(t, foreign, 2)
@@ -239,7 +241,7 @@ func TestForeignIdentifierDropped(t *testing.T) {
 				}
 				require.NotEqual(t, foreign, r.ID, "foreign reply delivered")
 			}
-			assert.Equal(t, before+1, tr.drops.Load(), "the kernel filter dropped the second foreign reply")
+			assert.Equal(t, dropped, tr.drops.Load(), "the kernel filter dropped the second foreign reply")
 
 			// A new identifier of ours gets through the program in place.
 			other := tr.id ^ 0x2000
@@ -669,7 +671,6 @@ func TestPoll(t *testing.T) {
 // polled runs no goroutine of its own, and Close after either is clean.
 func TestReadersStartWithReceive(t *testing.T) {
 	tr := open(t, Config{})
-	before := runtime.NumGoroutine()
 	require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: lo4, ID: tr.id, Seq: 1}))
 	buf := make([]transport.Reply, 1)
 	require.Eventually(t, func() bool {
@@ -678,15 +679,18 @@ func TestReadersStartWithReceive(t *testing.T) {
 		return n == 1
 	}, 5*time.Second, time.Millisecond)
 	assert.Equal(t, 1, buf[0].Seq)
-	assert.Equal(t, before, runtime.NumGoroutine(), "Poll starts no reader")
 	tr.sys.readersMu.Lock()
-	assert.False(t, tr.sys.started)
+	assert.False(t, tr.sys.started, "Poll starts no reader")
 	tr.sys.readersMu.Unlock()
+	assert.Nil(t, tr.replies(), "no queue without readers")
 
 	require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: lo6, ID: tr.id, Seq: 2}))
 	r := receiveMatching(t, tr, bySeq(lo6, tr.id, 2))
 	assert.Equal(t, transport.KindEchoReply, r.Kind())
-	assert.Equal(t, before+2, runtime.NumGoroutine(), "one reader a socket")
+	tr.sys.readersMu.Lock()
+	assert.True(t, tr.sys.started, "Receive starts the readers")
+	tr.sys.readersMu.Unlock()
+	assert.NotNil(t, tr.replies())
 
 	idle := open(t, Config{})
 	require.NoError(t, idle.Close(), "closing a transport whose readers never started")
