@@ -24,6 +24,7 @@ const briefWait = 10 * time.Millisecond
 type interrupter struct {
 	cancel    context.CancelFunc
 	once      sync.Once
+	brief     bool          // set by start
 	installed chan struct{} // closed once the handler is in place
 }
 
@@ -40,6 +41,7 @@ func (in *interrupter) start(brief bool) {
 		return
 	}
 	in.once.Do(func() {
+		in.brief = brief
 		if brief {
 			time.AfterFunc(briefWait, in.install)
 		} else {
@@ -58,9 +60,10 @@ func (in *interrupter) install() {
 	signal.Stop(c)
 }
 
-// wait returns once the handler is in place, at once for a brief run.
-func (in *interrupter) wait(brief bool) {
-	if in != nil && !brief {
+// wait returns once the handler that start began installing is in place, at once for a
+// brief run.
+func (in *interrupter) wait() {
+	if in != nil && !in.brief {
 		<-in.installed
 	}
 }

@@ -113,7 +113,7 @@ func (e *env) openTransport(cmd string, mode icmpkit.Mode, cfg icmpkit.Config, b
 	if mode == icmpkit.ModeAuto && icmpkit.ModeOf(t) == icmpkit.ModeUnprivileged {
 		fmt.Fprintln(e.stderr, "icmpkit "+cmd+": raw ICMP sockets unavailable, fell back to unprivileged datagram sockets (--mode dgram)")
 	}
-	e.interrupts.wait(brief)
+	e.interrupts.wait()
 	return t, exitOK
 }
 
