@@ -15,11 +15,13 @@
 // transport's identifiers and errors that quote an echo request carrying one. Replies are
 // checked again in user space.
 //
-// Sockets are non-blocking and wait in Go's network poller. From the first Receive, one reader
-// goroutine per socket reads batches with recvmmsg(2) into a queue that Receive and
+// Sockets are non-blocking. From the first Receive, one reader goroutine per socket reads
+// batches with recvmmsg(2), waiting in Go's network poller, into a queue that Receive and
 // ReceiveBatch drain; Poll reads without waiting what is already there, so that a reply queued
-// during its request's send (loopback) is taken at once and a short-lived transport may never
-// start a goroutine. SendBatch sends with sendmmsg(2). Packet parsing lives in internal/wire.
+// during its request's send (loopback) is taken at once. A socket joins the poller only when
+// something has to wait on it (its reader, or a send that finds the send buffer full), so a
+// short-lived transport whose replies are all polled starts no goroutine and leaves the
+// process without the poller's epoll instance. SendBatch sends with sendmmsg(2). Packet parsing lives in internal/wire.
 //
 // Raw sockets are implemented on Linux. Elsewhere [New] returns an error matching
 // errors.ErrNotSupported: use the unprivileged datagram transport (transport/dgram) there.

@@ -259,7 +259,7 @@ func filterLen(t testing.TB, s *sock) int {
 	t.Helper()
 	var n uint32 // optlen: 0 asks for the length alone
 	var errno unix.Errno
-	require.NoError(t, s.rc.Control(func(fd uintptr) {
+	require.NoError(t, s.control(func(fd uintptr) {
 		_, _, errno = unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_GET_FILTER, 0, uintptr(unsafe.Pointer(&n)), 0)
 	}))
 	require.Zero(t, errno, "getsockopt SO_GET_FILTER")
@@ -506,12 +506,12 @@ func TestExplicitPayload(t *testing.T) {
 func TestReceiveBuffer(t *testing.T) {
 	tr := open(t, Config{ReceiveBuffer: 1 << 16})
 	var size int
-	require.NoError(t, tr.sys.v4.rc.Control(func(fd uintptr) {
+	require.NoError(t, tr.sys.v4.control(func(fd uintptr) {
 		size, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
 	}))
 	assert.Equal(t, 2<<16, size, "the kernel doubles what was set")
 	def := open(t, Config{})
-	require.NoError(t, def.sys.v6.rc.Control(func(fd uintptr) {
+	require.NoError(t, def.sys.v6.control(func(fd uintptr) {
 		size, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
 	}))
 	assert.Equal(t, 2*DefaultReceiveBuffer, size)
@@ -558,7 +558,7 @@ func TestDontFragmentSwitchesBack(t *testing.T) {
 		mode := func() int {
 			var v int
 			var err error
-			require.NoError(t, s.rc.Control(func(fd uintptr) { v, err = unix.GetsockoptInt(int(fd), level, opt) }))
+			require.NoError(t, s.control(func(fd uintptr) { v, err = unix.GetsockoptInt(int(fd), level, opt) }))
 			require.NoError(t, err)
 			return v
 		}
@@ -683,6 +683,8 @@ func TestReadersStartWithReceive(t *testing.T) {
 	assert.False(t, tr.sys.started, "Poll starts no reader")
 	tr.sys.readersMu.Unlock()
 	assert.Nil(t, tr.replies(), "no queue without readers")
+	assert.Nil(t, tr.sys.v4.conn.Load(), "sends and polls leave the socket out of the poller")
+	assert.Nil(t, tr.sys.v6.conn.Load())
 
 	require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: lo6, ID: tr.id, Seq: 2}))
 	r := receiveMatching(t, tr, bySeq(lo6, tr.id, 2))
@@ -691,6 +693,8 @@ func TestReadersStartWithReceive(t *testing.T) {
 	assert.True(t, tr.sys.started, "Receive starts the readers")
 	tr.sys.readersMu.Unlock()
 	assert.NotNil(t, tr.replies())
+	assert.NotNil(t, tr.sys.v4.conn.Load(), "the readers wait in the poller")
+	assert.NotNil(t, tr.sys.v6.conn.Load())
 
 	idle := open(t, Config{})
 	require.NoError(t, idle.Close(), "closing a transport whose readers never started")
@@ -699,4 +703,65 @@ func TestReadersStartWithReceive(t *testing.T) {
 	idle.sys.readersMu.Lock()
 	assert.False(t, idle.sys.started, "no reader starts once closed")
 	idle.sys.readersMu.Unlock()
+}
+
+// TestSendWaitsForRoom: a send that finds the socket's buffer full registers the socket with
+// the poller and waits there for room, then sends; a closed socket refuses direct use.
+func TestSendWaitsForRoom(t *testing.T) {
+	tr := open(t, Config{Family: FamilyIPv4})
+	s := tr.sys.v4
+	calls := 0
+	require.NoError(t, s.rawWrite(func(fd uintptr) bool {
+		calls++
+		return calls > 1 // the first attempt finds no room, as sendmsg's EAGAIN
+	}))
+	assert.Equal(t, 2, calls)
+	assert.NotNil(t, s.conn.Load(), "registered to wait")
+	require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: lo4, ID: tr.id, Seq: 1}))
+	receiveMatching(t, tr, bySeq(lo4, tr.id, 1))
+
+	direct := open(t, Config{Family: FamilyIPv4})
+	ds := direct.sys.v4
+	require.NoError(t, direct.Close())
+	assert.ErrorIs(t, ds.control(func(uintptr) { t.Error("ran on a closed socket") }), os.ErrClosed)
+	assert.ErrorIs(t, ds.rawWrite(func(uintptr) bool { t.Error("ran on a closed socket"); return true }), os.ErrClosed)
+	_, err := ds.register()
+	assert.ErrorIs(t, err, os.ErrClosed, "no registration once closed")
+	assert.ErrorIs(t, direct.Send(context.Background(), &transport.Request{Destination: lo4, ID: direct.id, Seq: 1}), icmperrors.ErrUnavailable)
+}
+
+// TestRegisterWhileSending: sends made directly while the readers start and register the
+// sockets, and a Close in the middle, neither lose replies nor touch a closed descriptor (run
+// with -race).
+func TestRegisterWhileSending(t *testing.T) {
+	for round := range 20 {
+		tr := open(t, Config{Family: FamilyIPv4})
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 50 {
+					err := tr.Send(context.Background(), &transport.Request{Destination: lo4, ID: tr.id, Seq: g*100 + i})
+					if err != nil {
+						assert.ErrorIs(t, err, icmperrors.ErrUnavailable, "round %d", round)
+						return
+					}
+				}
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var rep transport.Reply
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			tr.Receive(ctx, &rep) // starts the readers, registering the socket mid-send
+		}()
+		if round%2 == 1 {
+			tr.Close()
+		}
+		wg.Wait()
+		tr.Close()
+	}
 }

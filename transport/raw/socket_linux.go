@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -23,11 +24,19 @@ const permissionHint = "raw ICMP sockets need root or CAP_NET_RAW: run as root, 
 // sendBuffer is each socket's send buffer, so that bursts of requests rarely wait for room.
 const sendBuffer = 1 << 20
 
-// sock is one raw socket, owned by Go's poller.
+// sock is one raw socket. It is used directly through its descriptor until something has to
+// wait on it (a reader, or a send that finds the send buffer full); then it is handed to Go's
+// poller for good (register). A run that never waits, such as a ping on loopback whose reply
+// is polled, so spares the process the poller's set-up: an epoll instance, and a thread woken
+// at each change of the socket's readiness.
 type sock struct {
-	v6 bool
-	f  *os.File
-	rc syscall.RawConn
+	v6   bool
+	name string
+	fd   int
+	// mu is held shared while fd is used directly, and alone to register or close the socket.
+	mu     sync.RWMutex
+	closed bool                     // guarded by mu
+	conn   atomic.Pointer[pollConn] // set once registered; fixed from then on
 	// dfMu is held shared by every send, and alone by a send of packets that may not be
 	// fragmented, which switches the socket's path MTU discovery mode meanwhile (see write).
 	// pmtu is the mode to switch back to, read at the first such send.
@@ -37,6 +46,98 @@ type sock struct {
 	// kernelFilter says that the socket has a BPF program that checks identifiers (see
 	// filterSocket); guarded by the Transport's ids.mu.
 	kernelFilter bool
+}
+
+// pollConn is a socket handed to Go's poller.
+type pollConn struct {
+	f  *os.File
+	rc syscall.RawConn
+}
+
+// control runs fn on the socket's descriptor, as syscall.RawConn's Control does. It fails
+// once the socket is closed.
+func (s *sock) control(fn func(fd uintptr)) error {
+	if c := s.conn.Load(); c != nil {
+		return c.rc.Control(fn)
+	}
+	s.mu.RLock()
+	if c := s.conn.Load(); c != nil {
+		s.mu.RUnlock()
+		return c.rc.Control(fn)
+	}
+	defer s.mu.RUnlock()
+	if s.closed {
+		return os.ErrClosed
+	}
+	fn(uintptr(s.fd))
+	return nil
+}
+
+// rawWrite runs fn on the socket's descriptor until fn reports that it is done, as
+// syscall.RawConn's Write does: fn returns false when the socket cannot take the data now,
+// and the socket is then registered with the poller to wait for room. It fails once the
+// socket is closed.
+func (s *sock) rawWrite(fn func(fd uintptr) bool) error {
+	if s.conn.Load() == nil {
+		s.mu.RLock()
+		if s.conn.Load() == nil {
+			if s.closed {
+				s.mu.RUnlock()
+				return os.ErrClosed
+			}
+			done := fn(uintptr(s.fd))
+			s.mu.RUnlock()
+			if done {
+				return nil
+			}
+		} else {
+			s.mu.RUnlock()
+		}
+	}
+	c, err := s.register()
+	if err != nil {
+		return err
+	}
+	return c.rc.Write(fn)
+}
+
+// register hands the socket to Go's poller, once; it fails when the socket is closed.
+func (s *sock) register() (*pollConn, error) {
+	if c := s.conn.Load(); c != nil {
+		return c, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.conn.Load(); c != nil {
+		return c, nil
+	}
+	if s.closed {
+		return nil, os.ErrClosed
+	}
+	f := os.NewFile(uintptr(s.fd), s.name) // the file owns fd now
+	rc, err := f.SyscallConn()
+	if err != nil { // only for a nil file
+		return nil, err
+	}
+	c := &pollConn{f: f, rc: rc}
+	s.conn.Store(c)
+	return c, nil
+}
+
+// close closes the socket; it waits for direct uses of the descriptor to end, and ends those
+// that wait in the poller.
+func (s *sock) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	if c := s.conn.Load(); c != nil {
+		c.f.Close()
+	} else {
+		unix.Close(s.fd)
+	}
 }
 
 // system is the Linux part of a Transport.
@@ -97,10 +198,15 @@ func (t *Transport) startReaders() {
 	queue := make(chan transport.Reply, queueLen)
 	t.queue.Store(&queue)
 	for _, s := range []*sock{t.sys.v4, t.sys.v6} {
-		if s != nil {
-			t.sys.readers.Add(1)
-			go t.read(s)
+		if s == nil {
+			continue
 		}
+		c, err := s.register()
+		if err != nil {
+			continue // closed
+		}
+		t.sys.readers.Add(1)
+		go t.read(s, c)
 	}
 }
 
@@ -204,15 +310,8 @@ func (t *Transport) openSocket(cfg Config, v6 bool) (*sock, error) {
 		}
 	}
 	drain(fd)
-
-	f := os.NewFile(uintptr(fd), name)
-	ok = true // the file owns fd now
-	rc, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
-		return nil, fail(icmperrors.ErrSocket, "register with the poller", err)
-	}
-	return &sock{v6: v6, f: f, rc: rc}, nil
+	ok = true // the sock owns fd now
+	return &sock{v6: v6, name: name, fd: fd}, nil
 }
 
 // program builds the BPF program of a receiving socket that lets through the identifiers
@@ -237,7 +336,7 @@ func (t *Transport) filterSocket(s *sock) {
 	if err != nil {
 		return
 	}
-	s.rc.Control(func(fd uintptr) { err = attachFilter(int(fd), prog) })
+	s.control(func(fd uintptr) { err = attachFilter(int(fd), prog) })
 	s.kernelFilter = err == nil
 }
 
@@ -319,7 +418,7 @@ func (t *Transport) learnID(id int) error {
 				return icmperrors.Wrap(icmperrors.ErrLibrary, "build filter", err)
 			}
 			var serr error
-			if err := sk.rc.Control(func(fd uintptr) { serr = attachFilter(int(fd), prog) }); err != nil {
+			if err := sk.control(func(fd uintptr) { serr = attachFilter(int(fd), prog) }); err != nil {
 				return closedOr(icmperrors.Wrap(icmperrors.ErrSocket, "attach BPF filter", err), t)
 			}
 			if serr != nil {
@@ -339,17 +438,17 @@ func closedOr(err error, t *Transport) error {
 	return err
 }
 
-// write sends through s with f, in RawConn.Write. Packets that may be fragmented share the
+// write sends through s with f, as rawWrite does. Packets that may be fragmented share the
 // socket. For packets that may not (dontFragment), s is switched to set DF (IPv4) and to
 // ignore the cached path MTU (both families), so that every such probe reaches the router
 // that limits the path and draws its Fragmentation Needed or Packet Too Big, as tracepath's
 // do; s is the sender's alone meanwhile, then switched back. A failure to switch is an
-// *errors.Error; any other error is the poller's (the socket is closed).
+// *errors.Error; any other error says that the socket is closed.
 func (s *sock) write(f func(fd uintptr) bool, dontFragment bool) error {
 	if !dontFragment {
 		s.dfMu.RLock()
 		defer s.dfMu.RUnlock()
-		return s.rc.Write(f)
+		return s.rawWrite(f)
 	}
 	s.dfMu.Lock()
 	defer s.dfMu.Unlock()
@@ -358,7 +457,7 @@ func (s *sock) write(f func(fd uintptr) bool, dontFragment bool) error {
 		level, opt, probe = unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_PROBE
 	}
 	var serr error
-	if err := s.rc.Control(func(fd uintptr) {
+	if err := s.control(func(fd uintptr) {
 		if !s.pmtuRead {
 			if s.pmtu, serr = unix.GetsockoptInt(int(fd), level, opt); serr != nil {
 				return
@@ -372,10 +471,10 @@ func (s *sock) write(f func(fd uintptr) bool, dontFragment bool) error {
 	if serr != nil {
 		return icmperrors.Wrap(icmperrors.ErrSocket, "set path MTU discovery on raw "+familyName(s.v6)+" socket", serr)
 	}
-	err := s.rc.Write(f)
+	err := s.rawWrite(f)
 	// Switching back cannot fail where switching succeeded a moment before, unless the
 	// socket is closed, and then nothing is sent through it again.
-	s.rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), level, opt, s.pmtu) })
+	s.control(func(fd uintptr) { unix.SetsockoptInt(int(fd), level, opt, s.pmtu) })
 	return err
 }
 
@@ -388,7 +487,7 @@ func (t *Transport) setBroadcast(on bool) error {
 	}
 	if s := t.sys.v4; s != nil {
 		var serr error
-		if err := s.rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, v) }); err != nil {
+		if err := s.control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, v) }); err != nil {
 			return &icmperrors.Error{Op: "set broadcast", Class: icmperrors.ErrUnavailable, Err: err}
 		}
 		if serr != nil {
@@ -402,7 +501,7 @@ func (t *Transport) setBroadcast(on bool) error {
 func (t *Transport) closeSockets() {
 	for _, s := range []*sock{t.sys.v4, t.sys.v6} {
 		if s != nil {
-			s.f.Close()
+			s.close()
 		}
 	}
 }
