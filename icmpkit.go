@@ -61,6 +61,9 @@ type PingOptions struct {
 	DropRTTs bool
 	// OnReply, when set, is called with each outcome as it happens (see probe.PingOptions).
 	OnReply func(probe.Outcome)
+	// OnWait, when set, is called once, the first time Ping has to wait (see
+	// probe.PingOptions).
+	OnWait func()
 }
 
 // edge holds what the convenience functions need before probing: how to resolve and what to
@@ -97,7 +100,7 @@ func (o *PingOptions) probe() *probe.PingOptions {
 	return &probe.PingOptions{
 		Count: o.Count, Interval: o.Interval, Timeout: o.Timeout, ID: o.ID,
 		Payload: o.Payload, PayloadSize: o.PayloadSize, TTL: o.TTL, TrafficClass: o.TrafficClass,
-		DropRTTs: o.DropRTTs, OnReply: o.OnReply,
+		DropRTTs: o.DropRTTs, OnReply: o.OnReply, OnWait: o.OnWait,
 	}
 }
 

@@ -61,6 +61,7 @@ func pingConfig(o *PingOptions) (runConfig, error) {
 	if o.OnReply != nil {
 		cfg.onOutcome = o.OnReply
 	}
+	cfg.onWait = o.OnWait
 	var err error
 	cfg.payload, err = makePayload(o.Payload, o.PayloadSize)
 	if err != nil {

@@ -50,6 +50,11 @@ type PingOptions struct {
 	// OnReply, when set, is called with each outcome as it happens: every reply, ICMP error,
 	// duplicate and timeout. Calls come from one goroutine, in order; Ping waits for each.
 	OnReply func(Outcome)
+	// OnWait, when set, is called once, the first time Ping has to wait: for a reply, or for
+	// the time of its next request. A Ping whose replies are all in by then (one request on
+	// loopback) never calls it. A program can defer to it what only a run that lasts needs,
+	// such as installing its Ctrl-C handler.
+	OnWait func()
 }
 
 // Outcome is what happened to one request.

@@ -10,6 +10,7 @@ import (
 	"github.com/icmpkit/icmpkit/errors"
 	"github.com/icmpkit/icmpkit/probe"
 	"github.com/icmpkit/icmpkit/transport"
+	"github.com/icmpkit/icmpkit/transport/mock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/ipv4"
@@ -103,4 +104,36 @@ func TestRunsTakeRepliesByPolling(t *testing.T) {
 	tr.mu.Lock()
 	assert.GreaterOrEqual(t, tr.polled, 5+600+2)
 	tr.mu.Unlock()
+}
+
+// OnWait comes once, when Ping first has to wait, and never for a Ping whose replies are in
+// when its requests are out.
+func TestPingOnWait(t *testing.T) {
+	tr := newPollOnly()
+	defer tr.Close()
+	waits := 0
+	h, err := probe.Ping(context.Background(), tr, hostA, &probe.PingOptions{Count: 1, OnWait: func() { waits++ }})
+	require.NoError(t, err)
+	assert.Equal(t, 1, h.PacketsReceived())
+	assert.Zero(t, waits, "the reply was polled: nothing to wait for")
+
+	h, err = probe.Ping(context.Background(), tr, hostA, &probe.PingOptions{Count: 3, Interval: time.Millisecond,
+		OnWait: func() { waits++ }})
+	require.NoError(t, err)
+	assert.Equal(t, 3, h.PacketsReceived())
+	assert.Equal(t, 1, waits, "waiting for the next request's time, once")
+}
+
+// OnWait comes before the reply that Ping waits for, once.
+func TestPingOnWaitBeforeReply(t *testing.T) {
+	bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+		require.NoError(t, n.AddHost(hostA, mock.Host{Latency: 20 * time.Millisecond}))
+		var events []string
+		h, err := probe.Ping(context.Background(), tr, hostA, &probe.PingOptions{Count: 2, Interval: -1,
+			OnWait:  func() { events = append(events, "wait") },
+			OnReply: func(o probe.Outcome) { events = append(events, "reply") }})
+		require.NoError(t, err)
+		assert.Equal(t, 2, h.PacketsReceived())
+		assert.Equal(t, []string{"wait", "reply", "reply"}, events)
+	})
 }

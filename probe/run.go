@@ -28,6 +28,7 @@ type runConfig struct {
 	ordered      bool // emit hosts in input order
 	single       bool // a Ping: any send error ends the run
 	onOutcome    func(Outcome)
+	onWait       func() // called before the run first waits
 	onProgress   func(int)
 }
 
@@ -270,6 +271,10 @@ func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool), hint int
 		}
 		if r.active > 0 && r.polls.poll(r.e) {
 			continue // replies that came while the run was busy: take them before waiting
+		}
+		if wait := r.cfg.onWait; wait != nil {
+			r.cfg.onWait = nil
+			wait()
 		}
 		wake, ok := r.nextWake(time.Now())
 		if ok {

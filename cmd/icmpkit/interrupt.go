@@ -5,12 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
-	"time"
 )
-
-// briefWait is how long a run that may end within moments (a ping of one request) goes on
-// before it installs its Ctrl-C handler.
-const briefWait = 10 * time.Millisecond
 
 // An interrupter catches Ctrl-C (SIGINT) for a run: the first one cancels the run's context,
 // so that the run winds down and prints what it has; a second one ends the program at once.
@@ -19,12 +14,13 @@ const briefWait = 10 * time.Millisecond
 // as much as the rest of a one-packet ping. So the handler is installed by a goroutine of its
 // own while the program opens its sockets, and the subcommand waits for it only before its
 // first line of output: a Ctrl-C after that line always gets the summary. A run that may end
-// within moments (a ping of one request) installs it only once it has lasted briefWait; until
-// then Ctrl-C ends it at once, as it does during any program's start-up.
+// within moments (a ping of one request) starts installing it only when the run first has to
+// wait (PingOptions.OnWait); until then, for as long as sending the request and taking a reply
+// already there take, Ctrl-C ends it at once, as it does during any program's start-up.
 type interrupter struct {
 	cancel    context.CancelFunc
 	once      sync.Once
-	brief     bool          // set by start
+	started   bool          // set by start
 	installed chan struct{} // closed once the handler is in place
 }
 
@@ -34,19 +30,14 @@ func newInterrupter() (*interrupter, context.Context) {
 	return &interrupter{cancel: cancel, installed: make(chan struct{})}, ctx
 }
 
-// start begins installing the handler: at once, or after briefWait when brief. Later calls
-// do nothing.
-func (in *interrupter) start(brief bool) {
+// start begins installing the handler. Later calls do nothing.
+func (in *interrupter) start() {
 	if in == nil {
 		return
 	}
 	in.once.Do(func() {
-		in.brief = brief
-		if brief {
-			time.AfterFunc(briefWait, in.install)
-		} else {
-			go in.install()
-		}
+		in.started = true
+		go in.install()
 	})
 }
 
@@ -60,10 +51,10 @@ func (in *interrupter) install() {
 	signal.Stop(c)
 }
 
-// wait returns once the handler that start began installing is in place, at once for a
-// brief run.
+// wait returns once the handler that start began installing is in place. Call it after
+// start, from the same goroutine.
 func (in *interrupter) wait() {
-	if in != nil && !in.brief {
+	if in != nil && in.started {
 		<-in.installed
 	}
 }

@@ -82,9 +82,13 @@ func runPing(ctx context.Context, args []string, e *env) int {
 	if err := opts.Validate(dst); err != nil {
 		return e.fail("ping", err)
 	}
-	t, code := e.openTransport("ping", f.edge.mode, f.edge.config(familyOf(dst)), f.count == 1)
+	brief := f.count == 1
+	t, code := e.openTransport("ping", f.edge.mode, f.edge.config(familyOf(dst)), brief)
 	if t == nil {
 		return code
+	}
+	if brief {
+		opts.OnWait = e.interrupts.start
 	}
 	defer t.Close()
 	opts.Transport = t
