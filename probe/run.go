@@ -203,8 +203,12 @@ const admitChunk = 4 * sendBatch
 // gives the next target; ok=false when there are no more. hint is how many targets there
 // are, when known (else 0).
 func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool), hint int) error {
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	var timer *time.Timer // made when the run first waits for a time
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	// Requests in flight at once, at most: hosts in progress times the requests each may
 	// have open, for sizing the engine's table (which caps it).
 	inFlight := min(r.cfg.window, maxPresize)
@@ -276,15 +280,18 @@ func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool), hint int
 			r.cfg.onWait = nil
 			wait()
 		}
-		wake, ok := r.nextWake(time.Now())
-		if ok {
-			timer.Reset(time.Until(wake))
-		} else {
-			timer.Stop()
+		var fire <-chan time.Time // nil: no time to wake at
+		if wake, ok := r.nextWake(time.Now()); ok {
+			if timer == nil {
+				timer = time.NewTimer(time.Until(wake))
+			} else {
+				timer.Reset(time.Until(wake))
+			}
+			fire = timer.C
 		}
 		select {
 		case <-r.notify:
-		case <-timer.C:
+		case <-fire:
 		case <-ctx.Done():
 			r.takeArrivals()
 			return ctx.Err()

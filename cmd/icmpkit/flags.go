@@ -29,7 +29,7 @@ func newCommand(name, args, summary string) *command {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	return &command{name: name, args: args, summary: summary, fs: fs}
+	return &command{name: name, args: args, summary: summary, fs: fs, specs: make([]flagSpec, 0, 24)}
 }
 
 // define records a flag just added to the flag set, for the usage text.
