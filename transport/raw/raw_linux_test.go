@@ -259,7 +259,7 @@ func filterLen(t testing.TB, s *sock) int {
 	t.Helper()
 	var n uint32 // optlen: 0 asks for the length alone
 	var errno unix.Errno
-	require.NoError(t, s.control(func(fd uintptr) {
+	require.NoError(t, s.fd.Control(func(fd uintptr) {
 		_, _, errno = unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_GET_FILTER, 0, uintptr(unsafe.Pointer(&n)), 0)
 	}))
 	require.Zero(t, errno, "getsockopt SO_GET_FILTER")
@@ -506,12 +506,12 @@ func TestExplicitPayload(t *testing.T) {
 func TestReceiveBuffer(t *testing.T) {
 	tr := open(t, Config{ReceiveBuffer: 1 << 16})
 	var size int
-	require.NoError(t, tr.sys.v4.control(func(fd uintptr) {
+	require.NoError(t, tr.sys.v4.fd.Control(func(fd uintptr) {
 		size, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
 	}))
 	assert.Equal(t, 2<<16, size, "the kernel doubles what was set")
 	def := open(t, Config{})
-	require.NoError(t, def.sys.v6.control(func(fd uintptr) {
+	require.NoError(t, def.sys.v6.fd.Control(func(fd uintptr) {
 		size, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
 	}))
 	assert.Equal(t, 2*DefaultReceiveBuffer, size)
@@ -558,7 +558,7 @@ func TestDontFragmentSwitchesBack(t *testing.T) {
 		mode := func() int {
 			var v int
 			var err error
-			require.NoError(t, s.control(func(fd uintptr) { v, err = unix.GetsockoptInt(int(fd), level, opt) }))
+			require.NoError(t, s.fd.Control(func(fd uintptr) { v, err = unix.GetsockoptInt(int(fd), level, opt) }))
 			require.NoError(t, err)
 			return v
 		}
@@ -683,8 +683,8 @@ func TestReadersStartWithReceive(t *testing.T) {
 	assert.False(t, tr.sys.started, "Poll starts no reader")
 	tr.sys.readersMu.Unlock()
 	assert.Nil(t, tr.replies(), "no queue without readers")
-	assert.Nil(t, tr.sys.v4.conn.Load(), "sends and polls leave the socket out of the poller")
-	assert.Nil(t, tr.sys.v6.conn.Load())
+	assert.False(t, tr.sys.v4.fd.Registered(), "sends and polls leave the socket out of the poller")
+	assert.False(t, tr.sys.v6.fd.Registered())
 
 	require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: lo6, ID: tr.id, Seq: 2}))
 	r := receiveMatching(t, tr, bySeq(lo6, tr.id, 2))
@@ -693,8 +693,8 @@ func TestReadersStartWithReceive(t *testing.T) {
 	assert.True(t, tr.sys.started, "Receive starts the readers")
 	tr.sys.readersMu.Unlock()
 	assert.NotNil(t, tr.replies())
-	assert.NotNil(t, tr.sys.v4.conn.Load(), "the readers wait in the poller")
-	assert.NotNil(t, tr.sys.v6.conn.Load())
+	assert.True(t, tr.sys.v4.fd.Registered(), "the readers wait in the poller")
+	assert.True(t, tr.sys.v6.fd.Registered())
 
 	idle := open(t, Config{})
 	require.NoError(t, idle.Close(), "closing a transport whose readers never started")
@@ -705,28 +705,25 @@ func TestReadersStartWithReceive(t *testing.T) {
 	idle.sys.readersMu.Unlock()
 }
 
-// TestSendWaitsForRoom: a send that finds the socket's buffer full registers the socket with
-// the poller and waits there for room, then sends; a closed socket refuses direct use.
+// TestSendWaitsForRoom: a send that finds the socket's buffer full has the socket join the
+// poller and wait there for room; the transport goes on working through the poller, and a
+// transport closed before its sockets joined it refuses sends.
 func TestSendWaitsForRoom(t *testing.T) {
 	tr := open(t, Config{Family: FamilyIPv4})
 	s := tr.sys.v4
 	calls := 0
-	require.NoError(t, s.rawWrite(func(fd uintptr) bool {
+	require.NoError(t, s.fd.Write(func(fd uintptr) bool {
 		calls++
 		return calls > 1 // the first attempt finds no room, as sendmsg's EAGAIN
 	}))
 	assert.Equal(t, 2, calls)
-	assert.NotNil(t, s.conn.Load(), "registered to wait")
+	assert.True(t, s.fd.Registered(), "registered to wait")
 	require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: lo4, ID: tr.id, Seq: 1}))
 	receiveMatching(t, tr, bySeq(lo4, tr.id, 1))
 
 	direct := open(t, Config{Family: FamilyIPv4})
-	ds := direct.sys.v4
 	require.NoError(t, direct.Close())
-	assert.ErrorIs(t, ds.control(func(uintptr) { t.Error("ran on a closed socket") }), os.ErrClosed)
-	assert.ErrorIs(t, ds.rawWrite(func(uintptr) bool { t.Error("ran on a closed socket"); return true }), os.ErrClosed)
-	_, err := ds.register()
-	assert.ErrorIs(t, err, os.ErrClosed, "no registration once closed")
+	assert.False(t, direct.sys.v4.fd.Registered())
 	assert.ErrorIs(t, direct.Send(context.Background(), &transport.Request{Destination: lo4, ID: direct.id, Seq: 1}), icmperrors.ErrUnavailable)
 }
 

@@ -43,7 +43,7 @@ type reader struct {
 	n     int
 	errno unix.Errno
 	read  func(fd uintptr) bool // r.do, bound once
-	poll  func(fd uintptr)      // r.do without its result, for sock.control, bound once
+	poll  func(fd uintptr)      // r.do without its result, for Control, bound once
 	// filterAsked says that the reader has asked for the socket's BPF program.
 	filterAsked bool
 	zones       map[uint32]string // interface names by index, for link-local sources
@@ -116,11 +116,11 @@ func (r *reader) do(fd uintptr) bool {
 	}
 }
 
-// read reads s, registered as c, until it is closed, handing the replies to Receive. The reader and its
+// read reads s until it is closed, handing the replies to Receive. The reader and its
 // buffers are made here, on the goroutine that uses them (see startReaders).
-func (t *Transport) read(s *sock, c *pollConn) {
+func (t *Transport) read(s *sock) {
 	defer t.sys.readers.Done()
-	newReader(t, s, readBatch).run(c)
+	newReader(t, s, readBatch).run()
 }
 
 // pollReader reads one socket for Poll, with buffers of its own: the socket's reader may be
@@ -151,7 +151,7 @@ func (p *pollReader) poll(t *Transport, s *sock, replies []transport.Reply) int 
 	for n < len(replies) {
 		r.vlen = min(len(r.hdrs), len(replies)-n)
 		r.n, r.errno = 0, 0
-		if err := s.control(r.poll); err != nil || r.n == 0 {
+		if err := s.fd.Control(r.poll); err != nil || r.n == 0 {
 			break // closed, or nothing waiting (or a transient error, left to the reader)
 		}
 		for i := range r.n {
@@ -169,11 +169,11 @@ func (p *pollReader) poll(t *Transport, s *sock, replies []transport.Reply) int 
 }
 
 // run reads until the socket is closed.
-func (r *reader) run(c *pollConn) {
+func (r *reader) run() {
 	failures := 0
 	for {
 		r.n, r.errno = 0, 0
-		if err := c.rc.Read(r.read); err != nil {
+		if err := r.s.fd.Read(r.read); err != nil {
 			return // closed
 		}
 		if r.errno != 0 {

@@ -4,14 +4,12 @@ import (
 	stderrors "errors"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"unsafe"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/internal/pollfd"
 	"github.com/icmpkit/icmpkit/transport"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -24,19 +22,11 @@ const permissionHint = "raw ICMP sockets need root or CAP_NET_RAW: run as root, 
 // sendBuffer is each socket's send buffer, so that bursts of requests rarely wait for room.
 const sendBuffer = 1 << 20
 
-// sock is one raw socket. It is used directly through its descriptor until something has to
-// wait on it (a reader, or a send that finds the send buffer full); then it is handed to Go's
-// poller for good (register). A run that never waits, such as a ping on loopback whose reply
-// is polled, so spares the process the poller's set-up: an epoll instance, and a thread woken
-// at each change of the socket's readiness.
+// sock is one raw socket. Its descriptor joins Go's poller only when something has to wait on
+// it (a reader, or a send that finds the send buffer full; see internal/pollfd).
 type sock struct {
-	v6   bool
-	name string
-	fd   int
-	// mu is held shared while fd is used directly, and alone to register or close the socket.
-	mu     sync.RWMutex
-	closed bool                     // guarded by mu
-	conn   atomic.Pointer[pollConn] // set once registered; fixed from then on
+	v6 bool
+	fd *pollfd.FD
 	// dfMu is held shared by every send, and alone by a send of packets that may not be
 	// fragmented, which switches the socket's path MTU discovery mode meanwhile (see write).
 	// pmtu is the mode to switch back to, read at the first such send.
@@ -46,98 +36,6 @@ type sock struct {
 	// kernelFilter says that the socket has a BPF program that checks identifiers (see
 	// filterSocket); guarded by the Transport's ids.mu.
 	kernelFilter bool
-}
-
-// pollConn is a socket handed to Go's poller.
-type pollConn struct {
-	f  *os.File
-	rc syscall.RawConn
-}
-
-// control runs fn on the socket's descriptor, as syscall.RawConn's Control does. It fails
-// once the socket is closed.
-func (s *sock) control(fn func(fd uintptr)) error {
-	if c := s.conn.Load(); c != nil {
-		return c.rc.Control(fn)
-	}
-	s.mu.RLock()
-	if c := s.conn.Load(); c != nil {
-		s.mu.RUnlock()
-		return c.rc.Control(fn)
-	}
-	defer s.mu.RUnlock()
-	if s.closed {
-		return os.ErrClosed
-	}
-	fn(uintptr(s.fd))
-	return nil
-}
-
-// rawWrite runs fn on the socket's descriptor until fn reports that it is done, as
-// syscall.RawConn's Write does: fn returns false when the socket cannot take the data now,
-// and the socket is then registered with the poller to wait for room. It fails once the
-// socket is closed.
-func (s *sock) rawWrite(fn func(fd uintptr) bool) error {
-	if s.conn.Load() == nil {
-		s.mu.RLock()
-		if s.conn.Load() == nil {
-			if s.closed {
-				s.mu.RUnlock()
-				return os.ErrClosed
-			}
-			done := fn(uintptr(s.fd))
-			s.mu.RUnlock()
-			if done {
-				return nil
-			}
-		} else {
-			s.mu.RUnlock()
-		}
-	}
-	c, err := s.register()
-	if err != nil {
-		return err
-	}
-	return c.rc.Write(fn)
-}
-
-// register hands the socket to Go's poller, once; it fails when the socket is closed.
-func (s *sock) register() (*pollConn, error) {
-	if c := s.conn.Load(); c != nil {
-		return c, nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c := s.conn.Load(); c != nil {
-		return c, nil
-	}
-	if s.closed {
-		return nil, os.ErrClosed
-	}
-	f := os.NewFile(uintptr(s.fd), s.name) // the file owns fd now
-	rc, err := f.SyscallConn()
-	if err != nil { // only for a nil file
-		return nil, err
-	}
-	c := &pollConn{f: f, rc: rc}
-	s.conn.Store(c)
-	return c, nil
-}
-
-// close closes the socket; it waits for direct uses of the descriptor to end, and ends those
-// that wait in the poller.
-func (s *sock) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	s.closed = true
-	if c := s.conn.Load(); c != nil {
-		c.f.Close()
-	} else {
-		unix.Close(s.fd)
-	}
 }
 
 // system is the Linux part of a Transport.
@@ -201,12 +99,11 @@ func (t *Transport) startReaders() {
 		if s == nil {
 			continue
 		}
-		c, err := s.register()
-		if err != nil {
+		if s.fd.Register() != nil {
 			continue // closed
 		}
 		t.sys.readers.Add(1)
-		go t.read(s, c)
+		go t.read(s)
 	}
 }
 
@@ -311,7 +208,7 @@ func (t *Transport) openSocket(cfg Config, v6 bool) (*sock, error) {
 	}
 	drain(fd)
 	ok = true // the sock owns fd now
-	return &sock{v6: v6, name: name, fd: fd}, nil
+	return &sock{v6: v6, fd: pollfd.New(fd, name)}, nil
 }
 
 // program builds the BPF program of a receiving socket that lets through the identifiers
@@ -336,7 +233,7 @@ func (t *Transport) filterSocket(s *sock) {
 	if err != nil {
 		return
 	}
-	s.control(func(fd uintptr) { err = attachFilter(int(fd), prog) })
+	s.fd.Control(func(fd uintptr) { err = attachFilter(int(fd), prog) })
 	s.kernelFilter = err == nil
 }
 
@@ -418,7 +315,7 @@ func (t *Transport) learnID(id int) error {
 				return icmperrors.Wrap(icmperrors.ErrLibrary, "build filter", err)
 			}
 			var serr error
-			if err := sk.control(func(fd uintptr) { serr = attachFilter(int(fd), prog) }); err != nil {
+			if err := sk.fd.Control(func(fd uintptr) { serr = attachFilter(int(fd), prog) }); err != nil {
 				return closedOr(icmperrors.Wrap(icmperrors.ErrSocket, "attach BPF filter", err), t)
 			}
 			if serr != nil {
@@ -438,7 +335,7 @@ func closedOr(err error, t *Transport) error {
 	return err
 }
 
-// write sends through s with f, as rawWrite does. Packets that may be fragmented share the
+// write sends through s with f, as pollfd.FD's Write does. Packets that may be fragmented share the
 // socket. For packets that may not (dontFragment), s is switched to set DF (IPv4) and to
 // ignore the cached path MTU (both families), so that every such probe reaches the router
 // that limits the path and draws its Fragmentation Needed or Packet Too Big, as tracepath's
@@ -448,7 +345,7 @@ func (s *sock) write(f func(fd uintptr) bool, dontFragment bool) error {
 	if !dontFragment {
 		s.dfMu.RLock()
 		defer s.dfMu.RUnlock()
-		return s.rawWrite(f)
+		return s.fd.Write(f)
 	}
 	s.dfMu.Lock()
 	defer s.dfMu.Unlock()
@@ -457,7 +354,7 @@ func (s *sock) write(f func(fd uintptr) bool, dontFragment bool) error {
 		level, opt, probe = unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_PROBE
 	}
 	var serr error
-	if err := s.control(func(fd uintptr) {
+	if err := s.fd.Control(func(fd uintptr) {
 		if !s.pmtuRead {
 			if s.pmtu, serr = unix.GetsockoptInt(int(fd), level, opt); serr != nil {
 				return
@@ -471,10 +368,10 @@ func (s *sock) write(f func(fd uintptr) bool, dontFragment bool) error {
 	if serr != nil {
 		return icmperrors.Wrap(icmperrors.ErrSocket, "set path MTU discovery on raw "+familyName(s.v6)+" socket", serr)
 	}
-	err := s.rawWrite(f)
+	err := s.fd.Write(f)
 	// Switching back cannot fail where switching succeeded a moment before, unless the
 	// socket is closed, and then nothing is sent through it again.
-	s.control(func(fd uintptr) { unix.SetsockoptInt(int(fd), level, opt, s.pmtu) })
+	s.fd.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), level, opt, s.pmtu) })
 	return err
 }
 
@@ -487,7 +384,7 @@ func (t *Transport) setBroadcast(on bool) error {
 	}
 	if s := t.sys.v4; s != nil {
 		var serr error
-		if err := s.control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, v) }); err != nil {
+		if err := s.fd.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, v) }); err != nil {
 			return &icmperrors.Error{Op: "set broadcast", Class: icmperrors.ErrUnavailable, Err: err}
 		}
 		if serr != nil {
@@ -501,7 +398,7 @@ func (t *Transport) setBroadcast(on bool) error {
 func (t *Transport) closeSockets() {
 	for _, s := range []*sock{t.sys.v4, t.sys.v6} {
 		if s != nil {
-			s.close()
+			s.fd.Close()
 		}
 	}
 }
