@@ -87,11 +87,13 @@ type Transport struct {
 	socks   [2]*socket // IPv4, IPv6; nil when the family is not open
 	openErr [2]error   // why a family is not open
 
-	queue     chan transport.Reply
+	queue     atomic.Pointer[chan transport.Reply] // made when the readers start
 	done      chan struct{}
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
+	readersMu sync.Mutex // orders startReaders against Close
+	started   bool       // the readers run; guarded by readersMu
 	readers   sync.WaitGroup
 
 	broadcast atomic.Bool
@@ -103,11 +105,13 @@ var (
 	_ transport.Identifier    = (*Transport)(nil)
 	_ transport.BatchSender   = (*Transport)(nil)
 	_ transport.BatchReceiver = (*Transport)(nil)
+	_ transport.Poller        = (*Transport)(nil)
 	_ transport.Broadcaster   = (*Transport)(nil)
 	_ transport.Namer         = (*Transport)(nil)
 )
 
-// New opens the sockets cfg asks for and starts reading from them. Errors match
+// New opens the sockets cfg asks for. The goroutines that read them start with the first
+// Receive; until then replies wait in the sockets, where Poll finds them. Errors match
 // errors.ErrPermission (the system forbids ping sockets to this process: on Linux the message
 // names the sysctl to change), errors.ErrAddress (Source or Interface unusable),
 // errors.ErrNotSupported (no ping sockets on this system) or errors.ErrInvalidArgument.
@@ -115,11 +119,7 @@ func New(cfg Config) (*Transport, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	t := &Transport{
-		cfg:   cfg,
-		queue: make(chan transport.Reply, queueLen),
-		done:  make(chan struct{}),
-	}
+	t := &Transport{cfg: cfg, done: make(chan struct{})}
 	var first error
 	for fam, v6 := range [2]bool{false, true} {
 		if !cfg.wants(v6) {
@@ -140,6 +140,20 @@ func New(cfg Config) (*Transport, error) {
 	if t.socks[0] == nil && t.socks[1] == nil {
 		return nil, first
 	}
+	return t, nil
+}
+
+// startReaders starts the sockets' readers unless they run already or the transport is
+// closed.
+func (t *Transport) startReaders() {
+	t.readersMu.Lock()
+	defer t.readersMu.Unlock()
+	if t.started || t.closed.Load() {
+		return
+	}
+	t.started = true
+	queue := make(chan transport.Reply, queueLen)
+	t.queue.Store(&queue)
 	for _, s := range t.socks {
 		if s != nil {
 			t.readers.Add(1)
@@ -149,7 +163,14 @@ func New(cfg Config) (*Transport, error) {
 			}()
 		}
 	}
-	return t, nil
+}
+
+// replies gives the queue the readers fill for Receive, nil before they start.
+func (t *Transport) replies() chan transport.Reply {
+	if q := t.queue.Load(); q != nil {
+		return *q
+	}
+	return nil
 }
 
 var errFamilyNotOpened = icmperrors.New("the transport was configured without this family")
@@ -250,14 +271,19 @@ func (t *Transport) Receive(ctx context.Context, reply *transport.Reply) error {
 	if t.closed.Load() {
 		return errReceiveClosed
 	}
+	t.startReaders()
+	queue := t.replies()
+	if queue == nil {
+		return errReceiveClosed // closed before the readers started
+	}
 	select {
-	case r := <-t.queue:
+	case r := <-queue:
 		*reply = r
 		return nil
 	default:
 	}
 	select {
-	case r := <-t.queue:
+	case r := <-queue:
 		*reply = r
 		return nil
 	case <-ctx.Done():
@@ -277,9 +303,10 @@ func (t *Transport) ReceiveBatch(ctx context.Context, replies []transport.Reply)
 		return 0, err
 	}
 	n := 1
+	queue := t.replies()
 	for n < len(replies) {
 		select {
-		case r := <-t.queue:
+		case r := <-queue:
 			replies[n] = r
 			n++
 		default:
@@ -289,16 +316,48 @@ func (t *Transport) ReceiveBatch(ctx context.Context, replies []transport.Reply)
 	return n, nil
 }
 
+// Poll hands over, without waiting, the replies already queued for Receive, then those
+// waiting in the sockets (on Linux), up to len(replies), and returns how many it filled; see
+// transport.Poller. When another Poll is reading a socket at the time, it leaves that socket
+// to it.
+func (t *Transport) Poll(replies []transport.Reply) (int, error) {
+	if t.closed.Load() {
+		return 0, errReceiveClosed
+	}
+	n := 0
+	queue := t.replies() // nil (no reader has run) is empty
+queued:
+	for n < len(replies) {
+		select {
+		case r := <-queue:
+			replies[n] = r
+			n++
+		default:
+			break queued
+		}
+	}
+	for _, s := range t.socks {
+		if s != nil && n < len(replies) {
+			n += s.poll(t, replies[n:])
+		}
+	}
+	if t.closed.Load() {
+		return 0, errReceiveClosed
+	}
+	return n, nil
+}
+
 // deliver queues a reply for Receive; it waits while the queue is full and reports false
 // once the transport is closed.
 func (t *Transport) deliver(r *transport.Reply) bool {
+	queue := *t.queue.Load() // the readers deliver, and start after the queue is made
 	select {
-	case t.queue <- *r:
+	case queue <- *r:
 		return true
 	default:
 	}
 	select {
-	case t.queue <- *r:
+	case queue <- *r:
 		return true
 	case <-t.done:
 		return false
@@ -319,6 +378,8 @@ func (t *Transport) Close() error {
 				}
 			}
 		}
+		t.readersMu.Lock() // closed is set: no reader starts after this
+		t.readersMu.Unlock()
 		t.readers.Wait()
 		if len(errs) > 0 {
 			t.closeErr = icmperrors.Wrap(icmperrors.ErrSocket, "close", icmperrors.Join(errs...))

@@ -20,6 +20,11 @@
 // fragment" is set with IP_MTU_DISCOVER around the packet that asks for it, IPv6's with the
 // IPV6_DONTFRAG control message.
 //
+// The goroutines that read the sockets start with the first Receive, and a socket joins Go's
+// poller only when something has to wait on it; [Transport.Poll] reads what is already there,
+// replies and error queue alike, without waiting. A one-packet ping whose reply is polled so
+// starts no goroutine and makes no epoll instance.
+//
 // Broadcast (IPv4 only) needs SO_BROADCAST, which [Transport.SetBroadcast] sets; without it a
 // broadcast destination fails with errors.ErrBroadcast. Linux answers echo requests sent to a
 // broadcast address only when net.ipv4.icmp_echo_ignore_broadcasts is 0.

@@ -50,7 +50,7 @@ func forge(t *testing.T, ns string, client netip.Addr, msg []byte) {
 // writable reports whether the socket's send buffer has room.
 func writable(t *testing.T, s *socket) bool {
 	var ok bool
-	require.NoError(t, s.rc.Control(func(fd uintptr) {
+	require.NoError(t, s.fd.Control(func(fd uintptr) {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
 		n, _ := unix.Poll(fds, 0)
 		ok = n > 0 && fds[0].Revents&unix.POLLOUT != 0
@@ -67,7 +67,7 @@ func TestErrorsWhileSendBufferFull(t *testing.T) {
 	require.NoError(t, c.Sysctl(c.Client.NS, "net.ipv4.neigh.eth0.retrans_time_ms", "30000"))
 	tr := openIn(t, c.Client.NS, Config{Family: FamilyIPv4})
 	s := tr.socks[0]
-	require.NoError(t, s.rc.Control(func(fd uintptr) {
+	require.NoError(t, s.fd.Control(func(fd uintptr) {
 		require.NoError(t, unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, 1))
 	}))
 	id, _ := tr.Identifier(c.Target.V4)

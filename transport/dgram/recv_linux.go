@@ -40,13 +40,19 @@ type reader struct {
 
 	out   []transport.Reply
 	fatal syscall.Errno
+	// limit is the number of messages one round reads at most: batchLen for the socket's
+	// reader, the room left for a Poll.
+	limit int
+	got   bool // the result of the last round run by poll
 
 	read func(fd uintptr) bool
+	poll func(fd uintptr) // one round, its result in got
 }
 
 func newReader(s *socket, t *Transport) *reader {
-	r := &reader{s: s, t: t, out: make([]transport.Reply, 0, 2*batchLen)}
+	r := &reader{s: s, t: t, out: make([]transport.Reply, 0, 2*batchLen), limit: batchLen}
 	r.read = r.doRead
+	r.poll = func(fd uintptr) { r.got = r.doRead(fd) }
 	for i := range r.msgs {
 		h := &r.msgs[i].Hdr
 		h.Name = &r.names[i][0]
@@ -79,7 +85,7 @@ func (s *socket) run(t *Transport) {
 	r := newReader(s, t)
 	for {
 		r.out = r.out[:0]
-		err := s.rc.Read(r.read)
+		err := s.fd.Read(r.read)
 		if t.closed.Load() || r.fatal != 0 {
 			return
 		}
@@ -111,7 +117,7 @@ func (r *reader) readLevel() {
 	if !ok {
 		return
 	}
-	_ = r.s.rc.Control(func(fd uintptr) {
+	_ = r.s.fd.Control(func(fd uintptr) {
 		fds := [2]unix.PollFd{
 			{Fd: int32(fd), Events: unix.POLLIN},
 			{Fd: int32(wake), Events: unix.POLLIN},
@@ -144,7 +150,7 @@ func (r *reader) doRead(fd uintptr) bool {
 		h.Flags = 0
 		r.msgs[i].Len = 0
 	}
-	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.msgs[0])), batchLen, unix.MSG_DONTWAIT, 0, 0)
+	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.msgs[0])), uintptr(r.limit), unix.MSG_DONTWAIT, 0, 0)
 	switch e {
 	case 0:
 		r.parseBatch(int(n))
@@ -185,11 +191,11 @@ func (r *reader) parseBatch(n int) {
 	}
 }
 
-// drainErrQueue reads the error queue until it is empty, or for one batch's worth, and
+// drainErrQueue reads the error queue until it is empty, or for one round's worth (limit), and
 // reports whether it was empty at once.
 func (r *reader) drainErrQueue(fd uintptr) (empty bool) {
 	v6, id := r.s.v6, r.s.port
-	for i := 0; i < batchLen; i++ {
+	for i := 0; i < r.limit; i++ {
 		r.eMsg.Namelen = nameLen
 		r.eMsg.SetControllen(errOOBLen)
 		r.eMsg.Flags = 0
@@ -209,4 +215,36 @@ func (r *reader) drainErrQueue(fd uintptr) (empty bool) {
 		}
 	}
 	return false
+}
+
+// pollRounds bounds the rounds of one poll, which go on while each finds messages (some of
+// which may be dropped as not ours).
+const pollRounds = 4
+
+// poll reads the socket without waiting, replies and errors alike, up to len(replies), and
+// returns how many it filled. It leaves the socket alone when another Poll is reading it.
+func (s *socket) poll(t *Transport, replies []transport.Reply) int {
+	if !s.pollMu.TryLock() {
+		return 0
+	}
+	defer s.pollMu.Unlock()
+	if s.pollR == nil {
+		s.pollR = newReader(s, t)
+	}
+	r := s.pollR
+	n := 0
+	for range pollRounds {
+		if n == len(replies) {
+			break
+		}
+		r.out, r.limit, r.got = r.out[:0], min(batchLen, len(replies)-n), false
+		if err := s.fd.Control(r.poll); err != nil || r.fatal != 0 {
+			break // closed, or left to the reader to report
+		}
+		n += copy(replies[n:], r.out)
+		if !r.got {
+			break // both queues are empty
+		}
+	}
+	return n
 }

@@ -356,3 +356,7 @@ func (s *socket) parse(b, oob []byte, from unix.Sockaddr, r *transport.Reply) bo
 	}
 	return true
 }
+
+// poll finds no replies here: they are read by the socket's reader, which the first Receive
+// starts.
+func (s *socket) poll(t *Transport, replies []transport.Reply) int { return 0 }

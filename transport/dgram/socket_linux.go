@@ -14,15 +14,17 @@ import (
 	"unsafe"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/internal/pollfd"
 	"github.com/icmpkit/icmpkit/transport"
 	"golang.org/x/sys/unix"
 )
 
-// socket is one datagram ICMP socket of one family, owned by the runtime poller.
+// socket is one datagram ICMP socket of one family. Its descriptor joins Go's poller only
+// when something has to wait on it (the reader, or a send that finds the send buffer full;
+// see internal/pollfd).
 type socket struct {
 	v6   bool
-	file *os.File
-	rc   syscall.RawConn
+	fd   *pollfd.FD
 	port int // the identifier the kernel writes into our requests
 
 	// The path MTU discovery mode is a socket option (IP_MTU_DISCOVER, IPV6_MTU_DISCOVER),
@@ -42,6 +44,10 @@ type socket struct {
 	wakeMu  sync.Mutex
 	wake    int
 	closing bool
+
+	// pollMu is held by a Poll reading the socket with pollR, its reader made on first use.
+	pollMu sync.Mutex
+	pollR  *reader
 }
 
 const pingGroupHint = `the caller's group is outside net.ipv4.ping_group_range, which also governs IPv6; ` +
@@ -74,30 +80,16 @@ func openSocket(cfg *Config, v6 bool) (*socket, error) {
 	if err != nil {
 		return nil, openError(v6, err)
 	}
-	file := os.NewFile(uintptr(fd), "icmpkit-dgram-"+familyName(v6))
-	s := &socket{v6: v6, file: file, wake: -1}
-	if err := s.setup(cfg); err != nil {
-		file.Close()
+	s := &socket{v6: v6, wake: -1}
+	if err := s.configure(fd, cfg); err != nil {
+		unix.Close(fd)
 		return nil, err
 	}
+	s.fd = pollfd.New(fd, "icmpkit-dgram-"+familyName(v6))
 	return s, nil
 }
 
-// setup sets the socket's options, binds it and reads back its identifier.
-func (s *socket) setup(cfg *Config) error {
-	rc, err := s.file.SyscallConn()
-	if err != nil {
-		return icmperrors.Wrap(icmperrors.ErrSocket, "open "+familyName(s.v6)+" ping socket", err)
-	}
-	s.rc = rc
-	var serr error
-	cerr := rc.Control(func(fd uintptr) { serr = s.configure(int(fd), cfg) })
-	if cerr != nil {
-		return icmperrors.Wrap(icmperrors.ErrSocket, "configure "+familyName(s.v6)+" ping socket", cerr)
-	}
-	return serr
-}
-
+// configure sets the socket's options, binds it and reads back its identifier.
 func (s *socket) configure(fd int, cfg *Config) error {
 	fam := familyName(s.v6)
 	setopt := func(level, opt, v int, name string) error {
@@ -221,7 +213,7 @@ func (s *socket) close() error {
 	}
 	s.wakeMu.Unlock()
 	// Close waits for a reader inside poll(2) to return, so the eventfd is unused after it.
-	err := s.file.Close()
+	err := s.fd.Close()
 	if s.wake >= 0 {
 		unix.Close(s.wake)
 	}
@@ -234,7 +226,7 @@ func (s *socket) setBroadcast(on bool) error {
 		v = 1
 	}
 	var serr error
-	err := s.rc.Control(func(fd uintptr) {
+	err := s.fd.Control(func(fd uintptr) {
 		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, v)
 	})
 	if err == nil {
@@ -438,7 +430,7 @@ func (s *socket) send(t *Transport, req *transport.Request) error {
 	for try := 1; ; try++ {
 		st.errno = 0
 		req.SentAt = time.Now()
-		if err := s.rc.Write(st.write); err != nil {
+		if err := s.fd.Write(st.write); err != nil {
 			return t.writeFailed(err)
 		}
 		if st.errno == 0 {
@@ -467,7 +459,7 @@ func (s *socket) pmtuOption() (level, opt int) {
 func (s *socket) setPMTU(v int) error {
 	level, opt := s.pmtuOption()
 	var serr error
-	err := s.rc.Control(func(fd uintptr) {
+	err := s.fd.Control(func(fd uintptr) {
 		serr = unix.SetsockoptInt(int(fd), level, opt, v)
 	})
 	if err == nil {
@@ -582,7 +574,7 @@ func (s *socket) sendChunk(t *Transport, reqs []transport.Request) (int, error) 
 	for sent < len(reqs) {
 		b.off, b.cnt, b.sent, b.errno = sent, len(reqs), 0, 0
 		now := time.Now()
-		if err := s.rc.Write(b.write); err != nil {
+		if err := s.fd.Write(b.write); err != nil {
 			return sent, t.writeFailed(err)
 		}
 		for i := sent; i < sent+b.sent; i++ {

@@ -21,10 +21,11 @@ func openSocket(cfg *Config, v6 bool) (*socket, error) {
 	}
 }
 
-func (s *socket) run(t *Transport)           {}
-func (s *socket) identifier() (int, bool)    { return 0, false }
-func (s *socket) close() error               { return nil }
-func (s *socket) setBroadcast(on bool) error { return icmperrors.NotSupported("set broadcast") }
+func (s *socket) run(t *Transport)                                 {}
+func (s *socket) poll(t *Transport, replies []transport.Reply) int { return 0 }
+func (s *socket) identifier() (int, bool)                          { return 0, false }
+func (s *socket) close() error                                     { return nil }
+func (s *socket) setBroadcast(on bool) error                       { return icmperrors.NotSupported("set broadcast") }
 func (s *socket) send(t *Transport, req *transport.Request) error {
 	return icmperrors.NotSupported("send")
 }

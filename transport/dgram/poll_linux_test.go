@@ -1,0 +1,156 @@
+//go:build linux
+
+package dgram
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	icmperrors "github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/internal/lab"
+	"github.com/icmpkit/icmpkit/transport"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Poll takes echo replies and the ICMP errors of the error queue without the readers, which
+// start, with the sockets joining the poller, at the first Receive.
+func TestPollWithoutReaders(t *testing.T) {
+	c := newChain(t, lab.ChainConfig{Routers: 1})
+	tr := openIn(t, c.Client.NS, Config{})
+	buf := make([]transport.Reply, 1) // one at a time: what does not fit stays in the socket
+	start := time.Now()
+	n, err := tr.Poll(buf)
+	require.NoError(t, err)
+	assert.Zero(t, n, "nothing has arrived")
+	assert.Less(t, time.Since(start), time.Second, "Poll does not wait")
+
+	reqs := []transport.Request{
+		{Destination: lo4, Seq: 1},
+		{Destination: c.Target.V4, Seq: 2, TTL: 1},
+		{Destination: lo6, Seq: 3},
+		{Destination: c.Target.V6, Seq: 4, TTL: 1},
+		{Destination: lo4, Seq: 11},
+		{Destination: lo4, Seq: 12},
+		{Destination: lo6, Seq: 13},
+	}
+	for i := range reqs {
+		require.NoError(t, tr.Send(context.Background(), &reqs[i]))
+	}
+	got := map[int]*transport.Reply{}
+	require.Eventually(t, func() bool {
+		n, err := tr.Poll(buf)
+		require.NoError(t, err)
+		require.LessOrEqual(t, n, len(buf))
+		for _, r := range buf[:n] {
+			_, dup := got[r.Seq]
+			require.False(t, dup, "seq %d polled twice", r.Seq)
+			got[r.Seq] = &r
+		}
+		return len(got) == len(reqs)
+	}, 5*time.Second, time.Millisecond)
+	assert.Equal(t, transport.KindEchoReply, got[1].Kind())
+	assert.Equal(t, transport.KindEchoReply, got[3].Kind())
+	assert.Equal(t, transport.KindTimeExceeded, got[2].Kind(), "from the error queue")
+	assert.Equal(t, c.Router(1).V4, got[2].Source)
+	assert.Equal(t, transport.KindTimeExceeded, got[4].Kind())
+	assert.Equal(t, c.Router(1).V6, got[4].Source)
+	for _, r := range got {
+		assert.False(t, r.ReceivedAt.IsZero())
+	}
+
+	tr.readersMu.Lock()
+	assert.False(t, tr.started, "Poll starts no reader")
+	tr.readersMu.Unlock()
+	assert.Nil(t, tr.replies())
+	assert.False(t, tr.socks[0].fd.Registered(), "sends and polls leave the sockets out of the poller")
+	assert.False(t, tr.socks[1].fd.Registered())
+
+	req := transport.Request{Destination: lo4, Seq: 20}
+	require.NoError(t, tr.Send(context.Background(), &req))
+	receiveMatching(t, tr, lo4, 20)
+	tr.readersMu.Lock()
+	assert.True(t, tr.started, "Receive starts the readers")
+	tr.readersMu.Unlock()
+	require.Eventually(t, func() bool { return tr.socks[0].fd.Registered() && tr.socks[1].fd.Registered() },
+		5*time.Second, time.Millisecond, "the readers wait in the poller")
+
+	idle := openIn(t, c.Client.NS, Config{})
+	require.NoError(t, idle.Close())
+	_, err = idle.Poll(buf)
+	assert.ErrorIs(t, err, icmperrors.ErrUnavailable)
+	var rep transport.Reply
+	assert.ErrorIs(t, idle.Receive(context.Background(), &rep), icmperrors.ErrUnavailable)
+	idle.readersMu.Lock()
+	assert.False(t, idle.started, "no reader starts once closed")
+	idle.readersMu.Unlock()
+}
+
+// Poll and Receive side by side hand over every reply once.
+func TestPollBesideReceive(t *testing.T) {
+	c := newChain(t, lab.ChainConfig{})
+	tr := openIn(t, c.Client.NS, Config{})
+	const perFamily = 200
+	type seen struct {
+		dst netip.Addr
+		seq int
+	}
+	var (
+		mu      sync.Mutex
+		got     = map[seen]int{}
+		viaPoll int
+	)
+	record := func(rs []transport.Reply, poll bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		for i := range rs {
+			if rs[i].Kind() == transport.KindEchoReply {
+				got[seen{rs[i].Destination, rs[i].Seq}]++
+				if poll {
+					viaPoll++
+				}
+			}
+		}
+	}
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var r transport.Reply
+		for tr.Receive(ctx, &r) == nil {
+			record([]transport.Reply{r}, false)
+		}
+	}()
+	buf := make([]transport.Reply, 3)
+	for seq := range perFamily {
+		for _, dst := range []netip.Addr{lo4, lo6} {
+			require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: dst, Seq: seq}))
+			n, err := tr.Poll(buf)
+			require.NoError(t, err)
+			record(buf[:n], true)
+		}
+	}
+	require.Eventually(t, func() bool {
+		n, err := tr.Poll(buf)
+		require.NoError(t, err)
+		record(buf[:n], true)
+		return count() == 2*perFamily
+	}, 5*time.Second, time.Millisecond, "every reply, through Poll or Receive")
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	for k, n := range got {
+		assert.Equal(t, 1, n, "%v delivered %d times", k, n)
+	}
+	t.Logf("%d of %d replies through Poll", viaPoll, 2*perFamily)
+}
