@@ -97,6 +97,11 @@ if command -v hyperfine >/dev/null 2>&1; then
 	names=(empty icmpkit)
 	cmds=("$tmp/empty" "${ping[*]}")
 	labels=("empty Go program" "icmpkit ping -c 1")
+	# The unprivileged transport, when this user may open ping sockets
+	# (net.ipv4.ping_group_range).
+	if "$tmp/icmpkit" ping --mode dgram -c 1 127.0.0.1 >/dev/null 2>&1; then
+		names+=(dgram) cmds+=("${ping[*]:0:2} --mode dgram ${ping[*]:2}") labels+=("icmpkit, --mode dgram")
+	fi
 	if command -v ping >/dev/null 2>&1 && ping -c 1 127.0.0.1 >/dev/null 2>&1; then
 		names+=(iputils) cmds+=("$(command -v ping) -c 1 127.0.0.1") labels+=("iputils ping -c 1")
 	fi
