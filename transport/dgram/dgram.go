@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/internal/replyq"
 	"github.com/icmpkit/icmpkit/transport"
 )
 
@@ -278,13 +279,13 @@ func (t *Transport) Receive(ctx context.Context, reply *transport.Reply) error {
 	}
 	select {
 	case r := <-queue:
-		*reply = r
+		replyq.Copy(reply, &r)
 		return nil
 	default:
 	}
 	select {
 	case r := <-queue:
-		*reply = r
+		replyq.Copy(reply, &r)
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -302,18 +303,7 @@ func (t *Transport) ReceiveBatch(ctx context.Context, replies []transport.Reply)
 	if err := t.Receive(ctx, &replies[0]); err != nil {
 		return 0, err
 	}
-	n := 1
-	queue := t.replies()
-	for n < len(replies) {
-		select {
-		case r := <-queue:
-			replies[n] = r
-			n++
-		default:
-			return n, nil
-		}
-	}
-	return n, nil
+	return 1 + replyq.Take(t.replies(), replies[1:]), nil
 }
 
 // Poll hands over, without waiting, the replies already queued for Receive, then those
@@ -324,18 +314,7 @@ func (t *Transport) Poll(replies []transport.Reply) (int, error) {
 	if t.closed.Load() {
 		return 0, errReceiveClosed
 	}
-	n := 0
-	queue := t.replies() // nil (no reader has run) is empty
-queued:
-	for n < len(replies) {
-		select {
-		case r := <-queue:
-			replies[n] = r
-			n++
-		default:
-			break queued
-		}
-	}
+	n := replyq.Take(t.replies(), replies) // nil (no reader has run) is empty
 	for _, s := range t.socks {
 		if s != nil && n < len(replies) {
 			n += s.poll(t, replies[n:])

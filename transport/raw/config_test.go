@@ -1,15 +1,13 @@
 package raw
 
 import (
+	"net/netip"
 	"runtime"
 	"testing"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
-	"github.com/icmpkit/icmpkit/transport"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/net/icmp"
-	"net/netip"
 )
 
 func TestConfigInvalid(t *testing.T) {
@@ -47,23 +45,4 @@ func TestFamilyString(t *testing.T) {
 	assert.Equal(t, "IPv4", FamilyIPv4.String())
 	assert.Equal(t, "IPv6", FamilyIPv6.String())
 	assert.Equal(t, "unknown family", Family(9).String())
-}
-
-func TestDeliverReusesMPLS(t *testing.T) {
-	labels := []icmp.MPLSLabel{{Label: 1}, {Label: 2, S: true}}
-	src := transport.Reply{Seq: 3, MPLS: labels}
-	dst := transport.Reply{MPLS: make([]icmp.MPLSLabel, 0, 4)}
-	backing := &dst.MPLS[:1][0]
-	deliver(&dst, &src)
-	require.Equal(t, labels, dst.MPLS)
-	assert.Same(t, backing, &dst.MPLS[0])
-	assert.Equal(t, 3, dst.Seq)
-
-	deliver(&dst, &transport.Reply{Seq: 4})
-	assert.Empty(t, dst.MPLS)
-	assert.Equal(t, 4, cap(dst.MPLS), "the array stays with the caller")
-
-	var small transport.Reply
-	deliver(&small, &src)
-	assert.Equal(t, labels, small.MPLS)
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/internal/replyq"
 	"github.com/icmpkit/icmpkit/transport"
 )
 
@@ -182,7 +183,7 @@ func (t *Transport) Receive(ctx context.Context, reply *transport.Reply) error {
 		if t.closed.Load() {
 			return errClosedReceive
 		}
-		deliver(reply, &r)
+		replyq.Copy(reply, &r)
 		return nil
 	case <-t.done:
 		return errClosedReceive
@@ -200,18 +201,7 @@ func (t *Transport) ReceiveBatch(ctx context.Context, replies []transport.Reply)
 	if err := t.Receive(ctx, &replies[0]); err != nil {
 		return 0, err
 	}
-	n := 1
-	queue := t.replies()
-	for n < len(replies) {
-		select {
-		case r := <-queue:
-			deliver(&replies[n], &r)
-			n++
-		default:
-			return n, nil
-		}
-	}
-	return n, nil
+	return 1 + replyq.Take(t.replies(), replies[1:]), nil
 }
 
 // Poll hands over, without waiting, the replies already queued for Receive, then those
@@ -222,18 +212,7 @@ func (t *Transport) Poll(replies []transport.Reply) (int, error) {
 	if t.closed.Load() {
 		return 0, errClosedReceive
 	}
-	n := 0
-	queue := t.replies() // nil (no reader has run) is empty
-queued:
-	for n < len(replies) {
-		select {
-		case r := <-queue:
-			deliver(&replies[n], &r)
-			n++
-		default:
-			break queued
-		}
-	}
+	n := replyq.Take(t.replies(), replies) // nil (no reader has run) is empty
 	if n < len(replies) {
 		n += t.pollSockets(replies[n:])
 	}
@@ -249,19 +228,6 @@ func (t *Transport) replies() chan transport.Reply {
 		return *q
 	}
 	return nil
-}
-
-// deliver copies r into reply, reusing reply's MPLS array when it has room.
-func deliver(reply, r *transport.Reply) {
-	mpls := reply.MPLS
-	*reply = *r
-	switch {
-	case len(r.MPLS) == 0:
-		reply.MPLS = mpls[:0]
-	case cap(mpls) >= len(r.MPLS):
-		reply.MPLS = mpls[:len(r.MPLS)]
-		copy(reply.MPLS, r.MPLS)
-	}
 }
 
 // enqueue hands a parsed reply to Receive, waiting while the queue is full. It reports false

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/icmpkit/icmpkit/internal/replyq"
 	"github.com/icmpkit/icmpkit/internal/wire"
 	"github.com/icmpkit/icmpkit/transport"
 	"golang.org/x/sys/unix"
@@ -157,7 +158,7 @@ func (p *pollReader) poll(t *Transport, s *sock, replies []transport.Reply) int 
 		for i := range r.n {
 			var rep transport.Reply
 			if r.parse(i, &rep) {
-				deliver(&replies[n], &rep)
+				replyq.Copy(&replies[n], &rep)
 				n++
 			}
 		}
