@@ -5,12 +5,12 @@ package dgram
 import (
 	"context"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
 	"github.com/icmpkit/icmpkit/internal/lab"
+	"github.com/icmpkit/icmpkit/internal/transporttest"
 	"github.com/icmpkit/icmpkit/transport"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -93,64 +93,7 @@ func TestPollWithoutReaders(t *testing.T) {
 func TestPollBesideReceive(t *testing.T) {
 	c := newChain(t, lab.ChainConfig{})
 	tr := openIn(t, c.Client.NS, Config{})
-	const perFamily = 200
-	type seen struct {
-		dst netip.Addr
-		seq int
-	}
-	var (
-		mu      sync.Mutex
-		got     = map[seen]int{}
-		viaPoll int
-	)
-	record := func(rs []transport.Reply, poll bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		for i := range rs {
-			if rs[i].Kind() == transport.KindEchoReply {
-				got[seen{rs[i].Destination, rs[i].Seq}]++
-				if poll {
-					viaPoll++
-				}
-			}
-		}
-	}
-	count := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(got)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var r transport.Reply
-		for tr.Receive(ctx, &r) == nil {
-			record([]transport.Reply{r}, false)
-		}
-	}()
-	buf := make([]transport.Reply, 3)
-	for seq := range perFamily {
-		for _, dst := range []netip.Addr{lo4, lo6} {
-			require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: dst, Seq: seq}))
-			n, err := tr.Poll(buf)
-			require.NoError(t, err)
-			record(buf[:n], true)
-		}
-	}
-	require.Eventually(t, func() bool {
-		n, err := tr.Poll(buf)
-		require.NoError(t, err)
-		record(buf[:n], true)
-		return count() == 2*perFamily
-	}, 5*time.Second, time.Millisecond, "every reply, through Poll or Receive")
-	cancel()
-	<-done
-	mu.Lock()
-	defer mu.Unlock()
-	for k, n := range got {
-		assert.Equal(t, 1, n, "%v delivered %d times", k, n)
-	}
-	t.Logf("%d of %d replies through Poll", viaPoll, 2*perFamily)
+	transporttest.PollBesideReceive(t, tr, []netip.Addr{lo4, lo6}, 200,
+		func(dst netip.Addr, seq int) transport.Request { return transport.Request{Destination: dst, Seq: seq} },
+		func(*transport.Reply) bool { return true }) // the kernel gives each ping socket its own replies
 }

@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/internal/transporttest"
 	"github.com/icmpkit/icmpkit/transport"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -590,81 +591,11 @@ func TestDontFragmentSwitchesBack(t *testing.T) {
 // Receive: every reply comes out once, through one or the other.
 func TestPoll(t *testing.T) {
 	tr := open(t, Config{})
-	buf := make([]transport.Reply, 3)
-	start := time.Now()
-	n, err := tr.Poll(buf)
-	require.NoError(t, err)
-	assert.Zero(t, n, "nothing has arrived")
-	assert.Less(t, time.Since(start), time.Second, "Poll does not wait")
-
-	const perFamily = 200
-	type seen struct {
-		dst netip.Addr
-		seq int
-	}
-	var (
-		mu      sync.Mutex
-		got     = map[seen]int{}
-		viaPoll int
-	)
-	record := func(rs []transport.Reply, poll bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		for i := range rs {
-			if rs[i].ID == tr.id && rs[i].Kind() == transport.KindEchoReply {
-				got[seen{rs[i].Destination, rs[i].Seq}]++
-				if poll {
-					viaPoll++
-				}
-			}
-		}
-	}
-	count := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(got)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan struct{})
-	go func() { // Receive, beside the Polls
-		defer close(done)
-		var r transport.Reply
-		for tr.Receive(ctx, &r) == nil {
-			record([]transport.Reply{r}, false)
-		}
-	}()
-	for seq := range perFamily {
-		for _, dst := range []netip.Addr{lo4, lo6} {
-			require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: dst, ID: tr.id, Seq: seq}))
-			n, err := tr.Poll(buf)
-			require.NoError(t, err)
-			record(buf[:n], true)
-		}
-	}
-	require.Eventually(t, func() bool {
-		n, err := tr.Poll(buf)
-		require.NoError(t, err)
-		record(buf[:n], true)
-		return count() == 2*perFamily
-	}, 5*time.Second, time.Millisecond, "every reply, through Poll or Receive")
-	cancel()
-	<-done
-	time.Sleep(20 * time.Millisecond)
-	n, err = tr.Poll(buf)
-	require.NoError(t, err)
-	record(buf[:n], true)
-	mu.Lock()
-	for k, c := range got {
-		assert.Equal(t, 1, c, "reply %v delivered %d times", k, c)
-	}
-	t.Logf("%d of %d replies through Poll", viaPoll, 2*perFamily)
-	assert.Positive(t, viaPoll, "on loopback, Poll finds replies queued during the send")
-	mu.Unlock()
-
-	require.NoError(t, tr.Close())
-	_, err = tr.Poll(buf)
-	assert.ErrorIs(t, err, icmperrors.ErrUnavailable)
+	transporttest.PollBesideReceive(t, tr, []netip.Addr{lo4, lo6}, 200,
+		func(dst netip.Addr, seq int) transport.Request {
+			return transport.Request{Destination: dst, ID: tr.id, Seq: seq}
+		},
+		func(r *transport.Reply) bool { return r.ID == tr.id })
 }
 
 // The sockets' readers start with the first Receive: a transport whose replies are all
