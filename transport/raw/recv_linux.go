@@ -93,7 +93,8 @@ func slotFor(n int64) int {
 	return min(maxSlot, (need+1023)&^1023)
 }
 
-// do runs in RawConn.Read: one recvmmsg, asking the poller to wait while nothing is queued.
+// do runs in the socket's Read or Control: one recvmmsg; under Read, false asks the poller
+// to wait while nothing is queued.
 func (r *reader) do(fd uintptr) bool {
 	if need := slotFor(r.t.maxPayload.Load()); need > r.slot {
 		r.grow(need)

@@ -97,7 +97,7 @@ var sendPool = sync.Pool{New: func() any {
 	return s
 }}
 
-// do runs in RawConn.Write: one sendmsg, stamped just before the call. It asks the poller to
+// do runs in the socket's Write: one sendmsg, stamped just before the call. It asks for a
 // wait while the send buffer is full.
 func (s *sendState) do(fd uintptr) bool {
 	for {
@@ -235,7 +235,7 @@ var batchPool = sync.Pool{New: func() any {
 	return b
 }}
 
-// do runs in RawConn.Write: sendmmsg until every built message is out, each call stamped
+// do runs in the socket's Write: sendmmsg until every built message is out, each call stamped
 // just before it is made.
 func (b *batchState) do(fd uintptr) bool {
 	for b.off < b.n {
