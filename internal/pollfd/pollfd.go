@@ -9,6 +9,7 @@ package pollfd
 
 import (
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -16,7 +17,8 @@ import (
 
 // An FD is a non-blocking socket descriptor. Its methods are safe for concurrent use; Close
 // waits for direct uses of the descriptor to end and ends the waits in the poller, and every
-// use after it fails with an error matching os.ErrClosed.
+// use after it fails with an error matching os.ErrClosed. An FD dropped without Close closes
+// its descriptor once garbage collected, as an os.File does.
 type FD struct {
 	fd   int
 	name string
@@ -24,6 +26,9 @@ type FD struct {
 	mu     sync.RWMutex
 	closed atomic.Bool           // set under mu
 	conn   atomic.Pointer[pconn] // set once registered; fixed from then on
+	// cleanup closes fd should the FD be dropped unclosed before it joins the poller, as an
+	// os.File's finalizer does from then on.
+	cleanup runtime.Cleanup
 }
 
 // pconn is the descriptor handed to the poller.
@@ -33,7 +38,11 @@ type pconn struct {
 }
 
 // New takes ownership of fd, a non-blocking socket; name names it in errors.
-func New(fd int, name string) *FD { return &FD{fd: fd, name: name} }
+func New(fd int, name string) *FD {
+	d := &FD{fd: fd, name: name}
+	d.cleanup = runtime.AddCleanup(d, func(fd int) { syscall.Close(fd) }, fd)
+	return d
+}
 
 // Control runs fn on the descriptor, as syscall.RawConn's Control does.
 func (d *FD) Control(fn func(fd uintptr)) error {
@@ -121,6 +130,7 @@ func (d *FD) register() (*pconn, error) {
 	if d.closed.Load() {
 		return nil, os.ErrClosed
 	}
+	d.cleanup.Stop()
 	f := os.NewFile(uintptr(d.fd), d.name) // the file owns fd from here on
 	rc, err := f.SyscallConn()
 	if err != nil { // only for a nil file
@@ -139,6 +149,7 @@ func (d *FD) Close() error {
 		return nil
 	}
 	d.closed.Store(true)
+	d.cleanup.Stop()
 	if c := d.conn.Load(); c != nil {
 		return c.f.Close()
 	}

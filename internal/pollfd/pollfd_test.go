@@ -5,6 +5,7 @@ package pollfd
 import (
 	"errors"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -185,4 +186,40 @@ func TestConcurrentUse(t *testing.T) {
 		}
 		wg.Wait()
 	}
+}
+
+// An FD dropped unclosed before it joined the poller gives its descriptor back, as an
+// os.File does.
+func TestDroppedFDClosed(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer unix.Close(fds[1])
+	New(fds[0], "dropped")
+	require.Eventually(t, func() bool {
+		runtime.GC()
+		_, err := unix.FcntlInt(uintptr(fds[0]), unix.F_GETFD, 0)
+		return err == unix.EBADF
+	}, 5*time.Second, 10*time.Millisecond)
+}
+
+// A closed FD, once dropped, leaves alone the descriptor number that a later socket reuses.
+func TestClosedFDNotClosedAgain(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer unix.Close(fds[1])
+	d := New(fds[0], "closed")
+	require.NoError(t, d.Close())
+	d = nil
+	reuse, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer unix.Close(reuse)
+	if reuse != fds[0] {
+		t.Skipf("descriptor %d not reused (got %d)", fds[0], reuse)
+	}
+	for range 5 {
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, err = unix.FcntlInt(uintptr(reuse), unix.F_GETFD, 0)
+	assert.NoError(t, err, "the reused descriptor is still open")
 }
