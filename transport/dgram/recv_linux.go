@@ -13,6 +13,7 @@ import (
 
 // Buffer sizes of the reader.
 const (
+	pollBatch  = 4    // messages a Poll reads with one call at most; the socket's reader, batchLen
 	minSlot    = 2048 // bytes for one received echo reply, grown for larger payloads
 	recvOOBLen = 128  // TTL and timestamp control messages
 	errDataLen = 2048 // the quoted request of an ICMP error: at most 576 (IPv4) or 1280 (IPv6) bytes
@@ -27,10 +28,10 @@ type reader struct {
 
 	slot  int
 	data  []byte
-	names [batchLen][nameLen]byte
-	oobs  [batchLen][recvOOBLen]byte
-	iovs  [batchLen]unix.Iovec
-	msgs  [batchLen]unix.Mmsghdr
+	names [][nameLen]byte
+	oobs  [][recvOOBLen]byte
+	iovs  []unix.Iovec
+	msgs  []unix.Mmsghdr
 
 	eData [errDataLen]byte
 	eName [nameLen]byte
@@ -40,8 +41,8 @@ type reader struct {
 
 	out   []transport.Reply
 	fatal syscall.Errno
-	// limit is the number of messages one round reads at most: batchLen for the socket's
-	// reader, the room left for a Poll.
+	// limit is the number of messages one round reads at most: len(msgs) for the socket's
+	// reader, no more than the room left for a Poll.
 	limit int
 	got   bool // the result of the last round run by poll
 
@@ -49,8 +50,17 @@ type reader struct {
 	poll func(fd uintptr) // one round, its result in got
 }
 
-func newReader(s *socket, t *Transport) *reader {
-	r := &reader{s: s, t: t, out: make([]transport.Reply, 0, 2*batchLen), limit: batchLen}
+// newReader makes a reader of batch messages a call.
+func newReader(s *socket, t *Transport, batch int) *reader {
+	r := &reader{
+		s: s, t: t,
+		names: make([][nameLen]byte, batch),
+		oobs:  make([][recvOOBLen]byte, batch),
+		iovs:  make([]unix.Iovec, batch),
+		msgs:  make([]unix.Mmsghdr, batch),
+		out:   make([]transport.Reply, 0, 2*batch),
+		limit: batch,
+	}
 	r.read = r.doRead
 	r.poll = func(fd uintptr) { r.got = r.doRead(fd) }
 	for i := range r.msgs {
@@ -73,7 +83,7 @@ func newReader(s *socket, t *Transport) *reader {
 // resize gives every slot of the batch at least size bytes.
 func (r *reader) resize(size int) {
 	r.slot = max(size, minSlot)
-	r.data = make([]byte, r.slot*batchLen)
+	r.data = make([]byte, r.slot*len(r.msgs))
 	for i := range r.iovs {
 		r.iovs[i].Base = &r.data[i*r.slot]
 		r.iovs[i].SetLen(r.slot)
@@ -82,7 +92,7 @@ func (r *reader) resize(size int) {
 
 // run reads until the transport closes.
 func (s *socket) run(t *Transport) {
-	r := newReader(s, t)
+	r := newReader(s, t, batchLen)
 	for {
 		r.out = r.out[:0]
 		err := s.fd.Read(r.read)
@@ -229,7 +239,7 @@ func (s *socket) poll(t *Transport, replies []transport.Reply) int {
 	}
 	defer s.pollMu.Unlock()
 	if s.pollR == nil {
-		s.pollR = newReader(s, t)
+		s.pollR = newReader(s, t, pollBatch)
 	}
 	r := s.pollR
 	n := 0
@@ -237,7 +247,7 @@ func (s *socket) poll(t *Transport, replies []transport.Reply) int {
 		if n == len(replies) {
 			break
 		}
-		r.out, r.limit, r.got = r.out[:0], min(batchLen, len(replies)-n), false
+		r.out, r.limit, r.got = r.out[:0], min(pollBatch, len(replies)-n), false
 		if err := s.fd.Control(r.poll); err != nil || r.fatal != 0 {
 			break // closed, or left to the reader to report
 		}
