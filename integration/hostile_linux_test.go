@@ -148,6 +148,15 @@ func TestHardHostileFlood(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			c := lab.NewChain(t, lab.ChainConfig{Routers: 1, DeadHosts: 2})
 			tr := &hardCounting{tr: hardOpen(t, c, mode)}
+			// The transport starts its readers, with their buffers and reply queue, when a run
+			// first waits for replies. A run without a flood does so before the heap is first
+			// measured, so that the bound speaks of the floods alone.
+			hosts, err := probe.Multiping(context.Background(), tr, []netip.Addr{c.Target.V4, c.Target.V6},
+				&probe.MultipingOptions{Count: 1, Timeout: 2 * time.Second})
+			require.NoError(t, err, "multiping before the floods")
+			for _, h := range hosts {
+				require.True(t, h.IsAlive(), "%s before the floods", h.Address)
+			}
 			short := hardFloodRun(t, c, tr, 20)
 			long := hardFloodRun(t, c, tr, 40)
 			for _, s := range []hardFloodStats{short, long} {
