@@ -203,10 +203,22 @@ func (tr *tracer) arrive(a *arrival) {
 		return
 	}
 	p := &tr.probes[a.tag]
-	if p.gen != a.gen || !p.live || p.resolved || p.ttl > tr.end {
+	if p.gen != a.gen || !p.live {
 		return
 	}
 	rep := &a.reply
+	if p.ttl > tr.end {
+		// A probe past the end, kept for path MTU discovery (see stopAt): a too-big answer
+		// it drew tells how large a probe reached the router that sent it.
+		if tr.opts.PathMTU && tooBig(rep) {
+			tr.notePassed(rep.Source, p.size)
+		}
+		tr.retire(a.tag)
+		return
+	}
+	if p.resolved {
+		return
+	}
 	rtt := max(rep.ReceivedAt.Sub(p.sentAt), 0)
 	if rtt > tr.opts.Timeout {
 		return
@@ -255,6 +267,10 @@ func (tr *tracer) arrive(a *arrival) {
 }
 
 // stopAt ends the trace at ttl: farther probes are not sent, and those in flight forgotten.
+// With PathMTU those in flight stay registered until they are answered or the trace ends,
+// though the trace no longer waits for them: a too-big answer from a router before the end
+// may still come, later than the end's own answer, and it tells how large a probe passed the
+// hops up to that router.
 func (tr *tracer) stopAt(ttl int) {
 	if ttl >= tr.end {
 		return
@@ -269,7 +285,9 @@ func (tr *tracer) stopAt(ttl int) {
 		case !q.sent && !q.skipped:
 			tr.skip(q)
 		case q.live:
-			tr.retire(int32(i))
+			if !tr.opts.PathMTU {
+				tr.retire(int32(i))
+			}
 			if !q.resolved {
 				tr.resolve(q)
 			}
@@ -619,10 +637,7 @@ func (tr *tracer) shrink(tag int32, from netip.Addr, mtu int) {
 		tr.pmtu = mtu
 		tr.localOK = min(tr.localOK, mtu)
 	}
-	if tr.passed == nil {
-		tr.passed = map[netip.Addr]int{}
-	}
-	tr.passed[from] = max(tr.passed[from], p.size)
+	tr.notePassed(from, p.size)
 	tr.retire(tag)
 	if p.size <= tr.pmtu {
 		// Already as small as it gets: the answer stands as the hop's.
@@ -635,6 +650,14 @@ func (tr *tracer) shrink(tag int32, from netip.Addr, mtu int) {
 		tr.inWindow--
 	}
 	tr.hop(p.ttl).hop.PacketsSent--
+}
+
+// notePassed records that a probe of size bytes reached from, which answered it too big.
+func (tr *tracer) notePassed(from netip.Addr, size int) {
+	if tr.passed == nil {
+		tr.passed = map[netip.Addr]int{}
+	}
+	tr.passed[from] = max(tr.passed[from], size)
 }
 
 // The local link's MTU is found by bisection: a size it refuses fails at once, with no packet

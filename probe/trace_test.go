@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/icmpkit/icmpkit/errors"
@@ -317,6 +318,36 @@ func TestTraceroutePathMTU(t *testing.T) {
 					assert.True(t, req.DontFragment)
 				}
 			})
+		})
+	}
+}
+
+// The end's answer may come before the too-big answers that far probes drew from a router
+// nearer than it: the trace ends there, and yet those answers count for the MTU of the hops
+// up to that router. Router 2 forwards onto a 1350-byte link and answers with up to 30 ms of
+// jitter, while the target answers at once.
+func TestTraceroutePathMTULateTooBig(t *testing.T) {
+	dst := netip.MustParseAddr("198.18.200.1")
+	for seed := range uint64(20) {
+		synctest.Test(t, func(t *testing.T) {
+			n := mock.NewNetwork(mock.Config{Seed: seed})
+			tr := n.Transport(mock.TransportConfig{})
+			defer tr.Close()
+			require.NoError(t, n.AddHost(dst, mock.Host{}))
+			chain(t, n, dst, 4, func(k int, r *mock.Router) {
+				if k == 2 {
+					r.MTU, r.Jitter = 1350, 30*time.Millisecond
+				}
+			})
+			link := &smallLink{Transport: tr, mtu: 1400}
+			trace, err := probe.Traceroute(context.Background(), link, dst, &probe.TraceOptions{PathMTU: true})
+			require.NoError(t, err)
+			require.Equal(t, []int{1, 2, 3, 4, 5}, distances(trace.Hops), "seed %d", seed)
+			want := []int{1400, 1400, 1350, 1350, 1350}
+			for i, h := range trace.Hops {
+				assert.Equal(t, want[i], h.MTU, "seed %d: hop %d", seed, h.Distance)
+			}
+			assert.Equal(t, 1350, trace.PathMTU, "seed %d", seed)
 		})
 	}
 }
