@@ -277,6 +277,20 @@ func TestCLIPingInterrupt(t *testing.T) {
 	assert.Regexp(t, pingRTT, got[len(got)-1])
 }
 
+// startToFirstLine starts cmd and reads its first line of output, which must begin with
+// prefix; the rest of the output is left in the reader.
+func startToFirstLine(t *testing.T, cmd *exec.Cmd, prefix string) *bufio.Reader {
+	t.Helper()
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	r := bufio.NewReader(out)
+	first, err := r.ReadString('\n')
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(first, prefix), first)
+	return r
+}
+
 // A Ctrl-C at once after the first line of output, before or just after the first reply,
 // still gives the summary: the handler is in place before anything is printed.
 func TestCLIPingInterruptAfterFirstLine(t *testing.T) {
@@ -284,16 +298,10 @@ func TestCLIPingInterruptAfterFirstLine(t *testing.T) {
 	for range 5 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		cmd := exec.CommandContext(ctx, binary(t), "ping", "-c", "100", "-i", "0.2", "127.0.0.1")
-		out, err := cmd.StdoutPipe()
-		require.NoError(t, err)
-		require.NoError(t, cmd.Start())
-		r := bufio.NewReader(out)
-		first, err := r.ReadString('\n')
-		require.NoError(t, err)
-		require.True(t, strings.HasPrefix(first, "PING 127.0.0.1 "), first)
+		r := startToFirstLine(t, cmd, "PING 127.0.0.1 ")
 		require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 		rest, _ := io.ReadAll(r)
-		err = cmd.Wait()
+		err := cmd.Wait()
 		cancel()
 		state := cmd.ProcessState
 		require.True(t, state.Exited(), "ended by a signal (%v) instead of printing its summary", state)
@@ -512,13 +520,7 @@ func TestCLIChain(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, binary(t), "ping", "-c", "1", "-W", "10", c.DeadV4[0].String())
-		out, err := cmd.StdoutPipe()
-		require.NoError(t, err)
-		require.NoError(t, cmd.Start())
-		r := bufio.NewReader(out)
-		first, err := r.ReadString('\n')
-		require.NoError(t, err)
-		require.True(t, strings.HasPrefix(first, "PING "), first)
+		r := startToFirstLine(t, cmd, "PING ")
 		time.Sleep(300 * time.Millisecond) // well past that, on a loaded machine too
 		require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 		rest, _ := io.ReadAll(r)
