@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -9,84 +8,86 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/icmpkit/icmpkit"
 	"github.com/icmpkit/icmpkit/errors"
 )
 
-// command is a subcommand's flag set, with its flags listed in the order they were defined.
+// command is a subcommand's options, listed in the help in the order they were defined.
 type command struct {
 	name, args, summary string
-	fs                  *flag.FlagSet
-	specs               []flagSpec
-}
-
-type flagSpec struct {
-	name, meta, usage string
+	set                 optionSet
+	// operands are the arguments that are not options, in order, once parsed.
+	operands []string
 }
 
 func newCommand(name, args, summary string) *command {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	return &command{name: name, args: args, summary: summary, fs: fs, specs: make([]flagSpec, 0, 24)}
+	c := &command{name: name, args: args, summary: summary}
+	c.set.opts = make([]*option, 0, 32)
+	return c
 }
 
-// define records a flag just added to the flag set, for the usage text.
-func (c *command) define(name, meta, usage string) {
-	c.specs = append(c.specs, flagSpec{name, meta, usage})
+// define adds an option. spec names it: "c" (short), "mode" (long), or "c|count" (both).
+func (c *command) define(spec, meta, usage string, v value, isBool bool) {
+	o := &option{meta: meta, usage: usage, v: v, isBool: isBool}
+	short, long, both := strings.Cut(spec, "|")
+	if !both && utf8.RuneCountInString(spec) > 1 {
+		short, long = "", spec
+	}
+	if short != "" {
+		o.short, _ = utf8.DecodeRuneInString(short)
+	}
+	o.long = long
+	c.set.add(o)
 }
 
 func (c *command) intVar(p *int, name, meta string, def, lo, hi int, usage string) {
 	*p = def
-	c.fs.Var(&intValue{p, lo, hi}, name, usage)
-	c.define(name, meta, usage)
+	c.define(name, meta, usage, &intValue{p, lo, hi}, false)
 }
 
 func (c *command) boolVar(p *bool, name string, def bool, usage string) {
-	c.fs.BoolVar(p, name, def, usage)
-	c.define(name, "", usage)
+	*p = def
+	c.define(name, "", usage, boolValue{p}, true)
 }
 
 func (c *command) secondsVar(p *time.Duration, name string, def time.Duration, zeroOK bool, usage string) {
 	*p = def
-	c.fs.Var(&secondsValue{p, zeroOK}, name, usage)
-	c.define(name, "SEC", usage)
+	c.define(name, "SEC", usage, &secondsValue{p, zeroOK}, false)
 }
 
 func (c *command) floatVar(p *float64, name, meta string, def float64, usage string) {
 	*p = def
-	c.fs.Var(&rateValue{p}, name, usage)
-	c.define(name, meta, usage)
+	c.define(name, meta, usage, &rateValue{p}, false)
 }
 
 func (c *command) stringVar(p *string, name, meta string, usage string) {
-	c.fs.StringVar(p, name, "", usage)
-	c.define(name, meta, usage)
+	c.define(name, meta, usage, stringValue{p}, false)
 }
 
-func (c *command) value(v flag.Value, name, meta, usage string) {
-	c.fs.Var(v, name, usage)
-	c.define(name, meta, usage)
+func (c *command) value(v value, name, meta, usage string) {
+	c.define(name, meta, usage, v, false)
 }
 
-// flagName spells a flag as it is documented: -c, --mode.
-func flagName(name string) string {
-	if len(name) == 1 {
-		return "-" + name
-	}
-	return "--" + name
-}
-
-// usage writes the subcommand's help: every flag with its default.
+// usage writes the subcommand's help: every option with its default.
 func (c *command) usage(w io.Writer) {
-	fmt.Fprintf(w, "usage: icmpkit %s [flags] %s\n\n%s\n\nflags (before %s):\n", c.name, c.args, c.summary, c.args)
-	for _, s := range c.specs {
-		left := flagName(s.name)
-		if s.meta != "" {
-			left += " " + s.meta
+	fmt.Fprintf(w, "usage: icmpkit %s [options] %s\n\n%s\n\noptions (anywhere among the arguments; -- ends them):\n", c.name, c.args, c.summary)
+	for _, o := range c.set.opts {
+		if o.help {
+			continue
 		}
-		def := c.fs.Lookup(s.name).DefValue
+		var left string
+		switch {
+		case o.short != 0 && o.long != "":
+			left = "-" + string(o.short) + ", --" + o.long
+		default:
+			left = o.name()
+		}
+		if o.meta != "" {
+			left += " " + o.meta
+		}
+		def := o.def
 		switch def {
 		case "":
 			def = "none"
@@ -95,16 +96,19 @@ func (c *command) usage(w io.Writer) {
 		case "true":
 			def = "on"
 		}
-		fmt.Fprintf(w, "  %-22s %s (default %s)\n", left, s.usage, def)
+		fmt.Fprintf(w, "  %-24s %s (default %s)\n", left, o.usage, def)
 	}
+	fmt.Fprintf(w, "  %-24s %s\n", "-h, --help", "print this help")
 }
 
 // parse parses args. done reports that the program should end with code: after -h, or on a
-// bad flag (a one-line message on stderr).
+// bad option (a one-line message on stderr).
 func (c *command) parse(args []string, e *env) (code int, done bool) {
-	err := c.fs.Parse(args)
+	c.set.add(&option{short: 'h', long: "help", help: true})
+	var err error
+	c.operands, err = c.set.parse(args)
 	switch {
-	case err == flag.ErrHelp:
+	case err == errHelp:
 		c.usage(e.stdout)
 		return exitOK, true
 	case err != nil:
@@ -115,7 +119,7 @@ func (c *command) parse(args []string, e *env) (code int, done bool) {
 
 // usageError prints a one-line usage message and gives exitError.
 func (c *command) usageError(e *env, msg string) int {
-	fmt.Fprintf(e.stderr, "icmpkit %s: %s (icmpkit %s -h lists the flags)\n", c.name, msg, c.name)
+	fmt.Fprintf(e.stderr, "icmpkit %s: %s (icmpkit %s -h lists the options)\n", c.name, msg, c.name)
 	return exitError
 }
 

@@ -1,14 +1,15 @@
 // Command icmpkit sends ICMP echo requests: ping one host, multiping many at once, or trace
 // the route to a host.
 //
-//	icmpkit ping [flags] HOST
-//	icmpkit multiping [flags] HOST...
-//	icmpkit traceroute [flags] HOST
+//	icmpkit ping [options] HOST
+//	icmpkit multiping [options] HOST...
+//	icmpkit traceroute [options] HOST
 //
 // Text output follows iputils ping, fping -q and traceroute(8); --json prints the objects
 // of package result. Exit status: 0 success (a reply; every host alive; destination reached),
 // 1 no success, 2 bad usage or any other error, with a one-line message on stderr.
-// "icmpkit SUBCOMMAND -h" lists the flags of a subcommand with their defaults.
+// "icmpkit SUBCOMMAND -h" lists the options of a subcommand with their defaults.
+// Options are parsed as GNU getopt_long parses them (see getopt.go).
 package main
 
 import (
@@ -52,14 +53,14 @@ func main() {
 	}))
 }
 
-const usage = `usage: icmpkit SUBCOMMAND [flags] ARGS
+const usage = `usage: icmpkit SUBCOMMAND [options] ARGS
 
 subcommands:
-  ping [flags] HOST           send echo requests to HOST and summarize the replies
-  multiping [flags] HOST...   ping many hosts at once (also -g CIDR, -f FILE)
-  traceroute [flags] HOST     list the routers on the path to HOST
+  ping [options] HOST         send echo requests to HOST and summarize the replies
+  multiping [options] HOST... ping many hosts at once (also -g CIDR, -f FILE)
+  traceroute [options] HOST   list the routers on the path to HOST
 
-"icmpkit SUBCOMMAND -h" lists the flags of a subcommand and their defaults.
+"icmpkit SUBCOMMAND -h" lists the options of a subcommand and their defaults.
 `
 
 // run runs the program with args (without the program name) and returns its exit status.

@@ -30,7 +30,7 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	if code, done := c.parse(args, e); done {
 		return code
 	}
-	if len(tg.sources) == 0 && c.fs.NArg() == 0 {
+	if len(tg.sources) == 0 && len(c.operands) == 0 {
 		return c.usageError(e, "no targets: give HOSTs, -g CIDR or -f FILE")
 	}
 	if err := f.check(); err != nil {
@@ -38,7 +38,7 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	}
 	// The arguments are resolved before anything is sent, so that a bad one fails the run
 	// at once; names in files resolve as they are read.
-	hostArgs := c.fs.Args()
+	hostArgs := c.operands
 	for i, a := range hostArgs {
 		dst, err := icmpkit.Resolve(ctx, a, f.edge.family)
 		if err != nil {

@@ -59,10 +59,10 @@ func runPing(ctx context.Context, args []string, e *env) int {
 	if code, done := c.parse(args, e); done {
 		return code
 	}
-	if c.fs.NArg() != 1 {
-		return c.usageError(e, fmt.Sprintf("needs exactly one HOST, got %d arguments", c.fs.NArg()))
+	if len(c.operands) != 1 {
+		return c.usageError(e, fmt.Sprintf("needs exactly one HOST, got %d arguments", len(c.operands)))
 	}
-	host := c.fs.Arg(0)
+	host := c.operands[0]
 	if err := f.check(); err != nil {
 		return c.usageError(e, err.Error())
 	}

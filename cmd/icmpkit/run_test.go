@@ -307,7 +307,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"no subcommand", nil, `usage: icmpkit`},
 		{"unknown subcommand", []string{"pong", "198.18.0.1"}, `unknown subcommand "pong"`},
-		{"unknown flag", []string{"ping", "--nope", "198.18.0.1"}, `flag provided but not defined: -nope`},
+		{"unknown flag", []string{"ping", "--nope", "198.18.0.1"}, `unknown option --nope`},
 		{"count 0", []string{"ping", "-c", "0", "198.18.0.1"}, `-c: must be at least 1`},
 		{"count negative", []string{"ping", "-c", "-3", "198.18.0.1"}, `-c: must be at least 1`},
 		{"count not a number", []string{"ping", "-c", "many", "198.18.0.1"}, `-c: not an integer`},
@@ -371,13 +371,15 @@ func TestHelp(t *testing.T) {
 		assert.Empty(t, r.stderr)
 		assert.Contains(t, r.stdout, "usage: icmpkit "+cmd)
 		// Every flag is listed with its default.
-		_, list, ok := strings.Cut(r.stdout, "\nflags (before ")
+		_, list, ok := strings.Cut(r.stdout, "\noptions (")
 		require.True(t, ok, r.stdout)
-		lines := strings.Split(strings.TrimSpace(list), "\n")[1:]
+		lines := strings.Split(strings.TrimSpace(list), "\n")
+		lines = lines[1 : len(lines)-1] // the heading's end, and -h
 		assert.GreaterOrEqual(t, len(lines), 12)
 		for _, line := range lines {
-			assert.Regexp(t, `^  --?[a-zA-Z0-9]+ .*\(default [^)]+\)$`, line)
+			assert.Regexp(t, `^  --?[a-zA-Z0-9]+(, --[a-z0-9-]+)? .*\(default [^)]+\)$`, line)
 		}
+		assert.Contains(t, r.stdout, "  -h, --help ")
 	}
 	r := runOn(t, mockLab(t), runOpts{}, "ping", "-h")
 	for _, want := range []string{"-c N", "(default 4)", "-i SEC", "(default 1)", "-W SEC", "(default 2)", "-s BYTES", "(default 56)", "-t N", "(default 64)", "-Q N", "-I ADDR|IFNAME", "-4", "-6", "-b", "--mode auto|raw|dgram", "(default auto)", "--json", "-q"} {
