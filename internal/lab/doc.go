@@ -57,7 +57,9 @@
 // as `ping -f`) killed at the end of the test. [Lab.RunChild] runs one test of the current
 // binary again inside a namespace as uid 65534, after setting net.ipv4.ping_group_range there,
 // to exercise unprivileged ping sockets; the child learns the lab's addresses from the
-// environment ([Chain.Env], [ChildChain]).
+// environment ([Chain.Env], [ChildChain]). [Lab.Hosts] gives the commands run in a namespace
+// a hosts file of their own (through /etc/netns), so that lab addresses have names, forward
+// and reverse, for icmpkit and the reference tools alike.
 //
 // # Names and cleanup
 //

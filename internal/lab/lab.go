@@ -5,6 +5,7 @@ import (
 	"context"
 	stderrors "errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,6 +52,7 @@ type Lab struct {
 	procs      []*Proc
 	childDir   string // 0755 directory holding a copy of the test binary, made on first RunChild
 	childBin   string
+	etcDirs    []string // /etc/netns/NS directories made by Hosts
 }
 
 // SkipOrFail skips the test for a missing privilege or facility, or fails it instead when
@@ -108,11 +110,26 @@ func probeAvailable() error {
 // sweepLeftovers removes namespaces whose name says a lab process made them and whose
 // process is gone (a test binary killed by a timeout never runs its cleanups).
 func sweepLeftovers() {
-	entries, err := os.ReadDir(netnsDir)
-	if err != nil {
-		return
-	}
 	var cmds []string
+	for _, name := range leftovers(netnsDir) {
+		cmds = append(cmds, "netns del "+name)
+	}
+	if len(cmds) > 0 {
+		_, _ = runIP("", cmds, "-force")
+	}
+	for _, name := range leftovers(etcNetnsDir) {
+		_ = os.RemoveAll(filepath.Join(etcNetnsDir, name))
+	}
+}
+
+// leftovers lists the entries of dir named as a lab process names its namespaces, whose
+// process no longer runs.
+func leftovers(dir string) []string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var names []string
 	for _, e := range entries {
 		m := leftoverName.FindStringSubmatch(e.Name())
 		if m == nil {
@@ -122,11 +139,9 @@ func sweepLeftovers() {
 		if err != nil || pid == os.Getpid() || processAlive(pid) {
 			continue
 		}
-		cmds = append(cmds, "netns del "+e.Name())
+		names = append(names, e.Name())
 	}
-	if len(cmds) > 0 {
-		_, _ = runIP("", cmds, "-force")
-	}
+	return names
 }
 
 // newLab starts an empty lab owned by t, with cleanup registered.
@@ -169,7 +184,12 @@ func (l *Lab) cleanup() {
 	names := l.namespaces
 	l.namespaces = nil
 	dir := l.childDir
+	etcDirs := l.etcDirs
+	l.etcDirs = nil
 	l.mu.Unlock()
+	for _, d := range etcDirs {
+		_ = os.RemoveAll(d)
+	}
 	for _, p := range procs {
 		_, _ = p.Stop()
 	}
@@ -234,6 +254,39 @@ func nsPath(ns string) string {
 		return ns
 	}
 	return filepath.Join(netnsDir, ns)
+}
+
+// etcNetnsDir is where `ip netns exec NAME` finds files that it mounts over those of /etc
+// for the command it runs: /etc/netns/NAME/hosts is then that command's /etc/hosts.
+const etcNetnsDir = "/etc/netns"
+
+// Hosts gives the commands that Exec, Start and `ip netns exec` run in namespace ns a hosts
+// file of their own (/etc/netns/NS/hosts, mounted over /etc/hosts for them), so that names
+// resolve to lab addresses and lab addresses back to names, for the programs tested and the
+// reference tools alike, with no DNS server. Each entry maps a name to an address; the file
+// keeps the order given. It is removed with the lab.
+func (l *Lab) Hosts(ns string, entries ...HostEntry) error {
+	dir := filepath.Join(etcNetnsDir, ns)
+	l.mu.Lock()
+	l.etcDirs = append(l.etcDirs, dir)
+	l.mu.Unlock()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("lab: hosts of %s: %w", ns, err)
+	}
+	var b strings.Builder
+	for _, e := range entries {
+		fmt.Fprintf(&b, "%s\t%s\n", e.Addr, e.Name)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hosts"), []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("lab: hosts of %s: %w", ns, err)
+	}
+	return nil
+}
+
+// HostEntry is a line of a hosts file: a name for an address.
+type HostEntry struct {
+	Name string
+	Addr netip.Addr
 }
 
 // Sysctl sets a sysctl (dotted form, e.g. "net.ipv4.ping_group_range") in namespace ns.

@@ -374,6 +374,41 @@ func netnsList(t *testing.T) []string {
 	return names
 }
 
+func TestHosts(t *testing.T) {
+	Require(t)
+	var dir string
+	t.Run("names", func(t *testing.T) {
+		c := NewChain(t, ChainConfig{Routers: 1})
+		ns := c.Client.NS
+		require.NoError(t, c.Hosts(ns, HostEntry{"target.lab", c.Target.V4}, HostEntry{"target.lab", c.Target.V6}, HostEntry{"r1.lab", c.Router(1).V4}, HostEntry{"target4.lab", c.Target.V4}))
+		dir = "/etc/netns/" + ns
+		out, err := c.Exec(ns, "getent", "ahostsv4", "target.lab")
+		require.NoError(t, err, out)
+		assert.Contains(t, out, c.Target.V4.String())
+		out, err = c.Exec(ns, "getent", "hosts", c.Router(1).V4.String())
+		require.NoError(t, err, out)
+		assert.Contains(t, out, "r1.lab", "the address maps back to its name")
+		out, err = c.Exec(ns, "ping", "-c", "1", "-W", "2", "target4.lab")
+		require.NoError(t, err, out)
+		assert.Contains(t, out, "PING target4.lab ("+c.Target.V4.String()+")")
+		// Outside the namespace, the host's own /etc/hosts is untouched.
+		b, err := os.ReadFile("/etc/hosts")
+		require.NoError(t, err)
+		assert.NotContains(t, string(b), "target.lab")
+	})
+	require.NotEmpty(t, dir)
+	assert.NoDirExists(t, dir, "removed with the lab")
+
+	// A hosts directory left by a lab process that no longer runs is swept.
+	dead := exec.Command("true")
+	require.NoError(t, dead.Run())
+	stale := fmt.Sprintf("/etc/netns/%s%d-1-c", namePrefix, dead.Process.Pid)
+	require.NoError(t, os.MkdirAll(stale, 0o755))
+	t.Cleanup(func() { os.RemoveAll(stale) })
+	sweepLeftovers()
+	assert.NoDirExists(t, stale)
+}
+
 func TestSweepLeftovers(t *testing.T) {
 	Require(t)
 	dead := exec.Command("true")
