@@ -61,6 +61,8 @@ type PingOptions struct {
 	DropRTTs bool
 	// OnReply, when set, is called with each outcome as it happens (see probe.PingOptions).
 	OnReply func(probe.Outcome)
+	// OnSend, when set, is called as each request goes out (see probe.PingOptions).
+	OnSend func(seq int, sentAt time.Time)
 	// OnWait, when set, is called once, the first time Ping has to wait (see
 	// probe.PingOptions).
 	OnWait func()
@@ -100,7 +102,7 @@ func (o *PingOptions) probe() *probe.PingOptions {
 	return &probe.PingOptions{
 		Count: o.Count, Interval: o.Interval, Timeout: o.Timeout, ID: o.ID,
 		Payload: o.Payload, PayloadSize: o.PayloadSize, TTL: o.TTL, TrafficClass: o.TrafficClass,
-		DropRTTs: o.DropRTTs, OnReply: o.OnReply, OnWait: o.OnWait,
+		DropRTTs: o.DropRTTs, OnReply: o.OnReply, OnSend: o.OnSend, OnWait: o.OnWait,
 	}
 }
 

@@ -62,6 +62,7 @@ func pingConfig(o *PingOptions) (runConfig, error) {
 		cfg.onOutcome = o.OnReply
 	}
 	cfg.onWait = o.OnWait
+	cfg.onSend = o.OnSend
 	var err error
 	cfg.payload, err = makePayload(o.Payload, o.PayloadSize)
 	if err != nil {

@@ -50,6 +50,12 @@ type PingOptions struct {
 	// OnReply, when set, is called with each outcome as it happens: every reply, ICMP error,
 	// duplicate and timeout. Calls come from one goroutine, in order; Ping waits for each.
 	OnReply func(Outcome)
+	// OnSend, when set, is called as each request goes out, with its number within the call
+	// (the Seq of its outcomes, from 0) and the time it was sent. It is called from the
+	// goroutine that calls OnReply, before any outcome of that request; Ping waits for it.
+	// Together with OnReply it tells the whole run in order, as a program printing "no answer
+	// yet" lines or timing the run from its first request to its last needs.
+	OnSend func(seq int, sentAt time.Time)
 	// OnWait, when set, is called once, the first time Ping has to wait: for a reply, or for
 	// the time of its next request. A Ping whose replies are all in by then (one request on
 	// loopback) never calls it. A program can defer to it what only a run that lasts needs,

@@ -29,6 +29,7 @@ type runConfig struct {
 	single       bool // a Ping: any send error ends the run
 	onOutcome    func(Outcome)
 	onWait       func() // called before the run first waits
+	onSend       func(n int, sentAt time.Time)
 	onProgress   func(int)
 }
 
@@ -595,6 +596,9 @@ func (r *run) sendSome(ctx context.Context, hosts []int32) error {
 		r.sentTotal++
 		if h.sent < r.cfg.count && r.cfg.interval >= 0 {
 			r.due.push(dueEntry{at: h.first.Add(time.Duration(h.sent) * r.cfg.interval), host: p.host})
+		}
+		if r.cfg.onSend != nil {
+			r.cfg.onSend(p.n, p.sentAt)
 		}
 	}
 	if err == nil {

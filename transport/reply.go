@@ -34,6 +34,9 @@ type Reply struct {
 	ReceivedAt time.Time
 	// MTU is the next-hop MTU of a Packet Too Big or Fragmentation Needed message, else 0.
 	MTU int
+	// Pointer is the pointer of a Parameter Problem message: the offset of the octet in the
+	// quoted request where the error was found (RFC 792, RFC 4443). Else 0.
+	Pointer int
 	// MPLS is the RFC 4950 label stack a router attached to an ICMP error, if any.
 	MPLS []icmp.MPLSLabel
 }

@@ -180,8 +180,8 @@ func TestCLIBadInput(t *testing.T) {
 }
 
 var (
-	pingHeader  = regexp.MustCompile(`^PING (\S+) \((\S+)\) (\d+)(\((\d+)\) bytes of data\.| data bytes)$`)
-	pingReply   = regexp.MustCompile(`^(\d+) bytes from (\S+): icmp_seq=(\d+) ttl=(\d+) time=(\d+(\.\d+)?) ms$`)
+	pingHeader  = regexp.MustCompile(`^PING (\S+?) ?\((\S+)\) (\d+)(\((\d+)\) bytes of data\.| data bytes)$`)
+	pingReply   = regexp.MustCompile(`^(\d+) bytes from (?:\S+ \()?([0-9a-f.:]+)\)?: icmp_seq=(\d+) ttl=(\d+) time=(\d+(\.\d+)?) ms$`)
 	pingStats   = regexp.MustCompile(`^(\d+) packets transmitted, (\d+) received, (\+\d+ duplicates, )?(\+\d+ errors, )?(\d+(\.\d+)?)% packet loss, time (\d+)ms$`)
 	pingRTT     = regexp.MustCompile(`^rtt min/avg/max/mdev = \d+\.\d{3}/\d+\.\d{3}/\d+\.\d{3}/\d+\.\d{3} ms$`)
 	hopLineRE   = regexp.MustCompile(`^ ?(\d+)  (\S+)((  \d+\.\d{3} ms( ![A-Z<>0-9]+)?)| \*)+$`)

@@ -42,6 +42,8 @@ type env struct {
 	open func(icmpkit.Mode, icmpkit.Config) (transport.Transport, error)
 	// interrupts, when not nil, catches Ctrl-C for the run's context.
 	interrupts *interrupter
+	// lookups answers ping's questions about names and interfaces; nil asks the system.
+	lookups lookups
 }
 
 func main() {

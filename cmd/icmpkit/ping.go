@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/icmpkit/icmpkit"
+	"github.com/icmpkit/icmpkit/errors"
 	"github.com/icmpkit/icmpkit/probe"
 	"github.com/icmpkit/icmpkit/transport"
 )
@@ -49,13 +51,35 @@ func (p *pingFlags) check() error {
 	return err
 }
 
+// pingOnly are the options of ping that multiping does not have.
+type pingOnly struct {
+	quiet       bool          // -q
+	numeric     bool          // -n
+	timestamps  bool          // -D
+	outstanding bool          // -O
+	deadline    time.Duration // -w; 0: none
+	pattern     patternValue  // -p
+}
+
+func (o *pingOnly) define(c *command) {
+	c.boolVar(&o.quiet, "q", false, "print only the summary")
+	c.boolVar(&o.numeric, "n", false, "numeric output: no reverse lookups of the hosts that answer")
+	c.boolVar(&o.timestamps, "D", false, "start each line with its time, [seconds.microseconds] since the epoch")
+	c.boolVar(&o.outstanding, "O", false, `report a request still unanswered when the next goes out ("no answer yet")`)
+	c.secondsVar(&o.deadline, "w", 0, true, "stop after SEC seconds, sending until then unless -c N replies come first (0: no deadline)")
+	c.value(&o.pattern, "p", "PATTERN", "fill the payload with this pattern of up to 16 bytes in hex (e.g. ff00)")
+}
+
 func runPing(ctx context.Context, args []string, e *env) int {
 	var f pingFlags
-	var quiet bool
+	var o pingOnly
 	c := newCommand("ping", "HOST", "Send echo requests to HOST and summarize the replies, as iputils ping.")
 	f.define(c, probe.DefaultPingCount, false)
 	c.boolVar(&f.asJSON, "json", false, "print one JSON Host object and nothing else on stdout")
-	c.boolVar(&quiet, "q", false, "print only the summary")
+	o.define(c)
+	// -c takes 1 or more, so 0 after parsing says that it was not given: its default then
+	// depends on -w.
+	f.count = 0
 	if code, done := c.parse(args, e); done {
 		return code
 	}
@@ -66,23 +90,41 @@ func runPing(ctx context.Context, args []string, e *env) int {
 	if err := f.check(); err != nil {
 		return c.usageError(e, err.Error())
 	}
+	// With -w, iputils sends until the deadline, and -c N stops the run once N requests have
+	// been answered (by echo replies or errors).
+	count, stopAt := f.count, 0
+	switch {
+	case o.deadline > 0 && count > 0:
+		count, stopAt = math.MaxInt, count
+	case o.deadline > 0:
+		count = math.MaxInt
+	case count == 0:
+		count = probe.DefaultPingCount
+	}
 	opts := icmpkit.PingOptions{
-		Count: f.count, Interval: interval(f.interval), Timeout: f.timeout,
+		Count: count, Interval: interval(f.interval), Timeout: f.timeout,
 		TTL: f.ttl, TrafficClass: f.tclass, Family: f.edge.family, Source: f.edge.source,
 		DropRTTs: !f.asJSON,
 	}
 	opts.Payload, opts.PayloadSize = payload(f.size)
+	if o.pattern.set {
+		opts.Payload = o.pattern.fill(f.size)
+	}
 	if err := opts.Validate(netip.Addr{}); err != nil {
 		return e.fail("ping", err)
 	}
-	dst, err := icmpkit.Resolve(ctx, host, f.edge.family)
+	look := e.lookups
+	if look == nil {
+		look = systemLookups{}
+	}
+	dst, err := look.resolve(ctx, host, f.edge.family)
 	if err != nil {
 		return e.fail("ping", err)
 	}
 	if err := opts.Validate(dst); err != nil {
 		return e.fail("ping", err)
 	}
-	brief := f.count == 1
+	brief := count == 1
 	t, code := e.openTransport("ping", f.edge.mode, f.edge.config(familyOf(dst)), brief)
 	if t == nil {
 		return code
@@ -93,32 +135,228 @@ func runPing(ctx context.Context, args []string, e *env) int {
 	defer t.Close()
 	opts.Transport = t
 
+	// iputils looks names up only for a target given by name, and not with -n.
+	_, literal := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	numeric := literal == nil || strings.ContainsRune(host, ':')
+	var names *nameCache
+	if !numeric && !o.numeric && !f.asJSON {
+		names = newNameCache(ctx, look)
+	}
+
 	out := bufio.NewWriter(e.stdout)
 	defer out.Flush()
+	tally := pingTally{backToBack: f.interval == 0, lastSeq: -1}
+	lines := pingOutput{out: out, lines: pingLines{
+		size: f.size, timestamps: o.timestamps, names: names,
+		markDups: !f.broadcast && !dst.IsMulticast(),
+	}}
+	var summaryName string
 	if !f.asJSON {
-		writePingHeader(out, host, dst, f.size)
+		h := pingHead{name: host, dst: dst, shown: dst.String(), size: f.size, iface: f.edge.iface}
+		if dst.Is4() && !numeric && !isLocalhostName(host) {
+			// iputils names an IPv4 target by its canonical name.
+			if cn := look.canonical(ctx, host); cn != "" {
+				h.name = cn
+			}
+		}
+		if dst.Is6() && names != nil {
+			h.shown = string(names.appendHost(nil, dst))
+		}
+		switch {
+		case f.edge.source.IsValid():
+			h.source = f.edge.source
+		case f.edge.iface != "":
+			if a, ok := look.ifaceAddr(f.edge.iface, dst); ok {
+				h.source = a
+			}
+		}
+		summaryName = h.name
+		if o.pattern.set && !o.quiet {
+			writePattern(out, o.pattern.b)
+		}
+		writePingHeader(out, h)
 		out.Flush()
-		if !quiet {
-			opts.OnReply = func(o probe.Outcome) {
-				writeOutcome(out, o)
-				out.Flush()
+		lines.start()
+		defer lines.close()
+	}
+	// The deadline, the first error under it and -c N replies under it end the run through
+	// its context. iputils starts the deadline once the header is out.
+	runCtx, stop := ctx, context.CancelFunc(func() {})
+	if o.deadline > 0 {
+		runCtx, stop = context.WithTimeout(ctx, o.deadline)
+		defer stop()
+		if names != nil {
+			names.ctx = runCtx // lookups give up at the deadline, as iputils' do
+		}
+	}
+	answered := 0 // echo replies and errors, for -c N under -w
+	onReply := func(oc probe.Outcome) {
+		tally.outcome(&oc)
+		if oc.TimedOut {
+			return
+		}
+		if !o.quiet && !f.asJSON {
+			lines.post(pingEvent{o: oc})
+		}
+		if o.deadline == 0 || oc.Duplicate {
+			return
+		}
+		answered++
+		if oc.Reply.Kind() != transport.KindEchoReply || (stopAt > 0 && answered >= stopAt) {
+			// Under a deadline iputils stops at the first ICMP error, and once -c N
+			// requests are answered.
+			stop()
+		}
+	}
+	if !f.asJSON || o.deadline > 0 {
+		opts.OnReply = onReply
+		opts.OnSend = func(n int, at time.Time) {
+			if tally.sending(n, at) && o.outstanding && !f.asJSON {
+				lines.post(pingEvent{noAnswer: true, n: n - 1, at: at})
 			}
 		}
 	}
-	start := time.Now()
-	h, err := icmpkit.Ping(ctx, dst.String(), &opts)
-	elapsed := time.Since(start)
-	if err != nil && (h == nil || !interrupted(ctx, err)) {
+	tally.start = time.Now()
+	h, err := icmpkit.Ping(runCtx, dst.String(), &opts)
+	if err != nil && (h == nil || !interrupted(runCtx, err)) {
+		lines.close()
 		out.Flush()
 		return e.fail("ping", err)
 	}
+	lines.close()
 	if f.asJSON {
 		out.Write(append(h.AppendJSON(nil), '\n'))
 	} else {
-		writePingSummary(out, host, h, elapsed)
+		writePingSummary(out, summaryName, h, &tally)
 	}
 	if h.IsAlive() {
 		return exitOK
 	}
 	return exitFail
+}
+
+// pingOutput writes the lines of a run that concern single requests. Without reverse lookups
+// it writes each line at once, from the goroutine that runs the ping. With them a goroutine
+// of its own writes the lines, in order, so that a slow lookup holds back the lines behind
+// it but never the requests; each address is looked up once.
+type pingOutput struct {
+	out    *bufio.Writer
+	lines  pingLines
+	events chan pingEvent // nil: lines are written at once
+	done   chan struct{}
+}
+
+// pingEvent is a line to write: an outcome, or -O's "no answer yet" for request n sent at.
+type pingEvent struct {
+	o        probe.Outcome
+	noAnswer bool
+	n        int
+	at       time.Time
+}
+
+// start starts the writing goroutine when lines need lookups.
+func (p *pingOutput) start() {
+	if p.lines.names == nil {
+		return
+	}
+	p.events = make(chan pingEvent, 256)
+	p.done = make(chan struct{})
+	go func() {
+		defer close(p.done)
+		for ev := range p.events {
+			p.write(&ev)
+			if len(p.events) == 0 {
+				p.out.Flush()
+			}
+		}
+	}()
+}
+
+func (p *pingOutput) post(ev pingEvent) {
+	if p.events == nil {
+		p.write(&ev)
+		p.out.Flush()
+		return
+	}
+	ev.o.Reply.MPLS = nil // not printed; the reply's buffer is not ours to keep
+	p.events <- ev
+}
+
+func (p *pingOutput) write(ev *pingEvent) {
+	if ev.noAnswer {
+		p.out.Write(p.lines.noAnswer(ev.n, ev.at))
+	} else {
+		p.out.Write(p.lines.outcome(&ev.o))
+	}
+}
+
+// close waits until every line posted is written. Calling it again does nothing.
+func (p *pingOutput) close() {
+	if p.events != nil {
+		close(p.events)
+		<-p.done
+		p.events = nil
+	}
+}
+
+// patternValue is -p: up to 16 bytes in hex, which fill the payload over and over.
+type patternValue struct {
+	b   []byte
+	set bool
+}
+
+// maxPattern is the longest pattern, in bytes.
+const maxPattern = 16
+
+func (v *patternValue) String() string {
+	if v == nil || !v.set {
+		return ""
+	}
+	return fmt.Sprintf("%x", v.b)
+}
+
+// Set reads hex digits two by two, as iputils does: an odd last digit is a byte of its own
+// ("abc" is 0xab 0x0c).
+func (v *patternValue) Set(s string) error {
+	switch {
+	case s == "":
+		return errors.New("empty: give hex digits, e.g. ff00")
+	case len(s) > 2*maxPattern:
+		return fmt.Errorf("%d hex digits, at most %d (%d bytes)", len(s), 2*maxPattern, maxPattern)
+	}
+	b := make([]byte, 0, (len(s)+1)/2)
+	for i := 0; i < len(s); i += 2 {
+		var c byte
+		for _, d := range []byte(s[i:min(i+2, len(s))]) {
+			x, ok := hexDigit(d)
+			if !ok {
+				return fmt.Errorf("%q is not a hex digit; give the pattern in hex, e.g. ff00", d)
+			}
+			c = c<<4 | x
+		}
+		b = append(b, c)
+	}
+	v.b, v.set = b, true
+	return nil
+}
+
+func hexDigit(d byte) (byte, bool) {
+	switch {
+	case '0' <= d && d <= '9':
+		return d - '0', true
+	case 'a' <= d && d <= 'f':
+		return d - 'a' + 10, true
+	case 'A' <= d && d <= 'F':
+		return d - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// fill gives a payload of size bytes that repeats the pattern from its first byte.
+func (v *patternValue) fill(size int) []byte {
+	p := make([]byte, size)
+	for i := range p {
+		p[i] = v.b[i%len(v.b)]
+	}
+	return p
 }

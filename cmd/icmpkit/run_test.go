@@ -50,6 +50,7 @@ type runOpts struct {
 	name     string // the name the transport reports; "" keeps "mock"
 	cancelAt time.Duration
 	terminal bool
+	lookups  lookups // nil: the system's
 }
 
 // runOn runs the program with args over n (inside the caller's bubble).
@@ -59,7 +60,7 @@ func runOn(t *testing.T, n *mock.Network, o runOpts, args ...string) *fakeRun {
 	fr := &fakeRun{}
 	e := &env{
 		stdin: strings.NewReader(o.stdin), stdout: &stdout, stderr: &stderr,
-		stdoutTerminal: o.terminal, stderrTerminal: o.terminal,
+		stdoutTerminal: o.terminal, stderrTerminal: o.terminal, lookups: o.lookups,
 		open: func(m icmpkit.Mode, cfg icmpkit.Config) (transport.Transport, error) {
 			fr.opened = append(fr.opened, cfg)
 			fr.modes = append(fr.modes, m)
@@ -115,7 +116,7 @@ func TestPingText(t *testing.T) {
 			"64 bytes from 198.18.0.2: icmp_seq=2 ttl=64 time=2.00 ms\n" +
 			"64 bytes from 198.18.0.2: icmp_seq=3 ttl=64 time=2.00 ms\n" +
 			"\n--- 198.18.0.2 ping statistics ---\n" +
-			"3 packets transmitted, 3 received, 0% packet loss, time 402ms\n" +
+			"3 packets transmitted, 3 received, 0% packet loss, time 400ms\n" +
 			"rtt min/avg/max/mdev = 2.000/2.000/2.000/0.000 ms\n"
 		assert.Equal(t, want, r.stdout)
 		assert.Equal(t, []icmpkit.Mode{icmpkit.ModeAuto}, r.modes)
@@ -128,7 +129,7 @@ func TestPingTextIPv6(t *testing.T) {
 		r := runOn(t, mockLab(t), runOpts{}, "ping", "-c", "2", "-s", "100", "2001:db8::1")
 		require.Equal(t, exitOK, r.code, r.stderr)
 		lines := strings.Split(r.stdout, "\n")
-		assert.Equal(t, "PING 2001:db8::1 (2001:db8::1) 100 data bytes", lines[0])
+		assert.Equal(t, "PING 2001:db8::1(2001:db8::1) 100 data bytes", lines[0])
 		assert.Equal(t, "108 bytes from 2001:db8::1: icmp_seq=1 ttl=255 time=0.500 ms", lines[1])
 		assert.Contains(t, r.stdout, "2 packets transmitted, 2 received, 0% packet loss")
 		assert.Equal(t, icmpkit.IPv6, r.opened[0].Family)
@@ -151,7 +152,7 @@ func TestPingErrorsAndLoss(t *testing.T) {
 		assert.Equal(t, exitFail, r.code)
 		assert.Equal(t, 1500*time.Millisecond, time.Since(start))
 		assert.Equal(t, "PING 198.18.0.4 (198.18.0.4) 56(84) bytes of data.\n\n--- 198.18.0.4 ping statistics ---\n"+
-			"2 packets transmitted, 0 received, 100% packet loss, time 1500ms\n", r.stdout)
+			"2 packets transmitted, 0 received, 100% packet loss, time 1000ms\n\n", r.stdout)
 	})
 }
 
@@ -162,7 +163,7 @@ func TestPingQuietAndBackToBack(t *testing.T) {
 		require.Equal(t, exitOK, r.code, r.stderr)
 		assert.Equal(t, 15*time.Millisecond, time.Since(start), "-i 0 sends each request when the previous is answered")
 		assert.NotContains(t, r.stdout, "bytes from")
-		assert.Contains(t, r.stdout, "5 packets transmitted, 5 received, 0% packet loss, time 15ms\nrtt min/avg/max/mdev = 3.000/3.000/3.000/0.000 ms\n")
+		assert.Contains(t, r.stdout, "5 packets transmitted, 5 received, 0% packet loss, time 12ms\nrtt min/avg/max/mdev = 3.000/3.000/3.000/0.000 ms, ipg/ewma 3.000/3.000 ms\n")
 	})
 }
 
@@ -175,7 +176,7 @@ func TestPingPayloadAndOptions(t *testing.T) {
 		assert.Equal(t, 0, sent[0].PayloadLen(), "-s 0 sends no data")
 		assert.Equal(t, 17, sent[0].TTL)
 		assert.Equal(t, 184, sent[0].TrafficClass)
-		assert.Contains(t, r.stdout, "PING 198.18.0.1 (198.18.0.1) 0(28) bytes of data.\n8 bytes from 198.18.0.1: icmp_seq=1")
+		assert.Contains(t, r.stdout, "PING 198.18.0.1 (198.18.0.1) from 198.18.0.100 : 0(28) bytes of data.\n8 bytes from 198.18.0.1: icmp_seq=1")
 		assert.Equal(t, addr("198.18.0.100"), r.opened[0].Source)
 
 		r = runOn(t, mockLab(t), runOpts{}, "ping", "-c", "1", "-I", "eth7", "--mode", "dgram", "198.18.0.1")
@@ -238,7 +239,7 @@ func TestPingInterrupted(t *testing.T) {
 		r := runOn(t, mockLab(t), runOpts{cancelAt: 2500 * time.Millisecond}, "ping", "-c", "100", "198.18.0.1")
 		assert.Equal(t, exitOK, r.code, "some replies came before Ctrl-C")
 		assert.Equal(t, 3, strings.Count(r.stdout, "bytes from"))
-		assert.Regexp(t, `\n--- 198\.18\.0\.1 ping statistics ---\n3 packets transmitted, 3 received, 0% packet loss, time 2500ms\nrtt min/avg/max/mdev = `, r.stdout)
+		assert.Regexp(t, `\n--- 198\.18\.0\.1 ping statistics ---\n3 packets transmitted, 3 received, 0% packet loss, time 2000ms\nrtt min/avg/max/mdev = `, r.stdout)
 
 		r = runOn(t, mockLab(t), runOpts{cancelAt: 1500 * time.Millisecond}, "ping", "-c", "100", "198.18.0.4")
 		assert.Equal(t, exitFail, r.code, "no reply before Ctrl-C")

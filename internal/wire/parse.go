@@ -97,8 +97,9 @@ func reset(r *transport.Reply, src netip.Addr) {
 //
 // It fills every field of r but ReceivedAt: Source is src; ID, Seq and Destination name the
 // echo request concerned (for an echo reply, Destination is src); Bytes is len(b); MTU is the
-// next-hop MTU of a Fragmentation Needed message; MPLS holds the RFC 4950 label stack of an
-// RFC 4884 multi-part message, appended to r.MPLS[:0]; TTL is 0. On error r holds garbage.
+// next-hop MTU of a Fragmentation Needed message; Pointer is the pointer of a Parameter
+// Problem; MPLS holds the RFC 4950 label stack of an RFC 4884 multi-part message, appended to
+// r.MPLS[:0]; TTL is 0. On error r holds garbage.
 func ParseICMPv4(b []byte, src netip.Addr, r *transport.Reply) error {
 	if len(b) < EchoHeaderLen {
 		return ErrTruncated
@@ -127,8 +128,11 @@ func ParseICMPv4(b []byte, src netip.Addr, r *transport.Reply) error {
 		return err
 	}
 	r.Destination, r.ID, r.Seq = q.Destination, q.ID, q.Seq
-	if typ == TypeUnreachV4 && r.Code == 4 {
+	switch {
+	case typ == TypeUnreachV4 && r.Code == 4:
 		r.MTU = int(binary.BigEndian.Uint16(b[6:8]))
+	case typ == TypeParamProbV4:
+		r.Pointer = int(b[4])
 	}
 	if ext {
 		// A broken extension does not spoil the rest of the message.
@@ -140,8 +144,8 @@ func ParseICMPv4(b []byte, src netip.Addr, r *transport.Reply) error {
 // ParseICMPv6 parses an ICMPv6 message sent by src, as raw and datagram ICMPv6 sockets read
 // it (the kernel has verified the checksum). It accepts an echo reply, and a Destination
 // Unreachable, Packet Too Big, Time Exceeded or Parameter Problem that quotes an echo request,
-// and fills r as ParseICMPv4 does; MTU comes from Packet Too Big. TTL is 0: the hop limit
-// travels in a control message, not in these bytes.
+// and fills r as ParseICMPv4 does; MTU comes from Packet Too Big, Pointer from Parameter
+// Problem. TTL is 0: the hop limit travels in a control message, not in these bytes.
 func ParseICMPv6(b []byte, src netip.Addr, r *transport.Reply) error {
 	if len(b) < EchoHeaderLen {
 		return ErrTruncated
@@ -165,6 +169,7 @@ func ParseICMPv6(b []byte, src netip.Addr, r *transport.Reply) error {
 		r.MTU = int(binary.BigEndian.Uint32(b[4:8]))
 		orig = b[EchoHeaderLen:]
 	case TypeParamProbV6:
+		r.Pointer = int(binary.BigEndian.Uint32(b[4:8]))
 		orig = b[EchoHeaderLen:]
 	default:
 		return ErrNotReply

@@ -74,7 +74,8 @@ func isErrorType(v6 bool, typ byte) bool {
 
 // parseMessage reads a whole ICMP message b received from src: an echo reply, or an ICMP
 // error that quotes an echo request (IPv4 or IPv6 header included). It fills r's Source,
-// Destination, ID, Seq, Type, Code, Bytes, MTU and MPLS, and reports false for anything else.
+// Destination, ID, Seq, Type, Code, Bytes, MTU, Pointer and MPLS, and reports false for
+// anything else.
 // Systems whose ICMP sockets hand over whole messages (macOS) use it.
 func parseMessage(v6 bool, b []byte, src netip.Addr, r *transport.Reply) bool {
 	if len(b) < 8 {
@@ -86,6 +87,7 @@ func parseMessage(v6 bool, b []byte, src netip.Addr, r *transport.Reply) bool {
 	r.Code = int(code)
 	r.Bytes = len(b)
 	r.MTU = 0
+	r.Pointer = 0
 	r.MPLS = nil
 	if (!v6 && typ == wire.TypeEchoReplyV4) || (v6 && typ == wire.TypeEchoReplyV6) {
 		r.Destination = src
@@ -128,6 +130,10 @@ func parseMessage(v6 bool, b []byte, src netip.Addr, r *transport.Reply) bool {
 		r.MTU = int(binary.BigEndian.Uint16(b[6:]))
 	case v6 && typ == wire.TypeTooBigV6:
 		r.MTU = int(binary.BigEndian.Uint32(b[4:]))
+	case !v6 && typ == wire.TypeParamProbV4:
+		r.Pointer = int(b[4])
+	case v6 && typ == wire.TypeParamProbV6:
+		r.Pointer = int(binary.BigEndian.Uint32(b[4:]))
 	}
 	// RFC 4884: the length of the original datagram field, in 32-bit words for ICMPv4 and
 	// 64-bit words for ICMPv6, says where the extension structure starts.

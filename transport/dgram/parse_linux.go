@@ -171,8 +171,12 @@ func parseErrQueue(v6 bool, data, oob, name []byte, id int, r *transport.Reply) 
 		r.Bytes = 8 + 20 + len(data)
 	}
 	info := int(binary.NativeEndian.Uint32(ee[eeInfo:]))
-	if (!v6 && typ == wire.TypeUnreachV4 && code == 4) || (v6 && typ == wire.TypeTooBigV6) {
+	switch {
+	case (!v6 && typ == wire.TypeUnreachV4 && code == 4) || (v6 && typ == wire.TypeTooBigV6):
 		r.MTU = info
+	case (!v6 && typ == wire.TypeParamProbV4) || (v6 && typ == wire.TypeParamProbV6):
+		// The kernel gives the pointer of a Parameter Problem in ee_info as well.
+		r.Pointer = info
 	}
 	// With IP_RECVERR_RFC4884 the kernel gives the offset of the RFC 4884 extension structure
 	// in data, and flags it when its checksum is wrong.
