@@ -61,8 +61,14 @@ func (f *traceFlags) edge() (edge, error) {
 		if f.nf.source != "" {
 			return edge{}, fmt.Errorf("-s and -I exclude each other")
 		}
-		if _, err := netip.ParseAddr(f.source); err != nil {
+		a, err := netip.ParseAddr(f.source)
+		switch {
+		case err != nil:
 			return edge{}, fmt.Errorf("-s %q is not an address", f.source)
+		case f.nf.v4 && !a.Unmap().Is4():
+			return edge{}, fmt.Errorf("-s %s is not an IPv4 address", f.source)
+		case f.nf.v6 && !a.Is6():
+			return edge{}, fmt.Errorf("-s %s is not an IPv6 address", f.source)
 		}
 		f.nf.source = f.source
 	}
