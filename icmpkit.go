@@ -343,9 +343,10 @@ type TraceOptions struct {
 	// Fast is icmplib's fast mode: once a distance has answered, its remaining probes are not
 	// sent.
 	Fast bool
-	// ID, PayloadSize, TrafficClass, Family, Mode, Source, Interface and Transport are as in
-	// PingOptions.
+	// ID, Payload, PayloadSize, TrafficClass, Family, Mode, Source, Interface and Transport
+	// are as in PingOptions.
 	ID           int
+	Payload      []byte
 	PayloadSize  int
 	TrafficClass int
 	Family       Family
@@ -365,6 +366,9 @@ type TraceOptions struct {
 	// OnHop, when set, is called with each hop that answered as soon as it is final, in
 	// ascending distance.
 	OnHop func(result.Hop)
+	// OnProbe, when set, is called with each probe's outcome as soon as it is known (see
+	// probe.TraceOptions.OnProbe).
+	OnProbe func(probe.TraceOutcome)
 }
 
 func (o *TraceOptions) edge() edge {
@@ -388,7 +392,7 @@ func (o *TraceOptions) Validate(dst netip.Addr) error {
 		checkCount(o.Count),
 		checkInterval(o.Interval),
 		checkTimeout(o.Timeout),
-		checkPayload(nil, o.PayloadSize, dst),
+		checkPayload(o.Payload, o.PayloadSize, dst),
 		checkTrafficClass(o.TrafficClass),
 		hops, win,
 		o.edge().validate(dst),
@@ -398,9 +402,9 @@ func (o *TraceOptions) Validate(dst netip.Addr) error {
 func (o *TraceOptions) probe() *probe.TraceOptions {
 	return &probe.TraceOptions{
 		Count: o.Count, Interval: o.Interval, Timeout: o.Timeout, ID: o.ID,
-		PayloadSize: o.PayloadSize, TrafficClass: o.TrafficClass,
+		Payload: o.Payload, PayloadSize: o.PayloadSize, TrafficClass: o.TrafficClass,
 		MinHops: o.FirstHop, MaxHops: o.MaxHops, FastMode: o.Fast, Window: o.Window, Paris: o.Paris, PathMTU: o.PathMTU,
-		OnHop: o.OnHop,
+		OnHop: o.OnHop, OnProbe: o.OnProbe,
 	}
 }
 

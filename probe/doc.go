@@ -15,8 +15,8 @@
 //   - Traceroute probes many distances at once, so silent routers cost about one timeout in
 //     all, and reports per-hop statistics, every responder (ECMP), unreachable codes, RFC 4950
 //     MPLS labels, and keeps one flow identity in Paris mode.
-//   - Results stream as they happen (PingOptions.OnReply, MultipingSeq, TraceOptions.OnHop),
-//     and every call takes a context.Context.
+//   - Results stream as they happen (PingOptions.OnReply, MultipingSeq, TraceOptions.OnHop
+//     and OnProbe), and every call takes a context.Context.
 //
 // Options structs are valid at their zero value, which means icmplib's defaults.
 package probe

@@ -120,8 +120,10 @@ type TraceOptions struct {
 	Interval time.Duration
 	// Timeout is how long each probe waits. Zero means 2 s.
 	Timeout time.Duration
-	// ID, PayloadSize and TrafficClass are as in PingOptions.
+	// ID, Payload, PayloadSize and TrafficClass are as in PingOptions. With Paris, a Payload
+	// shorter than 2 bytes is padded with zeros to 2, the bytes that keep the checksum.
 	ID           int
+	Payload      []byte
 	PayloadSize  int
 	TrafficClass int
 	// MinHops is the first distance probed. Zero means 1.
@@ -144,4 +146,28 @@ type TraceOptions struct {
 	PathMTU bool
 	// OnHop, when set, is called with each hop as soon as it is final, in ascending distance.
 	OnHop func(result.Hop)
+	// OnProbe, when set, is called with each probe's outcome as soon as it is known: its
+	// answer, or its timeout. Calls come from the goroutine that called Traceroute, in the
+	// order the outcomes happen, and every probe of a distance is reported before that
+	// distance's OnHop. Probes forgotten because the trace ended nearer are not reported; a
+	// probe answered before the trace's end was known may be, for a distance the result
+	// leaves out.
+	OnProbe func(TraceOutcome)
+}
+
+// TraceOutcome is what happened to one probe of a traceroute.
+type TraceOutcome struct {
+	// Distance is the probe's TTL (hop limit).
+	Distance int
+	// Round is the probe's number among those of its distance, from 0 to Count-1 in the
+	// order they were sent, or Count for the one extra probe a distance gets when it went
+	// unanswered while a farther one answered (its answers may have been lost to a router's
+	// rate limit).
+	Round int
+	// Reply is what came back; zero when TimedOut.
+	Reply transport.Reply
+	// RTT is the round-trip time of Reply.
+	RTT time.Duration
+	// TimedOut reports that nothing came back within the timeout.
+	TimedOut bool
 }

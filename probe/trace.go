@@ -129,12 +129,14 @@ func newTracer(t transport.Transport, dst netip.Addr, o *TraceOptions) (*tracer,
 	if o.Paris && size < 2 && size != 0 {
 		size = 2
 	}
+	payload := tracePayload(o)
 	if o.PathMTU {
 		tr.pmtu = startMTU
 		size = startMTU - headerLen(dst.Unmap())
+		payload = nil
 	}
 	var err error
-	if tr.payload, err = makePayload(nil, size); err != nil {
+	if tr.payload, err = makePayload(payload, size); err != nil {
 		return nil, err
 	}
 	if err := checkTarget(dst, len(tr.payload)); err != nil {
@@ -225,10 +227,14 @@ func (tr *tracer) arrive(a *arrival) {
 	}
 	if tr.opts.PathMTU && tooBig(rep) {
 		tr.shrink(a.tag, rep.Source, rep.MTU)
+		if p.resolved {
+			tr.report(p, rep, rtt)
+		}
 		return
 	}
 	tr.resolve(p)
 	tr.retire(a.tag)
+	tr.report(p, rep, rtt)
 	i, _ := slices.BinarySearch(tr.rtts, rtt)
 	tr.rtts = slices.Insert(tr.rtts, i, rtt)
 	h := tr.hop(p.ttl)
@@ -334,6 +340,7 @@ func (tr *tracer) expire(now time.Time) {
 		if !p.deadline.After(now) {
 			tr.resolve(p)
 			tr.retire(int32(i))
+			tr.report(p, nil, 0)
 			continue
 		}
 		if p.inWindow && !p.release.After(now) {

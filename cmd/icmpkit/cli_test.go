@@ -357,11 +357,11 @@ func TestCLIMultipingLoopback(t *testing.T) {
 
 func TestCLITracerouteLoopback(t *testing.T) {
 	privileged(t)
-	r := runBin(t, "traceroute", "127.0.0.1")
+	r := runBin(t, "traceroute", "-n", "127.0.0.1")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	l := lines(r.stdout)
 	require.Len(t, l, 2, r.stdout)
-	assert.Equal(t, "traceroute to 127.0.0.1 (127.0.0.1), 30 hops max, 84 byte packets", l[0])
+	assert.Equal(t, "traceroute to 127.0.0.1 (127.0.0.1), 30 hops max, 60 byte packets", l[0])
 	m := hopLineRE.FindStringSubmatch(l[1])
 	require.NotNil(t, m, l[1])
 	assert.Equal(t, "1", m[1])
@@ -415,7 +415,7 @@ func TestCLIUnprivileged(t *testing.T) {
 	assert.Len(t, lines(r.stdout), 2)
 	assert.Len(t, lines(r.stderr), 1, "the fallback report")
 
-	r = inPrivateNet(t, "0 2147483647", "traceroute", "--mode", "dgram", "127.0.0.1")
+	r = inPrivateNet(t, "0 2147483647", "traceroute", "-n", "--mode", "dgram", "127.0.0.1")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	assert.Regexp(t, hopLineRE, lines(r.stdout)[1])
 
@@ -451,11 +451,11 @@ func TestCLIChain(t *testing.T) {
 	target := c.Target.V4.String()
 
 	t.Run("traceroute", func(t *testing.T) {
-		r := inNS(t, ns, "traceroute", "-W", "0.5", target)
+		r := inNS(t, ns, "traceroute", "-n", "-W", "0.5", target)
 		require.Equal(t, exitOK, r.code, r.stderr)
 		l := lines(r.stdout)
 		require.Len(t, l, 5, r.stdout)
-		assert.Equal(t, fmt.Sprintf("traceroute to %s (%s), 30 hops max, 84 byte packets", target, target), l[0])
+		assert.Equal(t, fmt.Sprintf("traceroute to %s (%s), 30 hops max, 60 byte packets", target, target), l[0])
 		for i, want := range []string{c.Router(1).V4.String(), "*", c.Router(3).V4.String(), target} {
 			if want == "*" {
 				assert.Equal(t, " 2  * * *", l[i+1])
@@ -470,7 +470,7 @@ func TestCLIChain(t *testing.T) {
 	t.Run("traceroute path MTU", func(t *testing.T) {
 		c := lab.NewChain(t, lab.ChainConfig{Routers: 3, MTU: map[int]int{2: 1400}})
 		for _, dst := range []netip.Addr{c.Target.V4, c.Target.V6} {
-			r := inNS(t, c.Client.NS, "traceroute", "--pmtu", "--paris", "-W", "0.5", dst.String())
+			r := inNS(t, c.Client.NS, "traceroute", "-n", "--pmtu", "--paris", "-W", "0.5", dst.String())
 			require.Equal(t, exitOK, r.code, r.stderr)
 			l := lines(r.stdout)
 			require.Len(t, l, 5, r.stdout)
@@ -500,7 +500,7 @@ func TestCLIChain(t *testing.T) {
 		}
 	})
 	t.Run("traceroute unreachable", func(t *testing.T) {
-		r := inNS(t, ns, "traceroute", "-q", "1", "-W", "0.5", c.UnreachableV4[0].String())
+		r := inNS(t, ns, "traceroute", "-n", "-q", "1", "-W", "0.5", c.UnreachableV4[0].String())
 		assert.Equal(t, exitFail, r.code, r.stderr)
 		l := lines(r.stdout)
 		require.Len(t, l, 3, r.stdout)
@@ -550,7 +550,7 @@ func TestCLIChain(t *testing.T) {
 	t.Run("unprivileged traceroute", func(t *testing.T) {
 		require.NoError(t, c.SetPingGroupRange(ns, 65534, 65534))
 		r := runCmd(t, "", "ip", "netns", "exec", ns, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
-			binary(t), "traceroute", "--mode", "dgram", "-W", "0.5", target)
+			binary(t), "traceroute", "-n", "--mode", "dgram", "-W", "0.5", target)
 		require.Equal(t, exitOK, r.code, r.stderr)
 		l := lines(r.stdout)
 		require.Len(t, l, 5, r.stdout)

@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -40,6 +41,9 @@ type env struct {
 	stdoutTerminal, stderrTerminal bool
 	// open opens the transport for a mode.
 	open func(icmpkit.Mode, icmpkit.Config) (transport.Transport, error)
+	// lookupAddr gives an address's name, or "" when it has none; it returns when its context
+	// ends. Nil: no address has a name.
+	lookupAddr func(context.Context, netip.Addr) string
 	// interrupts, when not nil, catches Ctrl-C for the run's context.
 	interrupts *interrupter
 	// lookups answers ping's questions about names and interfaces; nil asks the system.
@@ -51,7 +55,7 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], &env{
 		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
 		stdoutTerminal: isTerminal(os.Stdout), stderrTerminal: isTerminal(os.Stderr),
-		open: icmpkit.Open, interrupts: interrupts,
+		open: icmpkit.Open, lookupAddr: systemName, interrupts: interrupts,
 	}))
 }
 

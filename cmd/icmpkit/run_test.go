@@ -50,7 +50,8 @@ type runOpts struct {
 	name     string // the name the transport reports; "" keeps "mock"
 	cancelAt time.Duration
 	terminal bool
-	lookups  lookups // nil: the system's
+	lookups  lookups                                  // nil: the system's
+	lookup   func(context.Context, netip.Addr) string // env.lookupAddr; nil: no names
 }
 
 // runOn runs the program with args over n (inside the caller's bubble).
@@ -60,7 +61,7 @@ func runOn(t *testing.T, n *mock.Network, o runOpts, args ...string) *fakeRun {
 	fr := &fakeRun{}
 	e := &env{
 		stdin: strings.NewReader(o.stdin), stdout: &stdout, stderr: &stderr,
-		stdoutTerminal: o.terminal, stderrTerminal: o.terminal, lookups: o.lookups,
+		stdoutTerminal: o.terminal, stderrTerminal: o.terminal, lookups: o.lookups, lookupAddr: o.lookup,
 		open: func(m icmpkit.Mode, cfg icmpkit.Config) (transport.Transport, error) {
 			fr.opened = append(fr.opened, cfg)
 			fr.modes = append(fr.modes, m)
@@ -391,7 +392,7 @@ func TestHelp(t *testing.T) {
 		assert.Contains(t, r.stdout, want)
 	}
 	r = runOn(t, mockLab(t), runOpts{}, "traceroute", "-h")
-	for _, want := range []string{"-q N", "(default 3)", "-f N", "(default 1)", "-m N", "(default 30)", "-z SEC", "(default 0.05)", "--fast"} {
+	for _, want := range []string{"-q, --queries N", "(default 3)", "-f, --first N", "(default 1)", "-m, --max-hops N", "(default 30)", "-z SEC", "(default 0.05)", "--fast"} {
 		assert.Contains(t, r.stdout, want)
 	}
 	r = runOn(t, mockLab(t), runOpts{}, "-h")
@@ -499,16 +500,16 @@ func TestTracerouteText(t *testing.T) {
 			mock.Router{Addr: addr("198.18.5.5"), Silent: true},
 			mock.Router{Addr: addr("198.18.6.6"), Latency: 2 * time.Millisecond, Unreachable: true, UnreachableCode: 1},
 		))
-		r := runOn(t, n, runOpts{}, "traceroute", "-W", "0.5", "198.18.9.9")
+		r := runOn(t, n, runOpts{}, "traceroute", "-n", "-W", "0.5", "198.18.9.9")
 		require.Equal(t, exitOK, r.code, r.stderr)
-		assert.Equal(t, "traceroute to 198.18.9.9 (198.18.9.9), 30 hops max, 84 byte packets\n"+
+		assert.Equal(t, "traceroute to 198.18.9.9 (198.18.9.9), 30 hops max, 60 byte packets\n"+
 			" 1  198.18.1.1  1.500 ms  1.500 ms  1.500 ms\n"+
-			" 2  198.18.2.1  4.000 ms  4.000 ms  4.000 ms <MPLS:L=100,E=0,S=1,T=1>\n"+
+			" 2  198.18.2.1  4.000 ms  4.000 ms  4.000 ms\n"+
 			" 3  198.18.9.9  8.000 ms  8.000 ms  8.000 ms\n", r.stdout)
 
-		r = runOn(t, n, runOpts{}, "traceroute", "-q", "2", "-W", "0.5", "198.18.7.7")
+		r = runOn(t, n, runOpts{}, "traceroute", "-n", "-q", "2", "-W", "0.5", "198.18.7.7")
 		assert.Equal(t, exitFail, r.code, "unreachable is not reached")
-		assert.Equal(t, "traceroute to 198.18.7.7 (198.18.7.7), 30 hops max, 84 byte packets\n"+
+		assert.Equal(t, "traceroute to 198.18.7.7 (198.18.7.7), 30 hops max, 60 byte packets\n"+
 			" 1  198.18.1.1  1.000 ms  1.000 ms\n"+
 			" 2  * *\n"+
 			" 3  198.18.6.6  2.000 ms !H  2.000 ms !H\n", r.stdout)
@@ -516,7 +517,7 @@ func TestTracerouteText(t *testing.T) {
 		// Nothing beyond the first router answers: stars up to -m.
 		r = runOn(t, n, runOpts{}, "traceroute", "-f", "2", "-m", "4", "-W", "0.2", "-z", "0", "198.18.0.99")
 		assert.Equal(t, exitFail, r.code)
-		assert.Equal(t, "traceroute to 198.18.0.99 (198.18.0.99), 4 hops max, 84 byte packets\n"+
+		assert.Equal(t, "traceroute to 198.18.0.99 (198.18.0.99), 4 hops max, 60 byte packets\n"+
 			" 2  * * *\n 3  * * *\n 4  * * *\n", r.stdout)
 		for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n")[1:] {
 			assert.Regexp(t, `^ ?\d+  (\S+  \d+\.\d{3} ms( !\S+)?( \S+  \d+\.\d{3} ms)*|\*)( \*)*`, l)
