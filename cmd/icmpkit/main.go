@@ -16,7 +16,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"strings"
 
@@ -41,12 +40,9 @@ type env struct {
 	stdoutTerminal, stderrTerminal bool
 	// open opens the transport for a mode.
 	open func(icmpkit.Mode, icmpkit.Config) (transport.Transport, error)
-	// lookupAddr gives an address's name, or "" when it has none; it returns when its context
-	// ends. Nil: no address has a name.
-	lookupAddr func(context.Context, netip.Addr) string
 	// interrupts, when not nil, catches Ctrl-C for the run's context.
 	interrupts *interrupter
-	// lookups answers ping's questions about names and interfaces; nil asks the system.
+	// lookups answers questions about names and interfaces; nil asks the system.
 	lookups lookups
 }
 
@@ -55,7 +51,7 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], &env{
 		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
 		stdoutTerminal: isTerminal(os.Stdout), stderrTerminal: isTerminal(os.Stderr),
-		open: icmpkit.Open, lookupAddr: systemName, interrupts: interrupts,
+		open: icmpkit.Open, interrupts: interrupts,
 	}))
 }
 
@@ -89,6 +85,14 @@ func run(ctx context.Context, args []string, e *env) int {
 	}
 	fmt.Fprintf(e.stderr, "icmpkit: unknown subcommand %q (ping, multiping or traceroute; icmpkit -h for help)\n", args[0])
 	return exitError
+}
+
+// look gives what answers questions about names and interfaces.
+func (e *env) look() lookups {
+	if e.lookups == nil {
+		return systemLookups{}
+	}
+	return e.lookups
 }
 
 // fail prints err as one line on stderr and gives exitError.

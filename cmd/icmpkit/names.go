@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 )
@@ -12,16 +10,6 @@ import (
 // lookupTimeout bounds a reverse lookup: an address whose name takes longer is shown as it
 // would be without a name.
 const lookupTimeout = 2 * time.Second
-
-// systemName gives the name the system resolver has for a (the hosts file, then DNS, as the
-// system is configured), or "" when it has none or the lookup fails.
-func systemName(ctx context.Context, a netip.Addr) string {
-	names, err := net.DefaultResolver.LookupAddr(ctx, a.String())
-	if err != nil || len(names) == 0 {
-		return ""
-	}
-	return strings.TrimSuffix(names[0], ".")
-}
 
 // names looks addresses up in the background, each address once, so that a line waits for
 // the names it shows no longer than their lookups take from when they were first asked for.

@@ -113,10 +113,7 @@ func runPing(ctx context.Context, args []string, e *env) int {
 	if err := opts.Validate(netip.Addr{}); err != nil {
 		return e.fail("ping", err)
 	}
-	look := e.lookups
-	if look == nil {
-		look = systemLookups{}
-	}
+	look := e.look()
 	dst, err := look.resolve(ctx, host, f.edge.family)
 	if err != nil {
 		return e.fail("ping", err)

@@ -50,8 +50,8 @@ type runOpts struct {
 	name     string // the name the transport reports; "" keeps "mock"
 	cancelAt time.Duration
 	terminal bool
-	lookups  lookups                                  // nil: the system's
-	lookup   func(context.Context, netip.Addr) string // env.lookupAddr; nil: no names
+	lookups  lookups                                  // nil: lookup, or the system's without names
+	lookup   func(context.Context, netip.Addr) string // reverse lookups, when lookups is nil
 }
 
 // runOn runs the program with args over n (inside the caller's bubble).
@@ -61,7 +61,7 @@ func runOn(t *testing.T, n *mock.Network, o runOpts, args ...string) *fakeRun {
 	fr := &fakeRun{}
 	e := &env{
 		stdin: strings.NewReader(o.stdin), stdout: &stdout, stderr: &stderr,
-		stdoutTerminal: o.terminal, stderrTerminal: o.terminal, lookups: o.lookups, lookupAddr: o.lookup,
+		stdoutTerminal: o.terminal, stderrTerminal: o.terminal, lookups: o.lookups,
 		open: func(m icmpkit.Mode, cfg icmpkit.Config) (transport.Transport, error) {
 			fr.opened = append(fr.opened, cfg)
 			fr.modes = append(fr.modes, m)
@@ -78,6 +78,10 @@ func runOn(t *testing.T, n *mock.Network, o runOpts, args ...string) *fakeRun {
 			return fr.tr, nil
 		},
 	}
+	if e.lookups == nil {
+		// No test asks the system for a name: that would reach for a DNS server.
+		e.lookups = reverseOnly(o.lookup)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if o.cancelAt > 0 {
@@ -86,6 +90,27 @@ func runOn(t *testing.T, n *mock.Network, o runOpts, args ...string) *fakeRun {
 	fr.code = run(ctx, args, e)
 	fr.stdout, fr.stderr = stdout.String(), stderr.String()
 	return fr
+}
+
+// reverseOnly answers reverse lookups with its function (nil: no address has a name), and
+// everything else as the system does but for canonical names, which it leaves alone.
+type reverseOnly func(context.Context, netip.Addr) string
+
+func (f reverseOnly) resolve(ctx context.Context, host string, family icmpkit.Family) (netip.Addr, error) {
+	return systemLookups{}.resolve(ctx, host, family)
+}
+
+func (reverseOnly) canonical(context.Context, string) string { return "" }
+
+func (f reverseOnly) name(ctx context.Context, a netip.Addr) string {
+	if f == nil {
+		return ""
+	}
+	return f(ctx, a)
+}
+
+func (reverseOnly) ifaceAddr(iface string, dst netip.Addr) (netip.Addr, bool) {
+	return systemLookups{}.ifaceAddr(iface, dst)
 }
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }

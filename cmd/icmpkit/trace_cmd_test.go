@@ -143,7 +143,7 @@ func TestTracerouteLookupsInParallel(t *testing.T) {
 			delay: map[netip.Addr]time.Duration{r2: time.Second, r3: time.Hour},
 		}
 		w := &timedWriter{start: time.Now()}
-		e := &env{stdout: w, stderr: &strings.Builder{}, lookupAddr: names.lookup,
+		e := &env{stdout: w, stderr: &strings.Builder{}, lookups: reverseOnly(names.lookup),
 			open: func(icmpkit.Mode, icmpkit.Config) (transport.Transport, error) {
 				return n.Transport(mock.TransportConfig{}), nil
 			}}

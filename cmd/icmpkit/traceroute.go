@@ -153,7 +153,7 @@ func runTraceroute(ctx context.Context, args []string, e *env) int {
 	out.Flush()
 	var nm *names
 	if !f.numeric {
-		nm = newNames(ctx, e.lookupAddr)
+		nm = newNames(ctx, e.look().name)
 	}
 	outs := make([][]probe.TraceOutcome, f.last-f.first+1)
 	p := newTracePrinter(out, nm, f.probes, f.extensions, len(outs))

@@ -9,7 +9,7 @@ import (
 	"github.com/icmpkit/icmpkit"
 )
 
-// lookups is what ping asks the system about names and interfaces. systemLookups asks the
+// lookups is what the subcommands ask the system about names and interfaces. systemLookups asks the
 // system's resolver and interface list; tests give their own.
 type lookups interface {
 	// resolve gives the address to ping for host, as icmpkit.Resolve does.
