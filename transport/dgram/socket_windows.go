@@ -51,7 +51,7 @@ const closeDrain = 100 * time.Millisecond
 //
 // The system writes each reply into the request's buffer at a time Go's collector cannot
 // know about, so every buffer in flight is held by the call table until its APC has run, and
-// for good if it never does (see abandon).
+// for good if it never does (see loop's end).
 type socket struct {
 	v6      bool
 	handle  windows.Handle
@@ -69,9 +69,6 @@ type socket struct {
 	subs    []*submission // waiting for loop to issue them
 	closing bool
 
-	num      uintptr           // the low bits of the socket's APC contexts
-	calls    map[uintptr]*call // in flight, by APC context; loop's own
-	nextCtx  uintptr
 	inFlight atomic.Int64
 
 	callsP sync.Pool // *call, with its block
@@ -81,6 +78,7 @@ type socket struct {
 // call is one request on its way: what the reply needs from the request, and the block of
 // memory the system reads the request from and writes the reply into.
 type call struct {
+	s             *socket
 	dst           netip.Addr
 	id, seq, size int
 	block         []byte // options | IPv6 addresses | data | reply
@@ -112,16 +110,14 @@ type submission struct {
 // number of callbacks.
 var apcRoutine = sync.OnceValue(func() uintptr { return windows.NewCallback(apcComplete) })
 
-// sockets maps the APC context a request carries to its socket; the context's low bits are the
-// socket's number.
+// calls holds every request in flight, of every socket, by the APC context it names: a
+// number never used twice, so that an APC that comes late, for a closed socket, finds nothing
+// it could be mistaken for.
 var (
-	socketsMu  sync.Mutex
-	sockets    = map[uintptr]*socket{}
-	nextSocket uintptr
+	callsMu sync.Mutex
+	calls   = map[uintptr]*call{}
+	lastCtx uintptr
 )
-
-// ctxBits is the number of low bits of an APC context that name the socket.
-const ctxBits = 16
 
 func openSocket(cfg *Config, v6 bool) (*socket, error) {
 	op := "open " + familyName(v6) + " ICMP handle"
@@ -159,7 +155,6 @@ func openSocket(cfg *Config, v6 bool) (*socket, error) {
 		closed:   make(chan struct{}),
 		slots:    make(chan struct{}, maxInFlight),
 		out:      make(chan transport.Reply, queueLen),
-		calls:    map[uintptr]*call{},
 		timeout:  uint32(min(cfg.replyTimeout().Milliseconds(), 1<<31)),
 	}
 	if cfg.Source.IsValid() && cfg.Source.Is6() == v6 {
@@ -168,15 +163,6 @@ func openSocket(cfg *Config, v6 bool) (*socket, error) {
 	var b [2]byte
 	_, _ = rand.Read(b[:])
 	s.id = 1 + int(binary.BigEndian.Uint16(b[:]))%0xffff
-
-	socketsMu.Lock()
-	for sockets[nextSocket] != nil {
-		nextSocket = (nextSocket + 1) & (1<<ctxBits - 1)
-	}
-	s.num, s.nextCtx = nextSocket, nextSocket
-	sockets[nextSocket] = s
-	nextSocket = (nextSocket + 1) & (1<<ctxBits - 1)
-	socketsMu.Unlock()
 
 	apcRoutine() // made before the loop's first request needs it
 	go s.loop()
@@ -198,8 +184,6 @@ func apiOpenError(op, name string, errno error) error {
 
 // loop issues the socket's requests and runs their APCs, on a thread of its own, until close.
 func (s *socket) loop() {
-	// The thread stays locked: it ends with the goroutine, and with it whatever APC is still
-	// queued to it.
 	runtime.LockOSThread()
 	defer close(s.loopDone)
 	var subs []*submission
@@ -223,30 +207,12 @@ func (s *socket) loop() {
 	for s.inFlight.Load() > 0 && time.Now().Before(deadline) {
 		windows.SleepEx(10, true)
 	}
-	s.abandon()
 	windows.CloseHandle(s.wake)
-	socketsMu.Lock()
-	delete(sockets, s.num)
-	socketsMu.Unlock()
-}
-
-// abandoned holds the blocks of requests whose APC never ran before their socket closed: the
-// system may still write into them, so they are never reused or freed.
-var (
-	abandonedMu sync.Mutex
-	abandoned   []*call
-)
-
-func (s *socket) abandon() {
-	if len(s.calls) == 0 {
-		return
-	}
-	abandonedMu.Lock()
-	for ctx, c := range s.calls {
-		abandoned = append(abandoned, c)
-		delete(s.calls, ctx)
-	}
-	abandonedMu.Unlock()
+	// Requests still in flight keep their place in calls, and so their memory, for good, or
+	// until their APC runs after all. The thread goes back to Go's scheduler rather than
+	// ending: ending it would cancel them, and Wine 8.0's ICMP service can hang on such
+	// cancellations, leaving every later request of the process stuck in its call.
+	runtime.UnlockOSThread()
 }
 
 // issue makes the API calls of a submission, up to the first one the API refuses, and tells
@@ -273,7 +239,7 @@ func (s *socket) issue(sub *submission) {
 		// Pending is the rule; a call that completed at once still queues its APC. Any other
 		// error means no request went out and no APC will come.
 		if r1 == 0 && errno != windows.ERROR_IO_PENDING {
-			s.unregister(ctx)
+			unregister(ctx)
 			c.err = sendError(c.dst, errno)
 			sub.failed = i
 			for range sub.calls[i+1:] {
@@ -297,60 +263,53 @@ func ipAddr(a netip.Addr) uintptr {
 
 // register enters a call in the table under a fresh APC context. loop only.
 func (s *socket) register(c *call) uintptr {
-	for {
-		s.nextCtx += 1 << ctxBits
-		if _, used := s.calls[s.nextCtx]; !used {
-			break
-		}
-	}
-	s.calls[s.nextCtx] = c
+	callsMu.Lock()
+	lastCtx++
+	ctx := lastCtx
+	calls[ctx] = c
+	callsMu.Unlock()
 	s.inFlight.Add(1)
-	return s.nextCtx
+	return ctx
 }
 
-// unregister removes a call from the table, frees its slot and reuses its block. loop only.
-func (s *socket) unregister(ctx uintptr) *call {
-	c := s.calls[ctx]
-	if c == nil {
-		return nil
+// unregister removes a call from the table and frees its slot. It runs on the loop thread of
+// the call's socket.
+func unregister(ctx uintptr) *call {
+	callsMu.Lock()
+	c := calls[ctx]
+	delete(calls, ctx)
+	callsMu.Unlock()
+	if c != nil {
+		c.s.inFlight.Add(-1)
+		select {
+		case <-c.s.slots:
+		default: // a socket that has closed
+		}
 	}
-	delete(s.calls, ctx)
-	s.inFlight.Add(-1)
-	<-s.slots
 	return c
 }
 
 // apcComplete is the APC routine: it runs on a socket's loop thread, inside its alertable
-// wait, once a request has its reply or has timed out.
+// wait, once a request has its reply or has timed out. It turns the reply into a
+// transport.Reply for run and poll.
 func apcComplete(ctx, iosb, reserved uintptr) uintptr {
 	now := time.Now()
-	socketsMu.Lock()
-	s := sockets[ctx&(1<<ctxBits-1)]
-	socketsMu.Unlock()
-	if s != nil {
-		s.complete(ctx, now)
+	c := unregister(ctx)
+	if c == nil {
+		return 0
 	}
-	return 0
-}
-
-// complete turns a finished call's reply into a transport.Reply for run and poll. loop only.
-func (s *socket) complete(ctx uintptr, now time.Time) {
-	c, ok := s.calls[ctx]
-	if !ok {
-		return
-	}
+	s := c.s
 	var r transport.Reply
 	got := parseAPIReply(s.v6, c.block[c.replyOff:], c.dst, c.id, c.seq, c.size, &r)
 	r.ReceivedAt = now
-	s.unregister(ctx)
 	s.putCall(c)
-	if !got {
-		return // a timeout or a local failure: no answer
+	if got {
+		select {
+		case s.out <- r:
+		default: // nobody reads: drop it, as a full socket buffer would
+		}
 	}
-	select {
-	case s.out <- r:
-	default: // nobody reads: drop it, as a full socket buffer would
-	}
+	return 0
 }
 
 // sendError classifies a request the API refused at once. Every class but ErrMessageSize is
@@ -458,7 +417,7 @@ func (s *socket) newCall(req *transport.Request) *call {
 	if req.Timeout > 0 {
 		timeout = uint32(min(req.Timeout.Milliseconds()+1, 1<<31))
 	}
-	*c = call{dst: req.Destination, id: req.ID, seq: req.Seq, size: len(payload), block: b,
+	*c = call{s: s, dst: req.Destination, id: req.ID, seq: req.Seq, size: len(payload), block: b,
 		replyOff: replyOff, timeout: timeout, sentAt: &req.SentAt}
 	return c
 }
