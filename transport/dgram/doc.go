@@ -64,8 +64,9 @@
 // The system waits for each reply for [Config.ReplyTimeout] (a request's Timeout when set); a
 // later reply is lost. Interface binding and broadcast are not available (errors matching
 // errors.ErrNotSupported; bind a Source address instead), nor is DontFragment on IPv6.
-// Closing the transport closes the handles: on Windows that cancels the requests in flight;
-// Wine lets them run to their time-out, and Close returns without waiting for them.
+// Close closes the handles and returns without waiting for the requests still in flight
+// (Wine 8.0 lets them run to their time-out); their memory is kept until the system is done
+// with it.
 //
 // Wine 8.0 implements IcmpSendEcho2Ex with its APCs, the TTL option and Time Exceeded replies
 // (it uses the host's raw or ping sockets), but not ICMPv6: Icmp6CreateFile and

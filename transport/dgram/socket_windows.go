@@ -36,8 +36,8 @@ var (
 // past it Send waits for one to finish. Each costs a buffer of some 150 bytes plus the payload.
 const maxInFlight = 4096
 
-// closeDrain is how long Close lets requests still in flight finish once their handle is
-// closed (Windows cancels them then; Wine lets them run to their timeout).
+// closeDrain is how long Close lets the APCs of requests still in flight run once their
+// handle is closed; those not done by then are left to the system (see loop).
 const closeDrain = 100 * time.Millisecond
 
 // socket is one ICMP API handle (IcmpCreateFile or Icmp6CreateFile) and the thread that
