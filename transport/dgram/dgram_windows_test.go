@@ -23,11 +23,6 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-var (
-	lo4 = netip.MustParseAddr("127.0.0.1")
-	lo6 = netip.MustParseAddr("::1")
-)
-
 // wineVersion gives the version of Wine the test runs under, "" on Windows itself.
 func wineVersion() string {
 	p := windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version")
@@ -45,20 +40,6 @@ func open(t *testing.T, cfg Config) *Transport {
 	require.NoError(t, err, "the ICMP API needs no privilege on Windows")
 	t.Cleanup(func() { tr.Close() })
 	return tr
-}
-
-// receiveMatching receives until a reply for (dst, seq) comes, or fails after 5 s.
-func receiveMatching(t *testing.T, tr *Transport, dst netip.Addr, seq int) transport.Reply {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for {
-		var r transport.Reply
-		require.NoError(t, tr.Receive(ctx, &r), "no reply for %s seq %d", dst, seq)
-		if r.Destination == dst && r.Seq == seq {
-			return r
-		}
-	}
 }
 
 // v6OrSkip gives a transport with IPv6, or skips the test under a Wine that has no ICMPv6 in
