@@ -111,8 +111,8 @@ type submission struct {
 var apcRoutine = sync.OnceValue(func() uintptr { return windows.NewCallback(apcComplete) })
 
 // calls holds every request in flight, of every socket, by the APC context it names: a
-// number never used twice, so that an APC that comes late, for a closed socket, finds nothing
-// it could be mistaken for.
+// number never used twice, so that an APC that comes late, for a closed socket, finds its own
+// call or nothing, never another's.
 var (
 	callsMu sync.Mutex
 	calls   = map[uintptr]*call{}
@@ -226,6 +226,7 @@ func (s *socket) issue(sub *submission) {
 		var r1 uintptr
 		var errno error
 		*c.sentAt = time.Now()
+		c.sentAt = nil // the request is the caller's again once issue returns
 		if s.v6 {
 			r1, _, errno = procIcmp6SendEcho2.Call(uintptr(s.handle), 0, apcRoutine(), ctx,
 				uintptr(unsafe.Pointer(&b[blockSrc6])), uintptr(unsafe.Pointer(&b[blockDst6])),
