@@ -115,9 +115,6 @@ func Open(mode Mode, cfg Config) (transport.Transport, error) {
 
 type opener func(Config) (transport.Transport, error)
 
-const permissionHint = "run as root, or grant CAP_NET_RAW (setcap cap_net_raw+ep BINARY) for raw sockets, " +
-	"or admit the process's group to unprivileged ICMP sockets (sysctl -w net.ipv4.ping_group_range=\"0 2147483647\")"
-
 func open(mode Mode, cfg Config, raw, dgram opener) (transport.Transport, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
