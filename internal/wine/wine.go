@@ -90,7 +90,7 @@ func New(ctx context.Context, dir, ns string) (*Prefix, error) {
 		return nil, err
 	}
 	p := &Prefix{Dir: dir, NS: ns, wine64: wine64, wineserver: wineserver}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, InitTimeout)
@@ -111,10 +111,11 @@ func New(ctx context.Context, dir, ns string) (*Prefix, error) {
 }
 
 // Env gives the environment of Wine programs in the prefix: the caller's, with the prefix,
-// Wine's own messages silenced, no Mono or Gecko install, and extra.
-func (p *Prefix) Env(extra ...string) []string {
-	env := append(os.Environ(), "WINEPREFIX="+p.Dir, "WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml=")
-	return append(env, extra...)
+// Wine's own messages silenced, no Mono or Gecko install, and a temporary directory inside the
+// prefix (where the wineserver keeps its socket), so that Close leaves nothing behind.
+func (p *Prefix) Env() []string {
+	return append(os.Environ(), "WINEPREFIX="+p.Dir, "TMPDIR="+filepath.Join(p.Dir, "tmp"),
+		"WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml=")
 }
 
 // Command gives the command that runs program (a path to a .exe, or the name of one of Wine's
