@@ -18,9 +18,12 @@ const (
 	// ModeAuto uses a raw socket when the process may open one, else a datagram socket.
 	ModeAuto Mode = iota
 	// ModePrivileged uses raw ICMP sockets (transport/raw): root or CAP_NET_RAW on Linux.
+	// Raw sockets are implemented on Linux only; on Windows, where they need Administrator
+	// rights, the error says so.
 	ModePrivileged
 	// ModeUnprivileged uses datagram ICMP "ping" sockets (transport/dgram): on Linux the
-	// process's group must be inside the sysctl net.ipv4.ping_group_range.
+	// process's group must be inside the sysctl net.ipv4.ping_group_range. On Windows it is
+	// the ICMP API (IcmpSendEcho2Ex, Icmp6SendEcho2), which needs no privilege.
 	ModeUnprivileged
 )
 
@@ -111,9 +114,6 @@ func Open(mode Mode, cfg Config) (transport.Transport, error) {
 }
 
 type opener func(Config) (transport.Transport, error)
-
-const permissionHint = "run as root, or grant CAP_NET_RAW (setcap cap_net_raw+ep BINARY) for raw sockets, " +
-	"or admit the process's group to unprivileged ICMP sockets (sysctl -w net.ipv4.ping_group_range=\"0 2147483647\")"
 
 func open(mode Mode, cfg Config, raw, dgram opener) (transport.Transport, error) {
 	if err := cfg.validate(); err != nil {

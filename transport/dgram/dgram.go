@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
 	"github.com/icmpkit/icmpkit/internal/replyq"
@@ -46,12 +47,30 @@ type Config struct {
 	// Family restricts the families opened. The zero value, FamilyBoth, opens both and
 	// fails only if neither opens.
 	Family Family
+	// ReplyTimeout is how long the system waits for each request's reply where it must be
+	// told (the Windows ICMP API); a reply later than that is lost. A request's own Timeout,
+	// when set, is used instead. Zero means DefaultReplyTimeout. Linux and macOS sockets
+	// ignore it.
+	ReplyTimeout time.Duration
+}
+
+// DefaultReplyTimeout is the ReplyTimeout used when Config.ReplyTimeout is zero: longer than
+// the 2 s that probe waits by default, as long as Windows' own Ping class waits.
+const DefaultReplyTimeout = 5 * time.Second
+
+func (cfg *Config) replyTimeout() time.Duration {
+	if cfg.ReplyTimeout > 0 {
+		return cfg.ReplyTimeout
+	}
+	return DefaultReplyTimeout
 }
 
 func (cfg *Config) validate() error {
 	switch {
 	case cfg.ReceiveBuffer < 0:
 		return icmperrors.Invalid("receive buffer", "must not be negative, got %d", cfg.ReceiveBuffer)
+	case cfg.ReplyTimeout < 0:
+		return icmperrors.Invalid("reply timeout", "must not be negative, got %v", cfg.ReplyTimeout)
 	case cfg.Family > FamilyIPv6:
 		return icmperrors.Invalid("family", "unknown family %d", int(cfg.Family))
 	case len(cfg.Interface) >= 16:

@@ -3,19 +3,10 @@
 package dgram
 
 import (
-	"context"
-	"net/netip"
 	"testing"
-	"time"
 
 	"github.com/icmpkit/icmpkit/internal/lab"
-	"github.com/icmpkit/icmpkit/transport"
 	"github.com/stretchr/testify/require"
-)
-
-var (
-	lo4 = netip.MustParseAddr("127.0.0.1")
-	lo6 = netip.MustParseAddr("::1")
 )
 
 // newChain builds a namespace lab whose client may open ping sockets.
@@ -37,19 +28,4 @@ func openIn(t *testing.T, ns string, cfg Config) *Transport {
 	}))
 	t.Cleanup(func() { tr.Close() })
 	return tr
-}
-
-// receiveMatching receives until a reply for (dst, seq) comes, or fails after 5 s.
-func receiveMatching(t *testing.T, tr *Transport, dst netip.Addr, seq int) transport.Reply {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for {
-		var r transport.Reply
-		err := tr.Receive(ctx, &r)
-		require.NoError(t, err, "no reply for %s seq %d", dst, seq)
-		if r.Destination == dst && r.Seq == seq {
-			return r
-		}
-	}
 }

@@ -24,5 +24,8 @@
 // process without the poller's epoll instance. SendBatch sends with sendmmsg(2). Packet parsing lives in internal/wire.
 //
 // Raw sockets are implemented on Linux. Elsewhere [New] returns an error matching
-// errors.ErrNotSupported: use the unprivileged datagram transport (transport/dgram) there.
+// errors.ErrNotSupported: use the unprivileged datagram transport (transport/dgram) there. On
+// Windows, where raw ICMP sockets need Administrator rights, a process without them gets an
+// error that also matches errors.ErrPermission and says so; transport/dgram's ICMP API
+// transport needs no privilege there.
 package raw

@@ -12,10 +12,11 @@ import (
 // system is empty where raw sockets are not implemented.
 type system struct{}
 
-func (t *Transport) open(cfg Config) error {
-	return &icmperrors.Error{Op: "open raw ICMP socket", Class: icmperrors.ErrNotSupported,
-		Hint: "raw sockets are implemented on Linux only; use the unprivileged mode (dgram)"}
-}
+func (t *Transport) open(cfg Config) error { return unsupported() }
+
+// errNotImplemented is why a raw transport does not open on this system, privileges or not.
+var errNotImplemented = &icmperrors.Error{Op: "open raw ICMP socket", Class: icmperrors.ErrNotSupported,
+	Hint: "raw sockets are implemented on Linux only; use the unprivileged mode (dgram)"}
 
 func (t *Transport) send(req *transport.Request) error { return errClosedSend }
 
