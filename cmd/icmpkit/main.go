@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/icmpkit/icmpkit"
@@ -104,7 +105,7 @@ func (e *env) fail(cmd string, err error) int {
 	switch {
 	case errors.Is(err, errors.ErrBroadcast):
 		msg += " (use -b to allow broadcast destinations)"
-	case errors.Is(err, errors.ErrPermission) && !strings.Contains(msg, "CAP_NET_RAW") && !strings.Contains(msg, "ping_group_range"):
+	case errors.Is(err, errors.ErrPermission) && runtime.GOOS != "windows" && !strings.Contains(msg, "CAP_NET_RAW") && !strings.Contains(msg, "ping_group_range"):
 		msg += " (run as root or grant CAP_NET_RAW for --mode raw; for --mode dgram admit the group in sysctl net.ipv4.ping_group_range)"
 	}
 	fmt.Fprintln(e.stderr, strings.Join(strings.Fields(msg), " "))
@@ -124,7 +125,8 @@ func (e *env) openTransport(cmd string, mode icmpkit.Mode, cfg icmpkit.Config, b
 	if err != nil {
 		return nil, e.fail(cmd, err)
 	}
-	if mode == icmpkit.ModeAuto && icmpkit.ModeOf(t) == icmpkit.ModeUnprivileged {
+	// On Windows the ICMP API is the usual way, not a fallback worth a word.
+	if mode == icmpkit.ModeAuto && icmpkit.ModeOf(t) == icmpkit.ModeUnprivileged && runtime.GOOS != "windows" {
 		fmt.Fprintln(e.stderr, "icmpkit "+cmd+": raw ICMP sockets unavailable, fell back to unprivileged datagram sockets (--mode dgram)")
 	}
 	e.interrupts.wait()
