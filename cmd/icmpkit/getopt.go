@@ -212,3 +212,14 @@ func (v stringValue) Set(s string) error {
 	*v.p = s
 	return nil
 }
+
+// seenValue is a value that records whether its option was given at all.
+type seenValue struct {
+	value
+	seen *bool
+}
+
+func (v seenValue) Set(s string) error {
+	*v.seen = true
+	return v.value.Set(s)
+}

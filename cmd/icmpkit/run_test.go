@@ -417,7 +417,7 @@ func TestHelp(t *testing.T) {
 		assert.Contains(t, r.stdout, want)
 	}
 	r = runOn(t, mockLab(t), runOpts{}, "traceroute", "-h")
-	for _, want := range []string{"-q, --queries N", "(default 3)", "-f, --first N", "(default 1)", "-m, --max-hops N", "(default 30)", "-z SEC", "(default 0.05)", "--fast"} {
+	for _, want := range []string{"-q, --queries N", "(default 3)", "-f, --first N", "(default 1)", "-m, --max-hops N", "(default 30)", "-z SEC", "(default 0)", "--fast"} {
 		assert.Contains(t, r.stdout, want)
 	}
 	r = runOn(t, mockLab(t), runOpts{}, "-h")

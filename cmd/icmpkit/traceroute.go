@@ -25,6 +25,7 @@ const (
 type traceFlags struct {
 	probes, first, last, tclass, window int
 	timeout, wait                       time.Duration
+	waitSet                             bool // -z was given
 	fast, asJSON, paris, pmtu           bool
 	numeric, extensions, icmp           bool
 	source, iface                       string
@@ -38,7 +39,8 @@ func (f *traceFlags) define(c *command) {
 	c.intVar(&f.window, "N|sim-queries", "N", probe.DefaultTraceWindow, 1, math.MaxInt, "probes in flight at once, over all hops")
 	c.secondsVar(&f.timeout, "W", probe.DefaultTimeout, false, "time to wait for each probe")
 	c.secondsVar(&f.timeout, "w|wait", probe.DefaultTimeout, false, "the same as -W, as traceroute(8) spells it (MAX alone)")
-	c.secondsVar(&f.wait, "z", probe.DefaultTraceInterval, true, "interval between probes (0: no wait)")
+	c.define("z", "SEC", "interval between probes (0: none; --fast without -z waits 0.05, icmplib's)",
+		seenValue{&secondsValue{&f.wait, true}, &f.waitSet}, false)
 	c.intVar(&f.tclass, "Q", "N", 0, 0, 255, "traffic class (DS field / TOS byte)")
 	c.intVar(&f.tclass, "t|tos", "N", 0, 0, 255, "the same as -Q, as traceroute(8) spells it")
 	c.boolVar(&f.numeric, "n", false, "show addresses alone, without looking up their names")
@@ -53,6 +55,16 @@ func (f *traceFlags) define(c *command) {
 	c.boolVar(&f.paris, "paris", false, "keep one flow identity for every probe, so per-flow load balancers keep one path")
 	c.boolVar(&f.pmtu, "pmtu", false, "discover the path MTU as tracepath does, and show it where it changes")
 	c.boolVar(&f.asJSON, "json", false, `print one JSON object {"destination", "reached", "hops"} and nothing else on stdout`)
+}
+
+// interval is the library's interval between probes. Fast mode stops probing a hop once it
+// answered, which it can do only if the hop's probes do not all leave at once: without -z,
+// it keeps icmplib's interval.
+func (f *traceFlags) interval() time.Duration {
+	if f.fast && !f.waitSet {
+		return probe.DefaultTraceInterval
+	}
+	return interval(f.wait)
 }
 
 // edge gives where to send from: -I, or -s and -i.
@@ -115,7 +127,7 @@ func runTraceroute(ctx context.Context, args []string, e *env) int {
 		return c.usageError(e, err.Error())
 	}
 	opts := icmpkit.TraceOptions{
-		Count: f.probes, FirstHop: f.first, MaxHops: f.last, Timeout: f.timeout, Interval: interval(f.wait),
+		Count: f.probes, FirstHop: f.first, MaxHops: f.last, Timeout: f.timeout, Interval: f.interval(),
 		Window: f.window, TrafficClass: f.tclass, Fast: f.fast, Family: ed.family, Source: ed.source,
 		Paris: f.paris, PathMTU: f.pmtu,
 	}
