@@ -182,7 +182,7 @@ func wineCommand(t *testing.T, p *wine.Prefix, c *lab.Chain, exe string) {
 		assert.Regexp(t, `(?m)^`+regexp.QuoteMeta(dead)+` : xmt/rcv/%loss = 2/0/100%`, out)
 	})
 	t.Run("traceroute", func(t *testing.T) {
-		out := run(t, 0, "traceroute", "-q", "1", "-W", "1", c.Target.V4.String())
+		out := run(t, 0, "traceroute", "-n", "-q", "1", "-W", "1", c.Target.V4.String())
 		var want []string
 		for i, n := range c.Hops() {
 			if isSilentRouter(c.Config, i+1) {
