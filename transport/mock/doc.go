@@ -9,7 +9,8 @@
 //   - paths of routers toward a destination ([Network.AddPath]): a request whose TTL ends on a
 //     router gets Time Exceeded (RFC 792, RFC 4443) from it; routers may be silent, answer
 //     Destination Unreachable, attach RFC 4950 MPLS label stacks, enforce an MTU (Fragmentation
-//     Needed, Packet Too Big; RFC 1191, RFC 8201), or share a hop by per-flow hashing ([ECMP]);
+//     Needed, Packet Too Big; RFC 1191, RFC 8201), limit their ICMP errors with Linux's token
+//     buckets ([RateLimit]), or share a hop by per-flow hashing ([ECMP]);
 //   - broadcast addresses and their members ([Network.AddBroadcast]);
 //   - a gateway per family for destinations it does not know ([Network.SetGateway]).
 //

@@ -57,7 +57,8 @@ type Router struct {
 	// Jitter adds a random delay in [0, Jitter) to each of its answers. Zero means none.
 	Jitter time.Duration
 	// Loss is the probability, 0..1, that the router does not answer a request it would
-	// answer (ICMP rate limiting). Zero means it always answers.
+	// answer, at random (see RateLimit for a router that answers as a rate-limited one does).
+	// Zero means it always answers.
 	Loss float64
 	// Silent makes the router answer nothing, as routers that filter ICMP do. It still
 	// forwards, and still drops what it would have answered.
@@ -79,6 +80,10 @@ type Router struct {
 	// Needed (ICMPv4 Destination Unreachable code 4) or Packet Too Big (ICMPv6) with this MTU.
 	// Zero means no limit.
 	MTU int
+	// RateLimit limits the Time Exceeded and Destination Unreachable answers the router
+	// sends, with Linux's token buckets (see RateLimit and LinuxRateLimit). The zero value
+	// limits nothing.
+	RateLimit RateLimit
 }
 
 // Hop is one distance of a path: a Router, or an ECMP set of routers.
@@ -136,6 +141,7 @@ type router struct {
 	key   uint64
 	ttl   int
 	count atomic.Uint64
+	limit *limiter // nil without a rate limit
 }
 
 // hop is one distance: one router, or several (ECMP).
@@ -303,7 +309,7 @@ func buildPath(v6 bool, hops []Hop) ([]hop, error) {
 			if err := checkRouter(v6, r); err != nil {
 				return nil, err
 			}
-			rr := &router{Router: r, key: addrKey(r.Addr), ttl: r.TTL}
+			rr := &router{Router: r, key: addrKey(r.Addr), ttl: r.TTL, limit: newLimiter(r.RateLimit)}
 			rr.MPLS = slices.Clone(r.MPLS)
 			if rr.ttl == 0 {
 				rr.ttl = defaultTTL
@@ -332,6 +338,9 @@ func checkRouter(v6 bool, r Router) error {
 		return icmperrors.Invalid("router unreachable code", "must be in 0..255, got %d", r.UnreachableCode)
 	case r.MTU < 0 || r.MTU > 65535:
 		return icmperrors.Invalid("router mtu", "must be in 0..65535, got %d", r.MTU)
+	}
+	if err := r.RateLimit.check(); err != nil {
+		return err
 	}
 	return checkProb("router loss", r.Loss)
 }

@@ -92,6 +92,9 @@ func (t *Transport) routerAnswer(n *Network, r *router, dist int, req *transport
 	if r.Silent {
 		return
 	}
+	if r.limit != nil && mtu == 0 && !r.limit.allow(t.epoch.Add(time.Duration(sent))) {
+		return // the router's ICMP rate limit holds this answer back
+	}
 	c := r.count.Add(1) - 1
 	if r.Loss > 0 && n.draw(r.key, c, saltLoss) < r.Loss {
 		return
