@@ -32,6 +32,7 @@ type engine struct {
 	sinks     []sinkSlot
 	freeSinks []uint32
 	sinkOf    map[sink]uint32 // slots of sinks that registered through register
+	pace      pacer           // what calls learnt of the responders' ICMP rate limits
 
 	listening atomic.Bool        // the reader runs; set under registryMu
 	stop      context.CancelFunc // ends the reader; set with listening
@@ -251,6 +252,9 @@ func (e *engine) dispatch(replies []transport.Reply, routes []route) {
 		}
 		if ok {
 			routes[i] = route{sink: e.sinks[en.sink].s, tag: en.tag, gen: en.gen}
+			if len(e.pace.resp) > 0 {
+				e.pace.heardError(r)
+			}
 		}
 	}
 	e.mu.Unlock()

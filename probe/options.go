@@ -160,9 +160,7 @@ type TraceOutcome struct {
 	// Distance is the probe's TTL (hop limit).
 	Distance int
 	// Round is the probe's number among those of its distance, from 0 to Count-1 in the
-	// order they were sent, or Count for the one extra probe a distance gets when it went
-	// unanswered while a farther one answered (its answers may have been lost to a router's
-	// rate limit).
+	// order they were first sent.
 	Round int
 	// Reply is what came back; zero when TimedOut.
 	Reply transport.Reply
@@ -170,4 +168,9 @@ type TraceOutcome struct {
 	RTT time.Duration
 	// TimedOut reports that nothing came back within the timeout.
 	TimedOut bool
+	// RateLimited counts the sends of this probe that went unanswered before the one that
+	// was answered: a probe lost to a router's ICMP rate limit is sent again at the pace the
+	// router can answer (see Traceroute), and its outcome is that of the send answered. It is
+	// 0 for a probe answered at once and for one that timed out.
+	RateLimited int
 }

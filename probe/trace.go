@@ -74,29 +74,48 @@ type tracer struct {
 	polls    pollBuffers
 }
 
+// A traceProbe is one of the Count probes of a distance. It is sent again when its send is
+// taken as lost to the responder's rate limit (see pace.go): each send is an attempt, and the
+// probe is answered by the first answer to any of them.
 type traceProbe struct {
 	ttl, round int
-	seq        int
-	gen        uint32
-	sentAt     time.Time
-	deadline   time.Time
-	release    time.Time // when it gives up its place in the window
+	seq        int       // of the current attempt
+	gen        uint32    // the same for every attempt of one probe
+	sentAt     time.Time // of the current attempt
+	deadline   time.Time // of the current attempt
+	release    time.Time // when the current attempt gives up its place in the window
 	sent       bool
-	live       bool // registered
+	live       bool // the current attempt is registered
 	resolved   bool // answered or expired
 	inWindow   bool
 	skipped    bool // never to be sent
-	retry      bool // the extra probe of a distance that went unanswered
 	size       int  // with PathMTU: the probe's size, IP header included
+
+	attempts   int       // sends so far
+	earlier    []attempt // earlier attempts, still registered: a late answer still counts
+	waiting    bool      // the current attempt is taken as lost to a rate limit: another is due
+	notBefore  time.Time // the next attempt goes no sooner (a scout, or a limited responder's turn)
+	paced      bool      // the current attempt took its turn at a limited responder
+	scout      bool      // the current attempt asks a distance whose responder is not known
+	firstSent  time.Time // the first attempt's
+	answerSent time.Time // when the attempt that was answered went out; zero until answered
+}
+
+// attempt is an earlier send of a probe.
+type attempt struct {
+	seq      int
+	n        int // its number among the probe's attempts, from 0
+	sentAt   time.Time
+	deadline time.Time
 }
 
 type hopState struct {
 	hop       result.Hop
 	answered  bool
-	retried   bool
+	scouted   bool // a probe was sent again to learn the responder of this unanswered distance
+	silent    bool // ... and went unanswered too: no more attempts
 	lastSent  time.Time
-	deadline  time.Time // the latest deadline of its probes
-	unresolve int       // probes sent or to be sent and not yet resolved
+	unresolve int // probes sent or to be sent and not yet resolved
 }
 
 func newTracer(t transport.Transport, dst netip.Addr, o *TraceOptions) (*tracer, error) {
@@ -166,10 +185,10 @@ func (tr *tracer) loop(ctx context.Context) error {
 		tr.take(tr.arrive)
 		now := time.Now()
 		tr.expire(now)
-		if err := tr.send(ctx, now); err != nil {
+		if err := tr.resend(ctx, now); err != nil {
 			return err
 		}
-		if err := tr.retry(ctx, time.Now()); err != nil {
+		if err := tr.send(ctx, time.Now()); err != nil {
 			return err
 		}
 		tr.emit()
@@ -205,10 +224,15 @@ func (tr *tracer) arrive(a *arrival) {
 		return
 	}
 	p := &tr.probes[a.tag]
-	if p.gen != a.gen || !p.live {
+	if p.gen != a.gen {
 		return
 	}
 	rep := &a.reply
+	sentAt, n, ok := p.attemptOf(rep.Seq)
+	if !ok {
+		return
+	}
+	late := p.waiting || n < p.attempts-1
 	if p.ttl > tr.end {
 		// A probe past the end, kept for path MTU discovery (see stopAt): a too-big answer
 		// it drew tells how large a probe reached the router that sent it.
@@ -221,20 +245,32 @@ func (tr *tracer) arrive(a *arrival) {
 	if p.resolved {
 		return
 	}
-	rtt := max(rep.ReceivedAt.Sub(p.sentAt), 0)
+	rtt := max(rep.ReceivedAt.Sub(sentAt), 0)
 	if rtt > tr.opts.Timeout {
 		return
 	}
 	if tr.opts.PathMTU && tooBig(rep) {
 		tr.shrink(a.tag, rep.Source, rep.MTU)
 		if p.resolved {
-			tr.report(p, rep, rtt)
+			tr.report(p, rep, rtt, n)
 		}
 		return
 	}
 	tr.resolve(p)
 	tr.retire(a.tag)
-	tr.report(p, rep, rtt)
+	p.answerSent = sentAt
+	tr.report(p, rep, rtt, n)
+	if rep.Source != tr.dst {
+		tr.e.paceAnswer(rep.Source, tr.dst, p.ttl, rep.ReceivedAt)
+		switch {
+		case late:
+			// An attempt taken as lost was answered after all: slow, not limited.
+			tr.e.paceLate(rep.Source)
+		case n > 0:
+			// It answered only when asked again: its limit took the earlier attempts.
+			tr.e.paceLost(rep.Source, time.Now(), false)
+		}
+	}
 	i, _ := slices.BinarySearch(tr.rtts, rtt)
 	tr.rtts = slices.Insert(tr.rtts, i, rtt)
 	h := tr.hop(p.ttl)
@@ -247,6 +283,7 @@ func (tr *tracer) arrive(a *arrival) {
 		hop.Responders = append(hop.Responders, rep.Source)
 	}
 	hop.Add(rtt)
+	hop.RateLimited += n
 	if mark := rep.Unreachable(); mark != "" {
 		hop.Unreachable = mark
 	}
@@ -290,7 +327,7 @@ func (tr *tracer) stopAt(ttl int) {
 		switch {
 		case !q.sent && !q.skipped:
 			tr.skip(q)
-		case q.live:
+		case q.sent:
 			if !tr.opts.PathMTU {
 				tr.retire(int32(i))
 			}
@@ -308,6 +345,7 @@ func (tr *tracer) skip(q *traceProbe) {
 
 func (tr *tracer) resolve(p *traceProbe) {
 	p.resolved = true
+	p.waiting = false
 	tr.hop(p.ttl).unresolve--
 	if p.inWindow {
 		p.inWindow = false
@@ -315,13 +353,35 @@ func (tr *tracer) resolve(p *traceProbe) {
 	}
 }
 
+// retire unregisters every attempt of probe tag.
 func (tr *tracer) retire(tag int32) {
 	p := &tr.probes[tag]
+	if !p.live && len(p.earlier) == 0 {
+		return
+	}
 	if p.live {
 		p.live = false
-		p.gen++
 		tr.e.unregister(tr.dst, tr.id, p.seq)
 	}
+	for _, a := range p.earlier {
+		tr.e.unregister(tr.dst, tr.id, a.seq)
+	}
+	p.earlier = p.earlier[:0]
+	p.gen++
+}
+
+// attemptOf finds the registered attempt of p with sequence seq: when it was sent, and its
+// number among p's attempts.
+func (p *traceProbe) attemptOf(seq int) (sentAt time.Time, n int, ok bool) {
+	if p.live && seq == p.seq {
+		return p.sentAt, p.attempts - 1, true
+	}
+	for _, a := range p.earlier {
+		if a.seq == seq {
+			return a.sentAt, a.n, true
+		}
+	}
+	return sentAt, 0, false
 }
 
 func (tr *tracer) patience() time.Duration {
@@ -337,17 +397,45 @@ func (tr *tracer) expire(now time.Time) {
 		if !p.sent || p.resolved {
 			continue
 		}
+		tr.pruneEarlier(p, now)
+		if p.waiting {
+			if p.live && !p.deadline.After(now) {
+				p.live = false
+				tr.e.unregister(tr.dst, tr.id, p.seq)
+			}
+			continue
+		}
 		if !p.deadline.After(now) {
 			tr.resolve(p)
 			tr.retire(int32(i))
-			tr.report(p, nil, 0)
+			tr.report(p, nil, 0, 0)
+			if h := tr.hop(p.ttl); p.scout && !h.answered {
+				tr.giveUp(h)
+			}
 			continue
 		}
 		if p.inWindow && !p.release.After(now) {
 			p.inWindow = false
 			tr.inWindow--
 		}
+		if !p.sentAt.Add(tr.judgeAfter()).After(now) {
+			tr.judge(int32(i), now)
+		}
 	}
+}
+
+// pruneEarlier unregisters p's earlier attempts whose time is up.
+func (tr *tracer) pruneEarlier(p *traceProbe, now time.Time) {
+	kept := p.earlier[:0]
+	for _, a := range p.earlier {
+		if a.deadline.After(now) {
+			kept = append(kept, a)
+		} else {
+			tr.e.unregister(tr.dst, tr.id, a.seq)
+		}
+	}
+	clear(p.earlier[len(kept):])
+	p.earlier = kept
 }
 
 // send sends the next eligible probes, nearest distance first, while the window has room.
@@ -357,7 +445,7 @@ func (tr *tracer) send(ctx context.Context, now time.Time) error {
 			return nil
 		}
 		p := &tr.probes[i]
-		if p.sent || p.skipped || p.retry || p.ttl > tr.end {
+		if p.sent || p.skipped || p.ttl > tr.end || now.Before(p.notBefore) {
 			continue
 		}
 		h := tr.hop(p.ttl)
@@ -367,17 +455,40 @@ func (tr *tracer) send(ctx context.Context, now time.Time) error {
 		if p.round > 0 && !tr.probes[i-1].sent && !tr.probes[i-1].skipped {
 			continue // rounds of one distance go in order
 		}
+		paced := false
+		if x, ok := tr.responderAt(p.ttl); ok {
+			var turn bool
+			if turn, paced, p.notBefore = tr.e.paceTake(x, now); !turn {
+				continue // the responder's turn comes later
+			}
+		}
 		if err := tr.sendProbe(ctx, int32(i)); err != nil {
 			return err
 		}
+		p.paced = paced
 		now = time.Now()
 	}
 	return nil
 }
 
+// sendProbe sends probe tag's first attempt.
 func (tr *tracer) sendProbe(ctx context.Context, tag int32) error {
 	p := &tr.probes[tag]
 	p.gen++
+	p.attempts = 0
+	if err := tr.sendAttempt(ctx, tag); err != nil {
+		return err
+	}
+	p.firstSent = p.sentAt
+	h := tr.hop(p.ttl)
+	h.hop.PacketsSent++
+	h.lastSent = p.sentAt
+	return nil
+}
+
+// sendAttempt sends an attempt of probe tag, registered under the probe's generation.
+func (tr *tracer) sendAttempt(ctx context.Context, tag int32) error {
+	p := &tr.probes[tag]
 	seq, err := tr.e.register(tr.dst, tr.id, waiter{sink: tr, tag: tag, gen: p.gen})
 	if err != nil {
 		return err
@@ -406,7 +517,8 @@ func (tr *tracer) sendProbe(ctx context.Context, tag int32) error {
 			break
 		}
 		if !tr.opts.PathMTU || !icmperrors.Is(err, icmperrors.ErrMessageSize) || !tr.tooLong(p.size) {
-			tr.retire(tag)
+			p.live = false
+			tr.e.unregister(tr.dst, tr.id, seq)
 			return err
 		}
 	}
@@ -419,67 +531,149 @@ func (tr *tracer) sendProbe(ctx context.Context, tag int32) error {
 	p.deadline = now.Add(tr.opts.Timeout)
 	p.release = now.Add(tr.patience())
 	p.inWindow = true
+	p.attempts++
+	p.paced, p.scout = false, false
 	tr.inWindow++
-	h := tr.hop(p.ttl)
-	h.hop.PacketsSent++
-	h.lastSent = p.sentAt
-	if !p.retry {
-		h.deadline = p.deadline
-	}
 	return nil
 }
 
-// retryAfter is how long after its last probe an unanswered distance, nearer than one that
-// answered, gets one more probe. Routers limit the ICMP errors they send to each peer (Linux:
-// a burst of 6, then one a second); a distance that lost its answers to that limit answers
-// the retry, which waits no longer than the distance's first probes would have.
+// Rate limits (see pace.go).
+
+// maxAttempts bounds the sends of one probe.
+const maxAttempts = 4
+
+// retryAfter is how long after its first send a probe lost to the limit of a responder not
+// yet known goes again. It gives a Linux router, which refills one answer a second, time for
+// one; the attempt waits no longer than the probe's first send would have.
 const retryAfter = time.Second
 
-// retry sends the retries that are due.
-func (tr *tracer) retry(ctx context.Context, now time.Time) error {
-	for d := range tr.hops {
-		if !tr.retryDue(d, now) {
+// soonAfter is how soon after a lost attempt an answer from the same distance shows that the
+// responder had answers to give: that attempt was lost otherwise, not to the limit. A bucket
+// that refills one answer a second gains one in 10 ms about once in a hundred times.
+const soonAfter = 10 * time.Millisecond
+
+// judgeAfter is how long an attempt waits unanswered before it may be taken as lost to a
+// rate limit: longer than its place in the window, so that an answer merely slow is not taken
+// for one lost. It costs nothing: the next attempt waits for the responder's next answer.
+func (tr *tracer) judgeAfter() time.Duration {
+	return min(tr.opts.Timeout/2, max(tr.patience(), minJudge))
+}
+
+// minJudge is the least judgeAfter.
+const minJudge = 500 * time.Millisecond
+
+// responderAt gives the responder known at distance ttl: the one that answered this trace
+// there, or the one any call over the transport saw there.
+func (tr *tracer) responderAt(ttl int) (netip.Addr, bool) {
+	if a := tr.hop(ttl).hop.Address; a.IsValid() {
+		return a, true
+	}
+	return tr.e.paceResponder(tr.dst, ttl)
+}
+
+// judge decides, once probe tag's current attempt has waited its patience unanswered,
+// whether it was lost to its responder's rate limit, and if so plans another attempt. It was
+// when the path beyond works (a farther distance answered) and no attempt sent to the same
+// distance just after was answered; the probe has attempts left, and its responder is either
+// known, or not yet asked again.
+func (tr *tracer) judge(tag int32, now time.Time) {
+	p := &tr.probes[tag]
+	h := tr.hop(p.ttl)
+	if p.attempts >= maxAttempts || h.silent || tr.opts.FastMode && h.answered || !tr.fartherAnswered(p.ttl) {
+		return
+	}
+	for i := (p.ttl - tr.opts.MinHops) * tr.opts.Count; i < (p.ttl-tr.opts.MinHops+1)*tr.opts.Count; i++ {
+		q := &tr.probes[i]
+		after := q.answerSent.After(p.sentAt) || q.answerSent.Equal(p.sentAt) && q.round > p.round
+		if q != p && after && !q.answerSent.After(p.sentAt.Add(soonAfter)) {
+			return // the responder answered just after: this one was lost otherwise
+		}
+	}
+	if x, ok := tr.responderAt(p.ttl); ok {
+		tr.e.paceLost(x, now, p.paced)
+		p.waiting = true
+		p.notBefore = now
+		return
+	}
+	if h.scouted {
+		// The distance was asked again and stayed silent: a silent router, not a limited one.
+		tr.giveUp(h)
+		return
+	}
+	at := p.firstSent.Add(retryAfter)
+	if !at.Before(p.firstSent.Add(tr.opts.Timeout)) {
+		return
+	}
+	p.waiting = true
+	p.notBefore = at
+}
+
+// giveUp stops the attempts at distance h: its probes wait out their current attempt.
+func (tr *tracer) giveUp(h *hopState) {
+	h.silent = true
+	d := h.hop.Distance - tr.opts.MinHops
+	for i := d * tr.opts.Count; i < (d+1)*tr.opts.Count; i++ {
+		tr.probes[i].waiting = false
+	}
+}
+
+// fartherAnswered reports whether a distance beyond ttl answered.
+func (tr *tracer) fartherAnswered(ttl int) bool {
+	for j := ttl - tr.opts.MinHops + 1; j < len(tr.hops); j++ {
+		if tr.hops[j].answered {
+			return true
+		}
+	}
+	return false
+}
+
+// resend sends the attempts that are due, while the window has room: at a limited
+// responder's turn, or, for a distance whose responder is not known, one scout at a time.
+func (tr *tracer) resend(ctx context.Context, now time.Time) error {
+	for i := range tr.probes {
+		if tr.inWindow >= tr.opts.Window {
+			return nil
+		}
+		p := &tr.probes[i]
+		if !p.waiting || p.ttl > tr.end || now.Before(p.notBefore) {
 			continue
 		}
-		h := &tr.hops[d]
-		h.retried = true
-		h.unresolve++
-		tr.probes = append(tr.probes, traceProbe{ttl: h.hop.Distance, round: tr.opts.Count, retry: true})
-		tag := int32(len(tr.probes) - 1)
-		if err := tr.sendProbe(ctx, tag); err != nil {
+		h := tr.hop(p.ttl)
+		x, known := tr.responderAt(p.ttl)
+		paced, scout := false, false
+		if known {
+			var turn bool
+			if turn, paced, p.notBefore = tr.e.paceTake(x, now); !turn {
+				continue
+			}
+		} else {
+			if h.scouted {
+				continue // one scout at a time; the others wait for what it learns
+			}
+			scout = true
+		}
+		if p.live {
+			p.earlier = append(p.earlier, attempt{seq: p.seq, n: p.attempts - 1, sentAt: p.sentAt, deadline: p.deadline})
+			p.live = false
+		}
+		if err := tr.sendAttempt(ctx, int32(i)); err != nil {
 			return err
 		}
-		p := &tr.probes[tag]
-		p.deadline = h.deadline
-		if p.release.After(h.deadline) {
-			p.release = h.deadline
+		p.waiting = false
+		p.paced, p.scout = paced, scout
+		if scout {
+			h.scouted = true
+			// A scout waits no longer than the probe's first send would have.
+			if first := p.firstSent.Add(tr.opts.Timeout); p.deadline.After(first) {
+				p.deadline = first
+			}
+			if p.release.After(p.deadline) {
+				p.release = p.deadline
+			}
 		}
+		now = time.Now()
 	}
 	return nil
-}
-
-// retryWhen gives when distance d may be retried; ok is false if it never will.
-func (tr *tracer) retryWhen(d int) (at time.Time, ok bool) {
-	h := &tr.hops[d]
-	if h.answered || h.retried || h.hop.Distance > tr.end || h.hop.PacketsSent == 0 {
-		return at, false
-	}
-	for i := d * tr.opts.Count; i < (d+1)*tr.opts.Count; i++ {
-		if p := &tr.probes[i]; !p.sent && !p.skipped {
-			return at, false
-		}
-	}
-	farther := tr.reached
-	for j := d + 1; j < len(tr.hops) && !farther; j++ {
-		farther = tr.hops[j].answered
-	}
-	at = h.lastSent.Add(retryAfter)
-	return at, farther && at.Before(h.deadline)
-}
-
-func (tr *tracer) retryDue(d int, now time.Time) bool {
-	at, ok := tr.retryWhen(d)
-	return ok && !at.After(now)
 }
 
 // parisPayload gives a copy of base whose first two bytes cancel seq in the ICMP checksum, so
@@ -528,20 +722,30 @@ func (tr *tracer) nextWake(now time.Time) (time.Time, bool) {
 	for i := range tr.probes {
 		p := &tr.probes[i]
 		switch {
-		case p.sent && !p.resolved:
+		case p.sent && !p.resolved && !p.waiting:
 			consider(p.deadline)
+			if at := p.sentAt.Add(tr.judgeAfter()); at.After(now) {
+				consider(at)
+			}
 			if p.inWindow {
 				consider(p.release)
 			}
-		case !p.sent && !p.skipped && !p.retry && p.round > 0 && p.ttl <= tr.end && tr.inWindow < tr.opts.Window:
-			if last := tr.hop(p.ttl).lastSent; !last.IsZero() {
-				consider(last.Add(tr.opts.Interval))
+		case !p.sent && !p.skipped && p.ttl <= tr.end && tr.inWindow < tr.opts.Window:
+			at := p.notBefore
+			if last := tr.hop(p.ttl).lastSent; p.round > 0 && !last.IsZero() && last.Add(tr.opts.Interval).After(at) {
+				at = last.Add(tr.opts.Interval)
+			}
+			if !at.IsZero() {
+				consider(at)
 			}
 		}
-	}
-	for d := range tr.hops {
-		if at, ok := tr.retryWhen(d); ok {
-			consider(at)
+		if p.waiting && p.ttl <= tr.end && tr.inWindow < tr.opts.Window && (p.notBefore.After(now) || !tr.hop(p.ttl).scouted) {
+			consider(p.notBefore)
+		}
+		if p.sent && !p.resolved {
+			for _, a := range p.earlier {
+				consider(a.deadline)
+			}
 		}
 	}
 	return wake, ok
@@ -657,6 +861,7 @@ func (tr *tracer) shrink(tag int32, from netip.Addr, mtu int) {
 		tr.inWindow--
 	}
 	tr.hop(p.ttl).hop.PacketsSent--
+	p.waiting = false
 }
 
 // notePassed records that a probe of size bytes reached from, which answered it too big.

@@ -7,12 +7,13 @@ import (
 	"github.com/icmpkit/icmpkit/transport"
 )
 
-// report hands probe p's outcome to OnProbe: its answer rep, or a timeout when rep is nil.
-func (tr *tracer) report(p *traceProbe, rep *transport.Reply, rtt time.Duration) {
+// report hands probe p's outcome to OnProbe: its answer rep, or a timeout when rep is nil;
+// limited attempts were lost to a rate limit before the answer.
+func (tr *tracer) report(p *traceProbe, rep *transport.Reply, rtt time.Duration, limited int) {
 	if tr.opts.OnProbe == nil {
 		return
 	}
-	o := TraceOutcome{Distance: p.ttl, Round: p.round, RTT: rtt, TimedOut: rep == nil}
+	o := TraceOutcome{Distance: p.ttl, Round: p.round, RTT: rtt, TimedOut: rep == nil, RateLimited: limited}
 	if rep != nil {
 		o.Reply = *rep
 	}

@@ -84,9 +84,9 @@ func TestTraceOnProbe(t *testing.T) {
 	})
 }
 
-// TestTraceOnProbeRetry checks that the extra probe of a silent distance, sent when a farther
-// one answered, is reported as round Count.
-func TestTraceOnProbeRetry(t *testing.T) {
+// TestTraceOnProbeSilent checks that a silent distance, asked again when a farther one
+// answered, still reports each of its probes once, as timed out.
+func TestTraceOnProbeSilent(t *testing.T) {
 	bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
 		dst := netip.MustParseAddr("198.18.200.1")
 		require.NoError(t, n.AddHost(dst, mock.Host{Latency: 3 * time.Millisecond}))
@@ -97,12 +97,20 @@ func TestTraceOnProbeRetry(t *testing.T) {
 			OnProbe: func(o probe.TraceOutcome) {
 				if o.Distance == 1 {
 					assert.True(t, o.TimedOut)
+					assert.Zero(t, o.RateLimited)
 					first = append(first, o.Round)
 				}
 			},
 		})
 		require.NoError(t, err)
-		assert.ElementsMatch(t, []int{0, 1, 2}, first, "two rounds and the retry")
+		assert.ElementsMatch(t, []int{0, 1}, first, "each round once")
+		toFirst := 0
+		for _, req := range tr.Sent() {
+			if req.TTL == 1 {
+				toFirst++
+			}
+		}
+		assert.Equal(t, 3, toFirst, "two rounds and one scout")
 	})
 }
 

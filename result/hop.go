@@ -20,6 +20,11 @@ type Hop struct {
 	Unreachable string
 	// MPLS is the RFC 4950 label stack the router reported, if any.
 	MPLS []icmp.MPLSLabel
+	// RateLimited counts the sends to this distance that went unanswered and were answered
+	// when sent again, at the pace the responder's ICMP rate limit allows: answers lost to
+	// the limit, not to the network. They are not in PacketsSent, which counts the probes;
+	// probes still unanswered after their last send are the loss.
+	RateLimited int
 	// MTU is, when path MTU discovery ran, the size in bytes (IP header included) of the
 	// probes that reached this hop: the path MTU up to it. Else 0.
 	MTU int

@@ -77,6 +77,8 @@ func (h *Hop) AppendJSON(b []byte) []byte {
 		b = appendAddr(b, a)
 	}
 	b = append(b, ']')
+	b = appendKey(b, "rate_limited", false)
+	b = strconv.AppendInt(b, int64(h.RateLimited), 10)
 	if h.Unreachable != "" {
 		b = appendKey(b, "unreachable", false)
 		b = appendString(b, h.Unreachable)

@@ -41,6 +41,7 @@ type refHop struct {
 	refHost
 	Distance    int       `json:"distance"`
 	Responders  []string  `json:"responders"`
+	RateLimited int       `json:"rate_limited"`
 	Unreachable string    `json:"unreachable,omitempty"`
 	MPLS        []refMPLS `json:"mpls,omitempty"`
 	MTU         int       `json:"mtu,omitempty"`
@@ -71,7 +72,7 @@ func refOfHost(h *Host) refHost {
 
 func refOfHop(h *Hop) refHop {
 	out := refHop{refHost: refOfHost(&h.Host), Distance: h.Distance, Unreachable: h.Unreachable, MTU: h.MTU,
-		Responders: make([]string, len(h.Responders))}
+		RateLimited: h.RateLimited, Responders: make([]string, len(h.Responders))}
 	for i, a := range h.Responders {
 		out.Responders[i] = refAddr(a)
 	}
@@ -117,7 +118,7 @@ func TestJSONMatchesEncodingJSON(t *testing.T) {
 		require.Equal(t, string(want), string(got), "host %d", i)
 		require.Equal(t, string(want), string(h.AppendJSON(nil)))
 
-		hop := Hop{Host: randomHost(r), Distance: 1 + r.IntN(30), MTU: r.IntN(2) * 1400}
+		hop := Hop{Host: randomHost(r), Distance: 1 + r.IntN(30), MTU: r.IntN(2) * 1400, RateLimited: r.IntN(2) * r.IntN(5)}
 		for range r.IntN(3) {
 			hop.Responders = append(hop.Responders, parityAddrs[r.IntN(len(parityAddrs))])
 		}
