@@ -49,6 +49,23 @@ type ChainConfig struct {
 	// net.ipv4.icmp_ratelimit=0, net.ipv6.icmp.ratelimit=0, net.ipv4.icmp_msgs_per_sec=1000000,
 	// net.ipv4.icmp_msgs_burst=100000.
 	DefaultRateLimits bool `json:"defaultRateLimits,omitempty"`
+	// RateLimited gives every node the ICMP rate limits of a Linux router at the kernel's
+	// documented defaults, whatever this kernel's namespaces start with (some lower the IPv6
+	// one to 100 ms): net.ipv4.icmp_ratelimit=1000, net.ipv6.icmp.ratelimit=1000 (ms),
+	// net.ipv4.icmp_msgs_per_sec=1000, net.ipv4.icmp_msgs_burst=50, net.ipv4.icmp_ratemask
+	// and net.ipv6.icmp.ratemask at their defaults. A router then answers each destination
+	// a burst of 6 errors and one a second after. It may not be set with DefaultRateLimits.
+	RateLimited bool `json:"rateLimited,omitempty"`
+}
+
+// Linux's ICMP rate limits at the kernel's documented defaults (see ChainConfig.RateLimited).
+var linuxRateLimits = [][2]string{
+	{"net.ipv4.icmp_ratelimit", "1000"},
+	{"net.ipv6.icmp.ratelimit", "1000"},
+	{"net.ipv4.icmp_msgs_per_sec", "1000"},
+	{"net.ipv4.icmp_msgs_burst", "50"},
+	{"net.ipv4.icmp_ratemask", "6168"},
+	{"net.ipv6.icmp.ratemask", "0-1,3-127"},
 }
 
 // ChainInfo is what a test needs to know about a chain. It travels to a child process as JSON
@@ -134,6 +151,9 @@ func (cfg *ChainConfig) validate() error {
 	}
 	if cfg.TargetLoss < 0 || cfg.TargetLoss > 100 {
 		return invalid("TargetLoss", "%d%%, want 0..100", cfg.TargetLoss)
+	}
+	if cfg.RateLimited && cfg.DefaultRateLimits {
+		return invalid("RateLimited", "set with DefaultRateLimits: choose one")
 	}
 	for link, mtu := range cfg.MTU {
 		if link < 0 || link > n {
@@ -262,7 +282,10 @@ func rightIf(i int) string {
 
 func (c *Chain) sysctls(i int) [][2]string {
 	n := c.Config.Routers
-	kv := baseSysctls(!c.Config.DefaultRateLimits)
+	kv := baseSysctls(!c.Config.DefaultRateLimits && !c.Config.RateLimited)
+	if c.Config.RateLimited {
+		kv = append(kv, linuxRateLimits...)
+	}
 	ifs := []string{"eth0"}
 	if i > 0 && i <= n {
 		ifs = append(ifs, "eth1")

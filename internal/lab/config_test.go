@@ -34,6 +34,8 @@ func TestValidate(t *testing.T) {
 		{"mtu link beyond", ChainConfig{Routers: 1, MTU: map[int]int{2: 1400}}, false},
 		{"mtu too small", ChainConfig{MTU: map[int]int{0: 67}}, false},
 		{"mtu too big", ChainConfig{MTU: map[int]int{0: 65536}}, false},
+		{"rate limited", ChainConfig{Routers: 8, RateLimited: true}, true},
+		{"rate limited and default", ChainConfig{Routers: 8, RateLimited: true, DefaultRateLimits: true}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -23,8 +23,10 @@
 // (and nothing else, so an address outside the plan draws a network unreachable from r1).
 // Routers forward IPv4 and IPv6. IPv6 addresses are added with nodad and accept_dad=0, and the
 // chain is returned only once no address is tentative and every link runs. Unless
-// [ChainConfig.DefaultRateLimits], ICMP rate limits are lifted on every node so that each
-// router answers every probe.
+// [ChainConfig.DefaultRateLimits] or [ChainConfig.RateLimited], ICMP rate limits are lifted on
+// every node so that each router answers every probe; with RateLimited, every node gets the
+// limits of a Linux router at the kernel's documented defaults (a burst of 6 errors to each
+// destination, then one a second), as routers have them outside a lab.
 //
 // Behaviours on top, all chosen in [ChainConfig]:
 //   - Silent routers: an nftables output rule drops their ICMP/ICMPv6 time-exceeded, so

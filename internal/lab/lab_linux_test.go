@@ -214,6 +214,7 @@ func TestSysctls(t *testing.T) {
 	}{
 		{"lifted", ChainConfig{Routers: 1}, false},
 		{"kernel", ChainConfig{Routers: 1, DefaultRateLimits: true}, true},
+		{"linux defaults", ChainConfig{Routers: 1, RateLimited: true}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -234,6 +235,13 @@ func TestSysctls(t *testing.T) {
 			if !tc.wantRatelimt {
 				assert.Equal(t, "1000000", get(r, "net.ipv4.icmp_msgs_per_sec"))
 				assert.Equal(t, "100000", get(r, "net.ipv4.icmp_msgs_burst"))
+			}
+			if tc.cfg.RateLimited {
+				for _, kv := range linuxRateLimits {
+					for _, ns := range []string{c.Client.NS, r, c.Target.NS} {
+						assert.Equal(t, kv[1], get(ns, kv[0]), "%s in %s", kv[0], ns)
+					}
+				}
 			}
 			assert.Equal(t, "1", get(r, "net.ipv4.ip_forward"))
 			assert.Equal(t, "1", get(r, "net.ipv6.conf.all.forwarding"))
