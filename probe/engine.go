@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
 	"github.com/icmpkit/icmpkit/transport"
@@ -103,7 +104,15 @@ type waiter struct {
 var (
 	registryMu sync.Mutex
 	registry   = map[transport.Transport]*engine{}
+	// kept holds what the pacers of engines that stopped knew of limited responders, for the
+	// next call over the same transport, until limitMemory has passed.
+	kept = map[transport.Transport]keptPacer{}
 )
+
+type keptPacer struct {
+	pace  pacer
+	until time.Time
+}
 
 // acquire gives the engine of t, starting it when t has none. Pair with release.
 func acquire(t transport.Transport) *engine {
@@ -131,6 +140,16 @@ func acquire(t transport.Transport) *engine {
 	e.poller, _ = t.(transport.Poller)
 	if shareable {
 		registry[t] = e
+		now := time.Now()
+		if k, ok := kept[t]; ok && now.Before(k.until) {
+			e.pace = k.pace
+		}
+		delete(kept, t)
+		for tt, k := range kept {
+			if !now.Before(k.until) {
+				delete(kept, tt)
+			}
+		}
 	}
 	return e
 }
@@ -161,6 +180,11 @@ func (e *engine) release() {
 	last := e.refs == 0
 	if last && e.shared {
 		delete(registry, e.t)
+		e.mu.Lock()
+		if until, ok := e.pace.lastLimit(); ok {
+			kept[e.t] = keptPacer{pace: e.pace, until: until.Add(limitMemory)}
+		}
+		e.mu.Unlock()
 	}
 	listening := e.listening.Load()
 	registryMu.Unlock()

@@ -31,6 +31,11 @@ import (
 // Ping and Multiping keep the schedule they were given: each of their requests is a sample,
 // and neither delays nor repeats them. Only traces are paced.
 //
+// When the last call over a transport ends, what its pacer knew of limited responders is kept
+// for the next call over the same transport, for limitMemory after the last loss: traces one
+// after another pace from the start what the first learnt. (The transport is referenced that
+// long at least: until a call over another transport finds the time passed.)
+//
 // The pacer's state is guarded by the engine's mutex. The reader touches it only for ICMP
 // errors from responders it already tracks: an echo reply costs one length check.
 type pacer struct {
@@ -81,6 +86,16 @@ func (p *pacer) heardError(r *transport.Reply) {
 			x.heard = r.ReceivedAt
 		}
 	}
+}
+
+// lastLimit gives when a responder was last found limited; ok is false if none was.
+func (p *pacer) lastLimit() (last time.Time, ok bool) {
+	for _, x := range p.resp {
+		if x.limited.After(last) {
+			last, ok = x.limited, true
+		}
+	}
+	return last, ok
 }
 
 // responder gives the state of addr, made if need be. e.mu is held.

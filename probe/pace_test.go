@@ -229,3 +229,34 @@ func TestTracePacedOutcomes(t *testing.T) {
 		assert.Zero(t, trace.Hops[4].RateLimited, "the destination's echo replies are not limited")
 	})
 }
+
+// Traces one after another over one transport keep what the first learnt of the routers'
+// limits: once found, a router's probes are paced from the start, and none is lost.
+func TestTracePacedOneTransport(t *testing.T) {
+	for _, dst := range paceDsts {
+		t.Run(dst.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n, routers := limitedChain(t, dst, 8)
+				tr := n.Transport(mock.TransportConfig{})
+				defer tr.Close()
+				for run := range 10 {
+					start := time.Now()
+					trace, err := probe.Traceroute(context.Background(), tr, dst, nil)
+					elapsed := time.Since(start)
+					require.NoError(t, err)
+					what := fmt.Sprintf("run %d", run+1)
+					exact(t, what, trace, routers, dst, 3)
+					limited := 0
+					for _, h := range trace.Hops {
+						limited += h.RateLimited
+					}
+					t.Logf("%s: %v, %d sends lost to the limit", what, elapsed, limited)
+					if run >= 3 {
+						assert.Zero(t, limited, "%s: paced from the start", what)
+					}
+					assert.LessOrEqual(t, elapsed, 3*time.Second+probe.DefaultTimeout, what)
+				}
+			})
+		})
+	}
+}

@@ -25,6 +25,15 @@ import (
 // its TTL would let it (a router that does not decrement TTL) is placed at the smallest
 // distance it answered from.
 //
+// Routers limit the ICMP errors they send (Linux: a burst of 6 to each source, then one a
+// second). A probe unanswered while farther distances answer, with no answer from its distance
+// just after it, is taken as lost to such a limit: it is sent again when the responder can
+// answer, learnt from what the trace and the other calls over t have seen (see pace.go), up to
+// 4 sends in all, and later probes to that responder are spaced at that rate. Such a probe
+// counts once in the hop's PacketsSent, and the sends the limit took in its RateLimited. A
+// distance whose responder is not known yet is asked once more, a second after its first
+// probe and within that probe's timeout; if that goes unanswered too, the distance is silent.
+//
 // The result lists only the distances that answered, ascending; opts.OnHop sees each hop as
 // soon as it and every nearer distance are final. Cancelling ctx returns what is final so far
 // with ctx's error.
@@ -731,6 +740,9 @@ func (tr *tracer) nextWake(now time.Time) (time.Time, bool) {
 				consider(p.release)
 			}
 		case !p.sent && !p.skipped && p.ttl <= tr.end && tr.inWindow < tr.opts.Window:
+			if q := &tr.probes[max(i-1, 0)]; p.round > 0 && !q.sent && !q.skipped {
+				break // it goes after the round before it, whose own time is considered
+			}
 			at := p.notBefore
 			if last := tr.hop(p.ttl).lastSent; p.round > 0 && !last.IsZero() && last.Add(tr.opts.Interval).After(at) {
 				at = last.Add(tr.opts.Interval)
