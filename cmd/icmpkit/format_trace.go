@@ -30,8 +30,9 @@ type traceLine struct {
 }
 
 // traceSlots gives the places of a distance's probes from their outcomes: count probes, or
-// fewer when some were never sent (--fast). The extra probe the library sends to a distance
-// that went unanswered takes, when answered, the place of the last probe. Without outcomes,
+// fewer when some were never sent (--fast). The library reports each probe once, in its round,
+// also one it sent again after a router's rate limit took it; an outcome of a round beyond
+// count takes, when answered, the place of the last probe. Without outcomes,
 // count probes went unanswered. With ext, MPLS label stacks are shown as traceroute -e does.
 func traceSlots(outs []probe.TraceOutcome, count int, ext bool) []traceSlot {
 	slots := make([]traceSlot, count)
