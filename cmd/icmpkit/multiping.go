@@ -176,8 +176,8 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	flush := func() {
 		if stdout.Buffered() > 0 || stderr.Buffered() > 0 {
 			bar.clear()
-			stderr.Flush()
 			stdout.Flush()
+			stderr.Flush()
 		}
 	}
 	opts.OnIdle = flush
@@ -244,6 +244,25 @@ type fpingOut struct {
 	deferred []byte
 	replies  bool // per-reply lines are printed
 	buf      []byte
+	onStderr bool // the last line went to standard error
+}
+
+// write writes a line to standard output or error. When it changes stream it flushes the
+// other first, so that lines keep their order in a terminal, or a file both streams go to.
+func (o *fpingOut) write(stderr bool, b []byte) {
+	if stderr != o.onStderr {
+		if o.onStderr {
+			o.stderr.Flush()
+		} else {
+			o.stdout.Flush()
+		}
+		o.onStderr = stderr
+	}
+	if stderr {
+		o.stderr.Write(b)
+	} else {
+		o.stdout.Write(b)
+	}
 }
 
 // pull notes how the target at index i is to be shown: target is as the targets give it,
@@ -311,7 +330,7 @@ func (o *fpingOut) outcome(oc probe.Outcome) {
 	case oc.TimedOut:
 		if o.replies {
 			b = appendTimeout(b, o.name(nil, oc.Index, oc.Destination), &oc)
-			o.stdout.Write(b)
+			o.write(false, b)
 		}
 	case oc.Reply.Kind() != transport.KindEchoReply:
 		// fping prints the error, then the request's timeout when it comes; the request is
@@ -319,18 +338,21 @@ func (o *fpingOut) outcome(oc probe.Outcome) {
 		name := o.name(nil, oc.Index, oc.Destination)
 		if !o.flags.quiet {
 			b = appendError(b, name, &oc)
-			o.stderr.Write(b)
+			o.write(true, b)
 		}
 		if o.replies {
 			b = appendTimeout(b[:0], name, &oc)
-			o.stdout.Write(b)
+			o.write(false, b)
 		}
-	case oc.Duplicate && !o.replies:
-		b = appendDuplicate(b, o.name(nil, oc.Index, oc.Destination), &oc)
-		o.stderr.Write(b)
+	case oc.Duplicate:
+		// fping prints copies of a reply only when it prints no reply lines.
+		if !o.replies {
+			b = appendDuplicate(b, o.name(nil, oc.Index, oc.Destination), &oc)
+			o.write(true, b)
+		}
 	case o.replies:
 		b = appendReply(b, o.name(nil, oc.Index, oc.Destination), &oc)
-		o.stdout.Write(b)
+		o.write(false, b)
 	}
 	o.buf = b
 }
@@ -350,7 +372,7 @@ func (o *fpingOut) host(i int, h *result.Host) {
 			b = append(b, " ms)"...)
 		}
 		b = append(b, '\n')
-		o.stdout.Write(b)
+		o.write(false, b)
 		b = b[:0]
 	}
 	switch {
@@ -370,7 +392,7 @@ func (o *fpingOut) host(i int, h *result.Host) {
 		o.deferred = appendSummary(o.deferred, name, h)
 	default:
 		b = appendSummary(b, name, h)
-		o.stdout.Write(b)
+		o.write(false, b)
 	}
 	delete(o.shown, idx)
 	delete(o.rtts, idx)
@@ -384,13 +406,10 @@ func (o *fpingOut) finish() {
 	if len(o.deferred) == 0 {
 		return
 	}
-	w := o.stdout
-	if o.flags.vcount > 0 || o.flags.alive || o.flags.unreach {
-		w = o.stderr
-	}
+	toStderr := o.flags.vcount > 0 || o.flags.alive || o.flags.unreach
 	if o.replies {
-		w.WriteByte('\n')
+		o.write(toStderr, []byte{'\n'})
 	}
-	w.Write(o.deferred)
+	o.write(toStderr, o.deferred)
 	o.deferred = nil
 }
