@@ -68,6 +68,8 @@ const (
 	limitMemory = 30 * time.Second
 	// maxResponders bounds the responders tracked; beyond it, those not limited are dropped.
 	maxResponders = 4096
+	// maxPaths bounds the distances whose responder is remembered.
+	maxPaths = 1 << 14
 )
 
 // isLimited reports whether r is known as limited at now.
@@ -114,9 +116,6 @@ func (p *pacer) responder(addr netip.Addr) *responder {
 				delete(p.resp, a)
 			}
 		}
-		if len(p.path) >= maxResponders {
-			clear(p.path)
-		}
 	}
 	x := &responder{interval: firstPaceInterval}
 	p.resp[addr] = x
@@ -130,6 +129,9 @@ func (e *engine) paceAnswer(from, dst netip.Addr, ttl int, at time.Time) {
 	x := e.pace.responder(from)
 	if at.After(x.heard) {
 		x.heard = at
+	}
+	if len(e.pace.path) >= maxPaths {
+		clear(e.pace.path) // a trace that finds none learns its path again
 	}
 	e.pace.path[pathKey{dst, ttl}] = from
 }
