@@ -580,11 +580,11 @@ func (tr *tracer) responderAt(ttl int) (netip.Addr, bool) {
 	return tr.e.paceResponder(tr.dst, ttl)
 }
 
-// judge decides, once probe tag's current attempt has waited its patience unanswered,
-// whether it was lost to its responder's rate limit, and if so plans another attempt. It was
-// when the path beyond works (a farther distance answered) and no attempt sent to the same
-// distance just after was answered; the probe has attempts left, and its responder is either
-// known, or not yet asked again.
+// judge decides, once probe tag's current attempt has waited judgeAfter unanswered, whether
+// it was lost to its responder's rate limit, and if so plans another attempt. It was when the
+// path beyond works (a farther distance answered) and no attempt sent to the same distance
+// just after was answered; another goes when the probe has attempts left, and its responder
+// is known, or has not been asked again yet (a scout, a second after the first send).
 func (tr *tracer) judge(tag int32, now time.Time) {
 	p := &tr.probes[tag]
 	h := tr.hop(p.ttl)
