@@ -166,6 +166,12 @@ type MultipingOptions struct {
 	DropRTTs bool
 	// OnProgress, when set, is called after hosts complete with the number done so far.
 	OnProgress func(done int)
+	// OnReply, when set, is called with each outcome of every host as it happens (see
+	// probe.MultipingOptions).
+	OnReply func(probe.Outcome)
+	// OnIdle, when set, is called each time the run is about to wait (see
+	// probe.MultipingOptions).
+	OnIdle func()
 }
 
 func (o *MultipingOptions) edge() edge {
@@ -205,6 +211,7 @@ func (o *MultipingOptions) probe() *probe.MultipingOptions {
 		Count: o.Count, Interval: o.Interval, Timeout: o.Timeout, ID: o.ID,
 		Payload: o.Payload, PayloadSize: o.PayloadSize, TTL: o.TTL, TrafficClass: o.TrafficClass,
 		Rate: o.Rate, Window: o.Concurrency, DropRTTs: o.DropRTTs, OnProgress: o.OnProgress,
+		OnReply: o.OnReply, OnIdle: o.OnIdle,
 	}
 }
 

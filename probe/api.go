@@ -200,6 +200,8 @@ func multipingConfig(o *MultipingOptions) (runConfig, error) {
 		reorder:      orDefault(o.Reorder, DefaultMultipingReorder),
 		dropRTTs:     o.DropRTTs,
 		onProgress:   o.OnProgress,
+		onOutcome:    o.OnReply,
+		onIdle:       o.OnIdle,
 	}
 	var err error
 	cfg.payload, err = makePayload(o.Payload, o.PayloadSize)

@@ -77,6 +77,12 @@ type Outcome struct {
 	TimedOut bool
 	// Duplicate reports a further echo reply to a request that was already answered.
 	Duplicate bool
+	// Index is the host's position among the targets of its call, from 0 (always 0 in Ping).
+	Index int64
+	// Host is the host's result as it stands once this outcome is counted: requests sent so
+	// far, replies, statistics. It is valid only during the call and must not be modified;
+	// a program that prints running figures, as fping's per-reply lines, reads them here.
+	Host *result.Host
 }
 
 // MultipingOptions configures Multiping. The zero value (or nil) gives icmplib's defaults.
@@ -110,6 +116,16 @@ type MultipingOptions struct {
 	// OnProgress, when set, is called from the calling goroutine after hosts complete, with
 	// the number done so far. It must be quick.
 	OnProgress func(done int)
+	// OnReply, when set, is called with each outcome as it happens, as in PingOptions: every
+	// reply, ICMP error, duplicate and timeout of every host, in the order they happen, from
+	// the goroutine that called Multiping (or iterates MultipingSeq); the run waits for each.
+	// Outcome.Index tells the host.
+	OnReply func(Outcome)
+	// OnIdle, when set, is called from that same goroutine each time the run is about to
+	// wait, for replies or for the time of its next request, with nothing left to do or to
+	// hand on before then. A program streaming the hosts flushes its buffered output there:
+	// its writes stay large while the run is busy, and nothing waits unseen when it is not.
+	OnIdle func()
 }
 
 // TraceOptions configures Traceroute. The zero value (or nil) gives icmplib's defaults.

@@ -29,6 +29,7 @@ type runConfig struct {
 	single       bool // a Ping: any send error ends the run
 	onOutcome    func(Outcome)
 	onWait       func() // called before the run first waits
+	onIdle       func() // called before the run waits, each time
 	onSend       func(n int, sentAt time.Time)
 	onProgress   func(int)
 }
@@ -281,6 +282,9 @@ func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool), hint int
 			r.cfg.onWait = nil
 			wait()
 		}
+		if r.cfg.onIdle != nil {
+			r.cfg.onIdle()
+		}
 		var fire <-chan time.Time // nil: no time to wake at
 		if wake, ok := r.nextWake(time.Now()); ok {
 			if timer == nil {
@@ -411,7 +415,8 @@ func (r *run) arrive(tag int32, gen uint32, at time.Time, kind transport.Kind, r
 
 func (r *run) outcome(p *probeState, rep *transport.Reply, rtt time.Duration, dup bool) {
 	if r.cfg.onOutcome != nil && rep != nil {
-		r.cfg.onOutcome(Outcome{Seq: p.n, Destination: r.hosts[p.host].addr, Reply: *rep, RTT: rtt, Duplicate: dup})
+		h := &r.hosts[p.host]
+		r.cfg.onOutcome(Outcome{Seq: p.n, Destination: h.addr, Reply: *rep, RTT: rtt, Duplicate: dup, Index: h.index, Host: h.res})
 	}
 }
 
@@ -430,7 +435,8 @@ func (r *run) expire(now time.Time) {
 		r.expiry.pop()
 		host, answered := p.host, p.answered
 		if !answered && r.cfg.onOutcome != nil {
-			r.cfg.onOutcome(Outcome{Seq: p.n, Destination: r.hosts[host].addr, TimedOut: true})
+			h := &r.hosts[host]
+			r.cfg.onOutcome(Outcome{Seq: p.n, Destination: h.addr, TimedOut: true, Index: h.index, Host: h.res})
 		}
 		r.retire(tag)
 		if !answered {
