@@ -93,3 +93,57 @@ func TestReplyTime(t *testing.T) {
 		assert.Equal(t, tt.want, replyTime(tt.d), tt.d)
 	}
 }
+
+func TestPrefixTargetsText(t *testing.T) {
+	for _, prefix := range []string{"198.18.0.0/22", "198.18.0.0/32", "2001:db8::/119", "0.0.0.0/0"} {
+		t.Run(prefix, func(t *testing.T) {
+			p := netip.MustParsePrefix(prefix)
+			var want []string
+			for a := range prefixAddrs(p) {
+				want = append(want, a.String())
+				if len(want) == 3*textBlock+7 {
+					break
+				}
+			}
+			var got []string
+			for s := range addrStrings(prefixAddrs(p)) {
+				got = append(got, s)
+				if len(got) == len(want) {
+					break
+				}
+			}
+			assert.Equal(t, want, got)
+		})
+	}
+	assert.Equal(t, "0.0.0.1", func() string {
+		for a := range prefixAddrs(netip.MustParsePrefix("0.0.0.0/0")) {
+			return a.String()
+		}
+		return ""
+	}())
+}
+
+// Expanding -g takes an allocation for a block of addresses, not one an address.
+func TestPrefixTargetsAllocateLittle(t *testing.T) {
+	tg := newTargets(nil)
+	require.NoError(t, prefixFlag{tg}.Set("198.18.0.0/20"))
+	n := 0
+	allocs := testing.AllocsPerRun(3, func() {
+		n = 0
+		for range tg.all {
+			n++
+		}
+	})
+	require.Equal(t, 4094, n)
+	assert.LessOrEqual(t, allocs, float64(4*n/textBlock), "allocations for %d targets", n)
+}
+
+func BenchmarkPrefixTargets(b *testing.B) {
+	tg := newTargets(nil)
+	require.NoError(b, prefixFlag{tg}.Set("198.18.0.0/16"))
+	b.ReportAllocs()
+	for b.Loop() {
+		for range tg.all {
+		}
+	}
+}
