@@ -332,7 +332,7 @@ func TestCLIMultipingLoopback(t *testing.T) {
 		assert.Equal(t, 2.0, m["packets_sent"])
 	}
 
-	r = runBin(t, "multiping", "-c", "1", "-g", "127.0.0.0/28", "::1")
+	r = runBin(t, "multiping", "-q", "-c", "1", "-g", "127.0.0.0/28", "::1")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	l = lines(r.stdout)
 	require.Len(t, l, 15)
@@ -348,9 +348,9 @@ func TestCLIMultipingLoopback(t *testing.T) {
 		assert.NotEmpty(t, m[5], "min/avg/max")
 	}
 
-	r = runCmd(t, "127.0.0.3\n# comment\nlocalhost\n", binary(t), "multiping", "-c", "1", "--progress", "-f", "-")
+	r = runCmd(t, "127.0.0.3\n# comment\nlocalhost\n", binary(t), "multiping", "-qc1", "--progress", "-f", "-")
 	require.Equal(t, exitOK, r.code, r.stderr)
-	assert.Regexp(t, `^127\.0\.0\.3 : xmt/rcv/%loss = 1/1/0%, min/avg/max = [\d./]+\n127\.0\.0\.1 : `, r.stdout)
+	assert.Regexp(t, `^127\.0\.0\.3 : xmt/rcv/%loss = 1/1/0%, min/avg/max = [\d./]+\nlocalhost : `, r.stdout, "a name is shown as given")
 	assert.Contains(t, r.stderr, "hosts done", "--progress draws on stderr")
 	assert.NotContains(t, r.stdout, "\r")
 }
@@ -530,7 +530,7 @@ func TestCLIChain(t *testing.T) {
 		assert.Contains(t, string(rest), "1 packets transmitted, 0 received, 100% packet loss")
 	})
 	t.Run("multiping with dead hosts", func(t *testing.T) {
-		r := inNS(t, ns, "multiping", "-c", "2", "-i", "0.1", "-W", "0.5", target, c.DeadV4[0].String(), c.Target.V6.String(), c.DeadV6[1].String())
+		r := inNS(t, ns, "multiping", "-q", "-c", "2", "-i", "0.1", "-W", "0.5", target, c.DeadV4[0].String(), c.Target.V6.String(), c.DeadV6[1].String())
 		assert.Equal(t, exitFail, r.code, r.stderr)
 		l := lines(r.stdout)
 		require.Len(t, l, 4, r.stdout)

@@ -70,6 +70,16 @@ func (c *command) value(v value, name, meta, usage string) {
 	c.define(name, meta, usage, v, false)
 }
 
+// given reports whether the arguments set the option of that short or long name.
+func (c *command) given(name string) bool {
+	for _, o := range c.set.opts {
+		if o.long == name || o.short != 0 && string(o.short) == name {
+			return o.given
+		}
+	}
+	return false
+}
+
 // usage writes the subcommand's help: every option with its default.
 func (c *command) usage(w io.Writer) {
 	fmt.Fprintf(w, "usage: icmpkit %s [options] %s\n\n%s\n\noptions (anywhere among the arguments; -- ends them):\n", c.name, c.args, c.summary)

@@ -35,6 +35,7 @@ type option struct {
 	def    string // the default, as the help shows it
 	v      value
 	isBool bool // a switch: takes no value
+	given  bool // set by the arguments
 	help   bool // -h, --help
 }
 
@@ -186,6 +187,7 @@ func set(o *option, typed, val string) error {
 	if err := o.v.Set(val); err != nil {
 		return optErr("invalid value %q for %s: %v", val, typed, err)
 	}
+	o.given = true
 	return nil
 }
 

@@ -3,21 +3,66 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"iter"
+	"math"
 	"net/netip"
+	"strconv"
+	"time"
 
 	"github.com/icmpkit/icmpkit"
-	"github.com/icmpkit/icmpkit/errors"
+	icmperrors "github.com/icmpkit/icmpkit/errors"
 	"github.com/icmpkit/icmpkit/probe"
+	"github.com/icmpkit/icmpkit/result"
+	"github.com/icmpkit/icmpkit/transport"
 )
+
+// fpingFlags are multiping's options that fping 5.1 has, with fping's meanings.
+type fpingFlags struct {
+	quiet    bool // -q: the summaries only
+	alive    bool // -a: list the targets that answered
+	unreach  bool // -u: list the targets that did not
+	vcount   int  // -C N: N requests, and every RTT in the summary
+	loop     bool // -l: until Ctrl-C
+	elapsed  bool // -e: RTTs in the -a list
+	stats    bool // --stats: fping -s's block
+	addrs    bool // -A: targets by address
+	rdns     bool // -d, -n: targets by name, looked up
+	periodMS bool // -p was given
+}
+
+// millisValue is a duration given in milliseconds with decimals, as fping's -p.
+type millisValue struct {
+	p    *time.Duration
+	seen *bool
+}
+
+func (v millisValue) String() string { return "" }
+
+func (v millisValue) Set(s string) error {
+	f, err := strconv.ParseFloat(s, 64)
+	switch {
+	case err != nil || math.IsNaN(f) || math.IsInf(f, 0):
+		return errors.New("not a number of milliseconds")
+	case f < 0:
+		return errors.New("must not be negative")
+	case f > maxSeconds*1e3:
+		return errors.New("must be at most a year")
+	}
+	*v.p = time.Duration(math.Round(f * 1e6))
+	*v.seen = true
+	return nil
+}
 
 func runMultiping(ctx context.Context, args []string, e *env) int {
 	var f pingFlags
+	var fp fpingFlags
 	var rate float64
 	var showProgress bool
 	tg := newTargets(e.stdin)
 	defer tg.close()
-	c := newCommand("multiping", "HOST...", "Ping many hosts at once and print one line (or one JSON object) a host, in input order, as fping -q.\n"+
+	c := newCommand("multiping", "HOST...", "Ping many hosts at once, as fping -c does: a line a reply (or timeout) as it comes, then\n"+
+		"one summary line a host in input order (or one JSON object a host with --json).\n"+
 		"Targets are the HOSTs, every address of -g prefixes and the lines of -f files, in command-line order.")
 	f.define(c, probe.DefaultMultipingCount, true)
 	c.floatVar(&rate, "rate", "PPS", 0, "requests per second over all hosts (0: as fast as the host allows)")
@@ -25,8 +70,17 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	c.value(fileFlag{tg}, "f", "FILE", "targets from FILE, one a line (- for stdin); repeatable")
 	c.boolVar(&showProgress, "progress", e.stderrTerminal, "progress bar on stderr (on when stderr is a terminal)")
 	c.boolVar(&f.asJSON, "json", false, "print JSON Lines: one Host object a line")
-	var quiet bool
-	c.boolVar(&quiet, "q", false, "print only the summaries, one a host (multiping always does; accepted as ping takes it)")
+	c.boolVar(&fp.quiet, "q", false, "print only the summaries, one a host (fping -q)")
+	c.boolVar(&fp.alive, "a", false, "print the targets that answered, one a line, instead of the replies (summaries on stderr)")
+	c.boolVar(&fp.unreach, "u", false, "print the targets that did not answer, one a line, instead of the replies (summaries on stderr)")
+	c.intVar(&fp.vcount, "C", "N", 0, 1, math.MaxInt, "send N requests to each host and end with every RTT of each, on stderr (fping -C)")
+	c.boolVar(&fp.loop, "l", false, "ping until Ctrl-C, then print the summaries")
+	c.value(millisValue{&f.interval, &fp.periodMS}, "p", "MS", "interval between requests to the same host, in milliseconds (fping -p; as -i)")
+	c.boolVar(&fp.elapsed, "e", false, "with -a, each target's RTT after it")
+	c.boolVar(&fp.stats, "stats", false, "print fping -s's statistics on stderr at the end")
+	c.boolVar(&fp.addrs, "A", false, "show targets by address (with -d: name (address))")
+	c.boolVar(&fp.rdns, "d|rdns", false, "show targets by the names of their addresses (reverse lookups)")
+	c.boolVar(&fp.rdns, "n|name", false, "as -d (fping's -n)")
 	if code, done := c.parse(args, e); done {
 		return code
 	}
@@ -36,21 +90,42 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	if err := f.check(); err != nil {
 		return c.usageError(e, err.Error())
 	}
+	switch {
+	case fp.alive && fp.unreach:
+		return c.usageError(e, "-a and -u exclude each other")
+	case fp.loop && (fp.vcount > 0 || c.given("c")):
+		return c.usageError(e, "-l excludes -c and -C")
+	}
+	if fp.vcount > 0 {
+		f.count = fp.vcount
+	}
+	if fp.loop {
+		f.count = math.MaxInt32
+	}
 	// The arguments are resolved before anything is sent, so that a bad one fails the run
-	// at once; names in files resolve as they are read.
+	// at once; names in files resolve as they are read. A name given is how its target is
+	// shown.
+	out := &fpingOut{flags: fp, look: e.look()}
 	hostArgs := c.operands
+	var labels []string
 	for i, a := range hostArgs {
-		dst, err := icmpkit.Resolve(ctx, a, f.edge.family)
+		dst, err := e.look().resolve(ctx, a, f.edge.family)
 		if err != nil {
 			return e.fail("multiping", err)
 		}
 		hostArgs[i] = dst.String()
+		if _, err := netip.ParseAddr(a); err != nil {
+			if labels == nil {
+				labels = make([]string, len(hostArgs))
+			}
+			labels[i] = a
+		}
 	}
-	tg.addArgs(hostArgs)
+	tg.addArgs(hostArgs, labels)
 	opts := icmpkit.MultipingOptions{
 		Count: f.count, Interval: interval(f.interval), Timeout: f.timeout,
 		TTL: f.ttl, TrafficClass: f.tclass, Family: f.edge.family, Source: f.edge.source,
-		Rate: rate, DropRTTs: !f.asJSON,
+		Rate: rate, DropRTTs: !f.asJSON && !(fp.alive && fp.elapsed),
 	}
 	opts.Payload, opts.PayloadSize = payload(f.size)
 	if err := opts.Validate(netip.Addr{}); err != nil {
@@ -65,10 +140,18 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		if tg.err != nil {
 			return e.fail("multiping", tg.err)
 		}
-		return e.fail("multiping", errors.Invalid("targets", "the list of targets is empty"))
+		return e.fail("multiping", icmperrors.Invalid("targets", "the list of targets is empty"))
 	}
+	var pulled int64
 	all := func(yield func(string) bool) {
-		for a := first; ok && yield(a); a, ok = next() {
+		for a := first; ok; a, ok = next() {
+			if !f.asJSON {
+				out.pull(ctx, pulled, a, tg.label)
+			}
+			pulled++
+			if !yield(a) {
+				return
+			}
 		}
 	}
 	t, code := e.openTransport("multiping", f.edge.mode, f.edge.config(f.edge.family), false)
@@ -83,11 +166,28 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		bar = &progress{w: e.stderr, total: tg.known()}
 		opts.OnProgress = bar.update
 	}
-	out := bufio.NewWriter(e.stdout)
-	defer out.Flush()
+	stdout := bufio.NewWriterSize(e.stdout, 64<<10)
+	defer stdout.Flush()
+	stderr := bufio.NewWriterSize(e.stderr, 4<<10)
+	defer stderr.Flush()
+	out.stdout, out.stderr = stdout, stderr
+	// Output is flushed when the run is about to wait, and when a buffer fills: a run that is
+	// busy writes in large blocks, and a line never waits behind an idle run.
+	flush := func() {
+		if stdout.Buffered() > 0 || stderr.Buffered() > 0 {
+			bar.clear()
+			stdout.Flush()
+			stderr.Flush()
+		}
+	}
+	opts.OnIdle = flush
+	if !f.asJSON {
+		out.start(&opts)
+	}
 	hosts, alive := 0, 0
 	var failure error
 	var jsonBuf []byte // reused for every host's line
+	stats := fpingStats{start: time.Now()}
 	for h, err := range icmpkit.MultipingSeq(ctx, all, &opts) {
 		if err != nil {
 			if !interrupted(ctx, err) {
@@ -95,31 +195,221 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 			}
 			break
 		}
-		if e.stdoutTerminal {
-			bar.clear()
-		}
 		if f.asJSON {
 			jsonBuf = append(h.AppendJSON(jsonBuf[:0]), '\n')
-			out.Write(jsonBuf)
+			stdout.Write(jsonBuf)
 		} else {
-			writeHostLine(out, h)
+			out.host(hosts, h)
 		}
-		out.Flush()
+		stats.add(h)
 		hosts++
 		if h.IsAlive() {
 			alive++
 		}
 	}
+	end := time.Now()
+	if !f.asJSON {
+		out.finish()
+	}
+	flush()
 	bar.clear()
+	if fp.stats && !f.asJSON {
+		stats.write(e.stderr, end)
+	}
 	switch {
 	case failure != nil:
 		return e.fail("multiping", failure)
 	case tg.err != nil:
 		return e.fail("multiping", tg.err)
-	case ctx.Err() != nil:
+	case ctx.Err() != nil && !fp.loop:
 		return exitFail // interrupted: not every target was found alive
 	case alive < hosts:
 		return exitFail
 	}
 	return exitOK
+}
+
+// fpingOut writes multiping's text as fping does.
+type fpingOut struct {
+	flags          fpingFlags
+	look           lookups
+	stdout, stderr *bufio.Writer
+	// shown holds how each target in progress is shown when that is not its address, by
+	// input index; an entry goes when its host is done.
+	shown map[int64]string
+	// rtts holds, with -C, each host in progress's RTTs by request, -1 for none yet.
+	rtts map[int64][]time.Duration
+	// deferred holds the summaries written after the run (see finish): all of them but in
+	// -q's streaming, where each is written as its host completes.
+	deferred []byte
+	replies  bool // per-reply lines are printed
+	buf      []byte
+	onStderr bool // the last line went to standard error
+}
+
+// write writes a line to standard output or error. When it changes stream it flushes the
+// other first, so that lines keep their order in a terminal, or a file both streams go to.
+func (o *fpingOut) write(stderr bool, b []byte) {
+	if stderr != o.onStderr {
+		if o.onStderr {
+			o.stderr.Flush()
+		} else {
+			o.stdout.Flush()
+		}
+		o.onStderr = stderr
+	}
+	if stderr {
+		o.stderr.Write(b)
+	} else {
+		o.stdout.Write(b)
+	}
+}
+
+// pull notes how the target at index i is to be shown: target is as the targets give it,
+// label the name it was given as when it is an argument resolved already.
+func (o *fpingOut) pull(ctx context.Context, i int64, target, label string) {
+	a, err := netip.ParseAddr(target)
+	name := label
+	if err != nil {
+		name = target // a name from a file, resolved by the run
+	}
+	if o.flags.rdns && err == nil {
+		if n := o.look.name(ctx, a); n != "" {
+			name = n
+		}
+	}
+	switch {
+	case o.flags.addrs && !o.flags.rdns:
+		return // by address
+	case name == "":
+		return
+	case o.flags.addrs && err == nil:
+		name += " (" + a.String() + ")"
+	}
+	if o.shown == nil {
+		o.shown = make(map[int64]string)
+	}
+	o.shown[i] = name
+}
+
+// name appends how the host at index i is shown.
+func (o *fpingOut) name(b []byte, i int64, a netip.Addr) []byte {
+	if n, ok := o.shown[i]; ok {
+		return append(b, n...)
+	}
+	return a.AppendTo(b)
+}
+
+// start sets the run's hooks for what is printed as it goes.
+func (o *fpingOut) start(opts *icmpkit.MultipingOptions) {
+	fp := o.flags
+	o.replies = !fp.quiet && !fp.alive && !fp.unreach
+	if fp.vcount > 0 {
+		o.rtts = make(map[int64][]time.Duration)
+	}
+	opts.OnReply = o.outcome
+}
+
+// outcome prints a reply, timeout or ICMP error as it happens, and keeps -C's RTTs.
+func (o *fpingOut) outcome(oc probe.Outcome) {
+	if o.rtts != nil {
+		r := o.rtts[oc.Index]
+		if r == nil {
+			r = make([]time.Duration, o.flags.vcount)
+			for i := range r {
+				r[i] = -1
+			}
+			o.rtts[oc.Index] = r
+		}
+		if !oc.TimedOut && !oc.Duplicate && oc.Reply.Kind() == transport.KindEchoReply && oc.Seq < len(r) {
+			r[oc.Seq] = oc.RTT
+		}
+	}
+	b := o.buf[:0]
+	switch {
+	case oc.TimedOut:
+		if o.replies {
+			b = appendTimeout(b, o.name(nil, oc.Index, oc.Destination), &oc)
+			o.write(false, b)
+		}
+	case oc.Reply.Kind() != transport.KindEchoReply:
+		// fping prints the error, then the request's timeout when it comes; the request is
+		// resolved by the error here, so both lines are printed now.
+		name := o.name(nil, oc.Index, oc.Destination)
+		if !o.flags.quiet {
+			b = appendError(b, name, &oc)
+			o.write(true, b)
+		}
+		if o.replies {
+			b = appendTimeout(b[:0], name, &oc)
+			o.write(false, b)
+		}
+	case oc.Duplicate:
+		// fping prints copies of a reply only when it prints no reply lines.
+		if !o.replies {
+			b = appendDuplicate(b, o.name(nil, oc.Index, oc.Destination), &oc)
+			o.write(true, b)
+		}
+	case o.replies:
+		b = appendReply(b, o.name(nil, oc.Index, oc.Destination), &oc)
+		o.write(false, b)
+	}
+	o.buf = b
+}
+
+// host prints what is printed of a completed host, the i-th, and forgets it.
+func (o *fpingOut) host(i int, h *result.Host) {
+	idx := int64(i)
+	fp := o.flags
+	b := o.buf[:0]
+	name := o.name(nil, idx, h.Address)
+	switch {
+	case fp.alive && h.IsAlive(), fp.unreach && !h.IsAlive():
+		b = append(b, name...)
+		if fp.elapsed && len(h.RTTs) > 0 {
+			b = append(b, " ("...)
+			b = fpingTime(b, h.RTTs[0])
+			b = append(b, " ms)"...)
+		}
+		b = append(b, '\n')
+		o.write(false, b)
+		b = b[:0]
+	}
+	switch {
+	case fp.vcount > 0:
+		r := o.rtts[idx]
+		if r == nil {
+			r = make([]time.Duration, h.PacketsSent)
+			for j := range r {
+				r[j] = -1
+			}
+		}
+		o.deferred = appendRTTList(o.deferred, name, r[:min(len(r), h.PacketsSent)])
+	case fp.alive || fp.unreach:
+		o.deferred = appendSummary(o.deferred, name, h)
+	case o.replies:
+		// After every reply line, as fping: kept until the run ends.
+		o.deferred = appendSummary(o.deferred, name, h)
+	default:
+		b = appendSummary(b, name, h)
+		o.write(false, b)
+	}
+	delete(o.shown, idx)
+	delete(o.rtts, idx)
+	o.buf = b
+}
+
+// finish writes the summaries kept for the end, after a blank line when reply lines came
+// before them: on standard output, but for -C's RTT lists and the summaries of -a and -u,
+// which go to standard error as fping's do.
+func (o *fpingOut) finish() {
+	if len(o.deferred) == 0 {
+		return
+	}
+	toStderr := o.flags.vcount > 0 || o.flags.alive || o.flags.unreach
+	if o.replies {
+		o.write(toStderr, []byte{'\n'})
+	}
+	o.write(toStderr, o.deferred)
+	o.deferred = nil
 }

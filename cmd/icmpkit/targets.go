@@ -25,6 +25,9 @@ type targets struct {
 	err error
 	// stdinUsed is set once "-f -" was given.
 	stdinUsed bool
+	// label is how the target just pulled is to be shown when not by what was pulled: the
+	// name an argument was given as, resolved before the run. Valid until the next pull.
+	label string
 }
 
 func newTargets(stdin io.Reader) *targets { return &targets{stdin: stdin, counting: true} }
@@ -125,14 +128,19 @@ func (f fileFlag) Set(name string) error {
 	return nil
 }
 
-// addArgs adds the positional arguments, after the flags' sources.
-func (t *targets) addArgs(args []string) {
+// addArgs adds the positional arguments, after the flags' sources; labels, when not nil,
+// holds how each is shown when not by itself ("" for those shown so).
+func (t *targets) addArgs(args, labels []string) {
 	if len(args) == 0 {
 		return
 	}
 	t.count(uint64(len(args)), true)
 	t.sources = append(t.sources, func(yield func(string) bool) {
-		for _, a := range args {
+		defer func() { t.label = "" }()
+		for i, a := range args {
+			if labels != nil {
+				t.label = labels[i]
+			}
 			if !yield(a) {
 				return
 			}
