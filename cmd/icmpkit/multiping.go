@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"iter"
 	"math"
 	"net/netip"
 	"strconv"
@@ -133,7 +132,7 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	}
 	// An empty list is bad input, told before a socket is opened: the first target is pulled
 	// now, and the rest as the run goes.
-	next, stop := iter.Pull(tg.all)
+	next, stop := tg.pull()
 	defer stop()
 	first, ok := next()
 	if !ok {
