@@ -1,10 +1,8 @@
 // Package raw is icmpkit's privileged transport: raw ICMP sockets (raw(7), icmp(7)), which need
 // root or CAP_NET_RAW on Linux.
 //
-// One [Transport] holds, per address family, a raw socket that receives and one that sends,
-// opened by [New], and serves any number of targets and concurrent probes. (The receiving
-// socket waits in Go's poller, which the kernel would wake at each request whose buffer it
-// frees; the sending one never waits there and its ICMP filter blocks every type.) It sends echo requests (RFC 792, RFC 4443) with a
+// One [Transport] holds one raw socket per address family, opened by [New], and serves any
+// number of targets and concurrent probes. It sends echo requests (RFC 792, RFC 4443) with a
 // per-packet TTL or hop limit, traffic class and Don't Fragment setting, and returns echo
 // replies and the ICMP errors that quote its requests (Time Exceeded, Destination Unreachable,
 // Packet Too Big, Parameter Problem), with the kernel's receive timestamp, the received TTL,
@@ -23,8 +21,7 @@
 // during its request's send (loopback) is taken at once. A socket joins the poller only when
 // something has to wait on it (its reader, or a send that finds the send buffer full), so a
 // short-lived transport whose replies are all polled starts no goroutine and leaves the
-// process without the poller's epoll instance. SendBatch sends with sendmmsg(2). Packet
-// parsing lives in internal/wire.
+// process without the poller's epoll instance. SendBatch sends with sendmmsg(2). Packet parsing lives in internal/wire.
 //
 // Raw sockets are implemented on Linux. Elsewhere [New] returns an error matching
 // errors.ErrNotSupported: use the unprivileged datagram transport (transport/dgram) there. On

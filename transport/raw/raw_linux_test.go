@@ -552,9 +552,9 @@ func TestAllocations(t *testing.T) {
 func TestDontFragmentSwitchesBack(t *testing.T) {
 	tr := open(t, Config{})
 	for _, dst := range []netip.Addr{lo4, lo6} {
-		s, level, opt := tr.sys.out4, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER
+		s, level, opt := tr.sys.v4, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER
 		if dst.Is6() {
-			s, level, opt = tr.sys.out6, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER
+			s, level, opt = tr.sys.v6, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER
 		}
 		mode := func() int {
 			var v int
@@ -626,8 +626,6 @@ func TestReadersStartWithReceive(t *testing.T) {
 	assert.NotNil(t, tr.replies())
 	assert.True(t, tr.sys.v4.fd.Registered(), "the readers wait in the poller")
 	assert.True(t, tr.sys.v6.fd.Registered())
-	assert.False(t, tr.sys.out4.fd.Registered(), "the sending sockets stay out of the poller")
-	assert.False(t, tr.sys.out6.fd.Registered())
 
 	idle := open(t, Config{})
 	require.NoError(t, idle.Close(), "closing a transport whose readers never started")
@@ -643,7 +641,7 @@ func TestReadersStartWithReceive(t *testing.T) {
 // transport closed before its sockets joined it refuses sends.
 func TestSendWaitsForRoom(t *testing.T) {
 	tr := open(t, Config{Family: FamilyIPv4})
-	s := tr.sys.out4
+	s := tr.sys.v4
 	calls := 0
 	require.NoError(t, s.fd.Write(func(fd uintptr) bool {
 		calls++
@@ -656,7 +654,7 @@ func TestSendWaitsForRoom(t *testing.T) {
 
 	direct := open(t, Config{Family: FamilyIPv4})
 	require.NoError(t, direct.Close())
-	assert.False(t, direct.sys.out4.fd.Registered())
+	assert.False(t, direct.sys.v4.fd.Registered())
 	assert.ErrorIs(t, direct.Send(context.Background(), &transport.Request{Destination: lo4, ID: direct.id, Seq: 1}), icmperrors.ErrUnavailable)
 }
 

@@ -137,12 +137,12 @@ func (t *Transport) socketFor(req *transport.Request) (*sock, error) {
 		if dst == limitedBroadcast && !t.broadcast.Load() {
 			return nil, broadcastError(dst, nil)
 		}
-		s = t.sys.out4
+		s = t.sys.v4
 	} else {
 		if t.sys.v6 == nil {
 			return nil, errNoIPv6
 		}
-		s = t.sys.out6
+		s = t.sys.v6
 	}
 	if !t.ids.has(req.ID) {
 		if err := t.learnID(req.ID); err != nil {

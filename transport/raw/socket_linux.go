@@ -39,17 +39,9 @@ type sock struct {
 }
 
 // system is the Linux part of a Transport.
-//
-// Each family has two sockets: v4 and v6 receive, out4 and out6 send. A socket whose reader
-// waits in the poller is on the poller's wait list, and the kernel wakes that list each time
-// it frees a sent packet's buffer (a write-space event), which on loopback is at once: every
-// request would cost a wake-up of the poller. The sending sockets never wait for replies, so
-// they join the poller only in the rare case of a full send buffer; their ICMP filter blocks
-// every type, so the kernel queues nothing on them.
 type system struct {
-	v4, v6     *sock // receiving; nil when the family is not open
-	out4, out6 *sock // sending; open with the family's receiving socket
-	cfg        Config
+	v4, v6 *sock // nil when the family is not open
+	cfg    Config
 
 	broadcastMu sync.Mutex // serializes setBroadcast
 	readersMu   sync.Mutex // orders startReaders against Close
@@ -66,11 +58,11 @@ func (t *Transport) open(cfg Config) error {
 	t.sys.cfg = cfg
 	var err4, err6 error
 	if cfg.Family != FamilyIPv6 {
-		t.sys.v4, t.sys.out4, err4 = t.openPair(cfg, false)
+		t.sys.v4, err4 = t.openSocket(cfg, false)
 	}
 	missing := func(err error) bool { return cfg.Family == FamilyBoth && stderrors.Is(err, errNoFamily) }
 	if cfg.Family != FamilyIPv4 && (err4 == nil || missing(err4)) {
-		t.sys.v6, t.sys.out6, err6 = t.openPair(cfg, true)
+		t.sys.v6, err6 = t.openSocket(cfg, true)
 	}
 	for _, err := range []error{err4, err6} {
 		if err != nil && !missing(err) {
@@ -122,24 +114,9 @@ func familyName(v6 bool) string {
 	return "ICMPv4"
 }
 
-// openPair opens a family's receiving and sending sockets.
-func (t *Transport) openPair(cfg Config, v6 bool) (in, out *sock, err error) {
-	if in, err = t.openSocket(cfg, v6, false); err != nil {
-		return nil, nil, err
-	}
-	if out, err = t.openSocket(cfg, v6, true); err != nil {
-		in.fd.Close()
-		return nil, nil, err
-	}
-	return in, out, nil
-}
-
-// openSocket opens and configures one raw socket, for sending or for receiving.
-func (t *Transport) openSocket(cfg Config, v6, send bool) (*sock, error) {
+// openSocket opens and configures one raw socket.
+func (t *Transport) openSocket(cfg Config, v6 bool) (*sock, error) {
 	name := "raw " + familyName(v6) + " socket"
-	if send {
-		name = "raw " + familyName(v6) + " sending socket"
-	}
 	domain, proto := unix.AF_INET, unix.IPPROTO_ICMP
 	if v6 {
 		domain, proto = unix.AF_INET6, unix.IPPROTO_ICMPV6
@@ -166,44 +143,36 @@ func (t *Transport) openSocket(cfg Config, v6, send bool) (*sock, error) {
 	}
 
 	// Filters first: a raw socket queues every ICMP packet from the moment it exists. The ICMP
-	// filter keeps out the types the transport never reads (a sending socket reads none); the
-	// BPF program that checks identifiers comes once something not ours reaches the socket
-	// (see filterSocket).
+	// filter keeps out the types the transport never reads; the BPF program that checks
+	// identifiers comes once something not ours reaches the socket (see filterSocket).
 	if v6 {
 		var f unix.ICMPv6Filter
 		for i := range f.Data {
 			f.Data[i] = 0xffffffff // Linux: a set bit blocks the type
 		}
-		if !send {
-			for _, typ := range passTypesV6 {
-				f.Data[typ>>5] &^= 1 << (typ & 31)
-			}
+		for _, typ := range passTypesV6 {
+			f.Data[typ>>5] &^= 1 << (typ & 31)
 		}
 		err = unix.SetsockoptICMPv6Filter(fd, unix.IPPROTO_ICMPV6, unix.ICMPV6_FILTER, &f)
 	} else {
 		mask := icmpFilterV4
-		if send {
-			mask = ^uint32(0)
-		}
 		err = unix.SetsockoptInt(fd, unix.SOL_RAW, unix.ICMP_FILTER, int(int32(mask)))
 	}
 	if err != nil {
 		return nil, fail(icmperrors.ErrSocket, "set ICMP filter", err)
 	}
 
-	if !send {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
-			return nil, fail(icmperrors.ErrSocket, "enable SO_TIMESTAMPNS", err)
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		return nil, fail(icmperrors.ErrSocket, "enable SO_TIMESTAMPNS", err)
+	}
+	if v6 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1); err != nil {
+			return nil, fail(icmperrors.ErrSocket, "enable IPV6_RECVHOPLIMIT", err)
 		}
-		if v6 {
-			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1); err != nil {
-				return nil, fail(icmperrors.ErrSocket, "enable IPV6_RECVHOPLIMIT", err)
-			}
-		}
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, cfg.ReceiveBuffer); err != nil {
-			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.ReceiveBuffer); err != nil {
-				return nil, fail(icmperrors.ErrSocket, "set receive buffer", err)
-			}
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, cfg.ReceiveBuffer); err != nil {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.ReceiveBuffer); err != nil {
+			return nil, fail(icmperrors.ErrSocket, "set receive buffer", err)
 		}
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sendBuffer); err != nil {
@@ -413,10 +382,7 @@ func (t *Transport) setBroadcast(on bool) error {
 	if on {
 		v = 1
 	}
-	for _, s := range []*sock{t.sys.v4, t.sys.out4} {
-		if s == nil {
-			continue
-		}
+	if s := t.sys.v4; s != nil {
 		var serr error
 		if err := s.fd.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, v) }); err != nil {
 			return &icmperrors.Error{Op: "set broadcast", Class: icmperrors.ErrUnavailable, Err: err}
@@ -430,7 +396,7 @@ func (t *Transport) setBroadcast(on bool) error {
 }
 
 func (t *Transport) closeSockets() {
-	for _, s := range []*sock{t.sys.v4, t.sys.v6, t.sys.out4, t.sys.out6} {
+	for _, s := range []*sock{t.sys.v4, t.sys.v6} {
 		if s != nil {
 			s.fd.Close()
 		}
