@@ -48,14 +48,12 @@ in_ns() {
 	fi
 }
 
-# build builds the driver and, when it builds, the CLI.
+# build builds the driver and the command (go build ./cmd/icmpkit, as a user builds it).
 build() {
 	(cd "$ROOT" && go build -o "$TMP/multiping-bench" ./bench/cmd/multiping-bench)
 	DRIVER=$TMP/multiping-bench
-	CLI=""
-	if [ "${BENCH_CLI:-1}" = 1 ] && (cd "$ROOT" && go build -o "$TMP/icmpkit" ./cmd/icmpkit) 2>/dev/null; then
-		CLI=$TMP/icmpkit
-	fi
+	(cd "$ROOT" && go build -o "$TMP/icmpkit" ./cmd/icmpkit)
+	CLI=$TMP/icmpkit
 }
 
 # modes sets MODES to the icmpkit transports that open here (raw needs CAP_NET_RAW, dgram a
@@ -89,6 +87,35 @@ measure() {
 	for kv in $out; do
 		printf '%s\n' "${kv#*=}" >>"$TMP/$label.${kv%%=*}"
 	done
+}
+
+# measure_out LABEL FORM CMD...: as measure, for a command run by the driver's exec with its
+# standard output (FORM json or text) or standard error (FORM fping: fping -q's summary lines)
+# in $TMP/out; files the lines written (lines) and the hosts alive in them (alive) as well.
+measure_out() {
+	local label=$1 form=$2 out kv
+	shift 2
+	rm -f "$TMP/out"
+	local redirect=(-o "$TMP/out")
+	[ "$form" = fping ] && redirect=(-e "$TMP/out")
+	if ! out=$(in_ns "$DRIVER" exec "${redirect[@]}" -- "$@" 2>"$TMP/err" | tail -n 1) || [ -z "$out" ]; then
+		log "  $label: failed: $(tail -n 1 "$TMP/err")"
+		return 0
+	fi
+	out="$out lines=$(wc -l <"$TMP/out" | tr -d ' ') alive=$(alive_lines "$form" "$TMP/out")"
+	log "  $label: $out"
+	for kv in $out; do
+		printf '%s\n' "${kv#*=}" >>"$TMP/$label.${kv%%=*}"
+	done
+}
+
+# alive_lines FORM FILE counts the hosts FILE shows alive: JSON Lines with "is_alive":true,
+# or fping -q lines with at least one reply received.
+alive_lines() {
+	case $1 in
+	json) grep -c '"is_alive":true' "$2" || true ;;
+	*) grep -Ec '^[^ ]+ +: xmt/rcv/%loss = [0-9]+/[1-9][0-9]*/' "$2" || true ;;
+	esac
 }
 
 # med LABEL KEY prints the median of the figures filed, or - when there are none.

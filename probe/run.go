@@ -62,6 +62,10 @@ type run struct {
 	// rtts is a slab the Hosts' RTTs start in.
 	results []result.Host
 	rtts    []time.Duration
+	// hostBlock and rttBlock are where a streaming run takes the Hosts it hands on, and their
+	// first RTTs: allocated hostBlockSize Hosts at a time, not one by one.
+	hostBlock []result.Host
+	rttBlock  []time.Duration
 
 	anySource bool // a Ping over a transport with broadcast on: replies match from any source
 	stopped   bool // the consumer wants no more hosts
@@ -198,6 +202,10 @@ const sendBatch = 256
 // requests go in small bursts, at the rate asked for on average.
 const rateTick = 250 * time.Microsecond
 
+// hostBlockSize is how many Hosts a streaming run allocates at once. A block stays in memory
+// while any of its Hosts is referenced.
+const hostBlockSize = 64
+
 // admitChunk is the most hosts admitted between two rounds of matching and sending.
 const admitChunk = 4 * sendBatch
 
@@ -333,19 +341,31 @@ func (r *run) admit(addr netip.Addr) {
 		slot = int32(len(r.hosts) - 1)
 	}
 	var res *result.Host
-	if r.results != nil {
+	switch {
+	case r.results != nil:
 		res = &r.results[r.started]
-		*res = result.Host{Address: addr}
-	} else {
-		res = &result.Host{Address: addr}
+	case r.cfg.single:
+		res = new(result.Host)
+	default:
+		if len(r.hostBlock) == 0 {
+			r.hostBlock = make([]result.Host, hostBlockSize)
+		}
+		res, r.hostBlock = &r.hostBlock[0], r.hostBlock[1:]
 	}
+	*res = result.Host{Address: addr}
 	if !r.cfg.dropRTTs {
 		k := min(r.cfg.count, 64)
-		if r.rtts != nil {
+		switch {
+		case r.rtts != nil:
 			i := int(r.started) * k
 			res.RTTs = r.rtts[i : i : i+k]
-		} else {
+		case r.cfg.single:
 			res.RTTs = make([]time.Duration, 0, k)
+		default:
+			if len(r.rttBlock) < k {
+				r.rttBlock = make([]time.Duration, hostBlockSize*k)
+			}
+			res.RTTs, r.rttBlock = r.rttBlock[:0:k], r.rttBlock[k:]
 		}
 	}
 	r.hosts[slot] = hostState{index: r.started, addr: addr, id: r.e.identifier(addr, r.cfg.id), res: res, head: -1}

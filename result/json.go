@@ -30,36 +30,83 @@ func (h *Host) AppendJSON(b []byte) []byte {
 func (h Host) MarshalJSON() ([]byte, error) { return h.AppendJSON(nil), nil }
 
 func appendHostFields(b []byte, h *Host) []byte {
-	b = appendKey(b, "address", true)
+	// The keys are written as literals, commas and all: a multiping writes this for every
+	// host, and hundreds of thousands of them go through here.
+	b = append(b, `"address":`...)
 	b = appendAddr(b, h.Address)
-	b = appendKey(b, "is_alive", false)
-	b = strconv.AppendBool(b, h.IsAlive())
-	b = appendKey(b, "packets_sent", false)
-	b = strconv.AppendInt(b, int64(h.PacketsSent), 10)
-	b = appendKey(b, "packets_received", false)
-	b = strconv.AppendInt(b, int64(h.PacketsReceived()), 10)
-	b = appendKey(b, "packet_loss", false)
-	b = appendFloat(b, h.PacketLoss())
-	for _, f := range [...]struct {
-		key string
-		d   time.Duration
-	}{{"min_rtt", h.MinRTT()}, {"avg_rtt", h.AvgRTT()}, {"max_rtt", h.MaxRTT()}, {"stddev", h.StdDev()}, {"jitter", h.Jitter()}} {
-		b = appendKey(b, f.key, false)
-		b = appendFloat(b, ms(f.d))
+	if h.IsAlive() {
+		b = append(b, `,"is_alive":true,"packets_sent":`...)
+	} else {
+		b = append(b, `,"is_alive":false,"packets_sent":`...)
 	}
-	b = appendKey(b, "rtts", false)
-	b = append(b, '[')
+	b = strconv.AppendInt(b, int64(h.PacketsSent), 10)
+	b = append(b, `,"packets_received":`...)
+	b = strconv.AppendInt(b, int64(h.PacketsReceived()), 10)
+	b = append(b, `,"packet_loss":`...)
+	b = appendLoss(b, h)
+	b = append(b, `,"min_rtt":`...)
+	b = appendMS(b, h.MinRTT())
+	b = append(b, `,"avg_rtt":`...)
+	b = appendMS(b, h.AvgRTT())
+	b = append(b, `,"max_rtt":`...)
+	b = appendMS(b, h.MaxRTT())
+	b = append(b, `,"stddev":`...)
+	b = appendMS(b, h.StdDev())
+	b = append(b, `,"jitter":`...)
+	b = appendMS(b, h.Jitter())
+	b = append(b, `,"rtts":[`...)
 	for i, r := range h.RTTs {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendFloat(b, ms(r))
+		b = appendMS(b, r)
 	}
-	b = append(b, ']')
-	b = appendKey(b, "duplicates", false)
+	b = append(b, `],"duplicates":`...)
 	b = strconv.AppendInt(b, int64(h.Duplicates), 10)
-	b = appendKey(b, "errors", false)
+	b = append(b, `,"errors":`...)
 	return strconv.AppendInt(b, int64(h.Errors), 10)
+}
+
+// appendLoss appends h.PacketLoss() as appendFloat does; nothing lost and everything lost,
+// the common cases, without formatting a float.
+func appendLoss(b []byte, h *Host) []byte {
+	switch received := h.PacketsReceived(); {
+	case h.PacketsSent == 0 || received == h.PacketsSent:
+		return append(b, '0')
+	case received == 0:
+		return append(b, '1')
+	}
+	return appendFloat(b, h.PacketLoss())
+}
+
+// exactMS bounds the durations appendMS writes with integer arithmetic: below it a duration
+// in nanoseconds has at most 15 digits, so its value in milliseconds, d/1e6, is a decimal of
+// at most 15 significant digits. float64 holds every such decimal apart from all others
+// (DBL_DIG is 15), so the shortest decimal that reads back as ms(d), which appendFloat writes,
+// is that decimal itself, trailing zeros removed.
+const exactMS = 1e15
+
+// appendMS appends ms(d) as appendFloat does.
+func appendMS(b []byte, d time.Duration) []byte {
+	if d < 0 || d >= exactMS {
+		return appendFloat(b, ms(d))
+	}
+	b = strconv.AppendInt(b, int64(d/1e6), 10)
+	frac := int64(d % 1e6)
+	if frac == 0 {
+		return b
+	}
+	digits := 6
+	for frac%10 == 0 {
+		frac /= 10
+		digits--
+	}
+	b = append(b, '.', '0', '0', '0', '0', '0', '0')[:len(b)+1+digits]
+	for i := len(b) - 1; frac > 0; i-- {
+		b[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	return b
 }
 
 // AppendJSON appends a Host object plus "distance" and the hop's extra fields to b.

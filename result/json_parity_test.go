@@ -155,3 +155,45 @@ func TestAppendStringEscapes(t *testing.T) {
 		assert.Equal(t, string(want), string(appendString(nil, s)), "%q", s)
 	}
 }
+
+// appendMS writes most durations with integer arithmetic: it must give encoding/json's bytes
+// for ms(d) wherever that path is taken, at its bounds, and beyond them.
+func TestAppendMSMatchesEncodingJSON(t *testing.T) {
+	check := func(d time.Duration) {
+		t.Helper()
+		want, err := json.Marshal(ms(d))
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(appendMS(nil, d)), "%d ns", int64(d))
+	}
+	for d := time.Duration(-2000); d <= 2_000_000; d++ {
+		check(d)
+	}
+	for p := time.Duration(1); p <= 1e18; p *= 10 {
+		for _, d := range []time.Duration{p - 1, p, p + 1, 3 * p, 999_999 * p / 1000} {
+			check(d)
+			check(-d)
+		}
+	}
+	for _, d := range []time.Duration{exactMS - 1, exactMS, exactMS + 1, 1<<53 - 1, 1 << 53, 1<<53 + 1, 1<<63 - 1, -1 << 63} {
+		check(d)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200_000 {
+		check(time.Duration(r.Int64N(int64(exactMS))))
+		check(time.Duration(r.Int64N(int64(10 * time.Second))))
+	}
+}
+
+func TestAppendLossMatchesEncodingJSON(t *testing.T) {
+	for sent := range 70 {
+		for received := 0; received <= sent; received++ {
+			h := Host{PacketsSent: sent}
+			for range received {
+				h.Stats.Add(time.Millisecond)
+			}
+			want, err := json.Marshal(h.PacketLoss())
+			require.NoError(t, err)
+			require.Equal(t, string(want), string(appendLoss(nil, &h)), "%d of %d", received, sent)
+		}
+	}
+}

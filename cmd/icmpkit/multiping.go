@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"iter"
 	"math"
 	"net/netip"
 	"strconv"
@@ -133,7 +132,7 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	}
 	// An empty list is bad input, told before a socket is opened: the first target is pulled
 	// now, and the rest as the run goes.
-	next, stop := iter.Pull(tg.all)
+	next, stop := tg.pull()
 	defer stop()
 	first, ok := next()
 	if !ok {
@@ -244,7 +243,8 @@ type fpingOut struct {
 	deferred []byte
 	replies  bool // per-reply lines are printed
 	buf      []byte
-	onStderr bool // the last line went to standard error
+	nameBuf  []byte // nameOf's, reused
+	onStderr bool   // the last line went to standard error
 }
 
 // write writes a line to standard output or error. When it changes stream it flushes the
@@ -300,6 +300,13 @@ func (o *fpingOut) name(b []byte, i int64, a netip.Addr) []byte {
 	return a.AppendTo(b)
 }
 
+// nameOf gives how the host at index i is shown, valid until the next call: a line a host
+// allocates nothing.
+func (o *fpingOut) nameOf(i int64, a netip.Addr) []byte {
+	o.nameBuf = o.name(o.nameBuf[:0], i, a)
+	return o.nameBuf
+}
+
 // start sets the run's hooks for what is printed as it goes.
 func (o *fpingOut) start(opts *icmpkit.MultipingOptions) {
 	fp := o.flags
@@ -329,13 +336,13 @@ func (o *fpingOut) outcome(oc probe.Outcome) {
 	switch {
 	case oc.TimedOut:
 		if o.replies {
-			b = appendTimeout(b, o.name(nil, oc.Index, oc.Destination), &oc)
+			b = appendTimeout(b, o.nameOf(oc.Index, oc.Destination), &oc)
 			o.write(false, b)
 		}
 	case oc.Reply.Kind() != transport.KindEchoReply:
 		// fping prints the error, then the request's timeout when it comes; the request is
 		// resolved by the error here, so both lines are printed now.
-		name := o.name(nil, oc.Index, oc.Destination)
+		name := o.nameOf(oc.Index, oc.Destination)
 		if !o.flags.quiet {
 			b = appendError(b, name, &oc)
 			o.write(true, b)
@@ -347,11 +354,11 @@ func (o *fpingOut) outcome(oc probe.Outcome) {
 	case oc.Duplicate:
 		// fping prints copies of a reply only when it prints no reply lines.
 		if !o.replies {
-			b = appendDuplicate(b, o.name(nil, oc.Index, oc.Destination), &oc)
+			b = appendDuplicate(b, o.nameOf(oc.Index, oc.Destination), &oc)
 			o.write(true, b)
 		}
 	case o.replies:
-		b = appendReply(b, o.name(nil, oc.Index, oc.Destination), &oc)
+		b = appendReply(b, o.nameOf(oc.Index, oc.Destination), &oc)
 		o.write(false, b)
 	}
 	o.buf = b
@@ -362,7 +369,7 @@ func (o *fpingOut) host(i int, h *result.Host) {
 	idx := int64(i)
 	fp := o.flags
 	b := o.buf[:0]
-	name := o.name(nil, idx, h.Address)
+	name := o.nameOf(idx, h.Address)
 	switch {
 	case fp.alive && h.IsAlive(), fp.unreach && !h.IsAlive():
 		b = append(b, name...)

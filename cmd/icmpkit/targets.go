@@ -13,10 +13,13 @@ import (
 
 // targets are multiping's targets in input order: -g prefixes and -f files in the order the
 // flags came, then the arguments. Nothing is read or generated before it is pulled, so any
-// number of targets takes bounded memory.
+// number of targets takes bounded memory. Each source gives its targets one call at a time,
+// so that pulling them (next) needs no coroutine: a multiping of a million hosts pulls a
+// million times.
 type targets struct {
 	stdin   io.Reader
-	sources []iter.Seq[string]
+	sources []func() (string, bool) // each gives its next target, false once it has none
+	cur     int                     // the source being pulled
 	closers []io.Closer
 	// total is the number of targets when known (no file), for the progress bar.
 	total    uint64
@@ -47,14 +50,42 @@ func (f prefixFlag) Set(s string) error {
 	}
 	n, ok := prefixSize(p)
 	f.t.count(n, ok)
-	f.t.sources = append(f.t.sources, func(yield func(string) bool) {
-		for a := range prefixAddrs(p) {
-			if !yield(a.String()) {
-				return
-			}
-		}
-	})
+	f.t.sources = append(f.t.sources, addrTexts(prefixNext(p)))
 	return nil
+}
+
+// textBlock is how many addresses' text addrTexts puts in one string.
+const textBlock = 256
+
+// addrTexts gives the text of each address next gives. The text of textBlock addresses at a
+// time is made in one string, which they share: a prefix of a million addresses takes four
+// thousand allocations, not a million.
+func addrTexts(next func() (netip.Addr, bool)) func() (string, bool) {
+	var text []byte
+	var block string
+	ends := make([]int, 0, textBlock)
+	i, start := 0, 0
+	return func() (string, bool) {
+		if i == len(ends) {
+			text, ends = text[:0], ends[:0]
+			for len(ends) < textBlock {
+				a, ok := next()
+				if !ok {
+					break
+				}
+				text = a.AppendTo(text)
+				ends = append(ends, len(text))
+			}
+			if len(ends) == 0 {
+				return "", false
+			}
+			block, i, start = string(text), 0, 0
+		}
+		s := block[start:ends[i]]
+		start = ends[i]
+		i++
+		return s, true
+	}
 }
 
 // fileFlag is -f FILE, or -f - for standard input.
@@ -79,24 +110,26 @@ func (f fileFlag) Set(name string) error {
 		r = file
 	}
 	f.t.count(0, false)
-	f.t.sources = append(f.t.sources, func(yield func(string) bool) {
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	var sc *bufio.Scanner // made when the file is first read
+	t := f.t
+	t.sources = append(t.sources, func() (string, bool) {
+		if sc == nil {
+			sc = bufio.NewScanner(r)
+			sc.Buffer(make([]byte, 0, 4096), 1<<20)
+		}
 		for sc.Scan() {
 			line := strings.TrimSpace(sc.Text())
 			if i := strings.IndexByte(line, '#'); i >= 0 {
 				line = strings.TrimSpace(line[:i])
 			}
-			if line == "" {
-				continue
-			}
-			if !yield(strings.Fields(line)[0]) {
-				return
+			if line != "" {
+				return strings.Fields(line)[0], true
 			}
 		}
-		if err := sc.Err(); err != nil {
-			f.t.err = fmt.Errorf("read %s: %w", name, err)
+		if err := sc.Err(); err != nil && t.err == nil {
+			t.err = fmt.Errorf("read %s: %w", name, err)
 		}
+		return "", false
 	})
 	return nil
 }
@@ -108,16 +141,17 @@ func (t *targets) addArgs(args, labels []string) {
 		return
 	}
 	t.count(uint64(len(args)), true)
-	t.sources = append(t.sources, func(yield func(string) bool) {
-		defer func() { t.label = "" }()
-		for i, a := range args {
-			if labels != nil {
-				t.label = labels[i]
-			}
-			if !yield(a) {
-				return
-			}
+	i := 0
+	t.sources = append(t.sources, func() (string, bool) {
+		t.label = ""
+		if i == len(args) {
+			return "", false
 		}
+		if labels != nil {
+			t.label = labels[i]
+		}
+		i++
+		return args[i-1], true
 	})
 }
 
@@ -137,15 +171,29 @@ func (t *targets) known() uint64 {
 	return t.total
 }
 
-// all pulls every source in order.
-func (t *targets) all(yield func(string) bool) {
-	for _, s := range t.sources {
-		for h := range s {
-			if !yield(h) {
-				return
-			}
+// next gives the next target, from each source in order; false once there are no more, or
+// once a file could not be read (err says why).
+func (t *targets) next() (string, bool) {
+	for t.cur < len(t.sources) && t.err == nil {
+		if a, ok := t.sources[t.cur](); ok {
+			return a, true
 		}
-		if t.err != nil {
+		if t.err == nil {
+			t.cur++
+		}
+	}
+	return "", false
+}
+
+// pull is iter.Pull(t.all) without its coroutine: next, and a stop that has nothing to do.
+func (t *targets) pull() (next func() (string, bool), stop func()) {
+	return t.next, func() {}
+}
+
+// all pulls every target in order; the targets can be pulled once.
+func (t *targets) all(yield func(string) bool) {
+	for a, ok := t.next(); ok; a, ok = t.next() {
+		if !yield(a) {
 			return
 		}
 	}
@@ -160,21 +208,46 @@ func (t *targets) close() {
 // prefixAddrs yields the addresses of p in order; for IPv4 prefixes shorter than /31, all
 // but the network and the broadcast address.
 func prefixAddrs(p netip.Prefix) iter.Seq[netip.Addr] {
-	p = p.Masked()
 	return func(yield func(netip.Addr) bool) {
+		next := prefixNext(p)
+		for a, ok := next(); ok && yield(a); a, ok = next() {
+		}
+	}
+}
+
+// prefixNext gives the addresses of prefixAddrs one call at a time; false after the last.
+func prefixNext(p netip.Prefix) func() (netip.Addr, bool) {
+	p = p.Masked()
+	if !p.Addr().Is4() {
 		a := p.Addr()
-		ends := a.Is4() && p.Bits() < 31
-		if ends {
+		return func() (netip.Addr, bool) {
+			if !a.IsValid() || !p.Contains(a) {
+				return netip.Addr{}, false
+			}
+			cur := a
 			a = a.Next()
+			return cur, true
 		}
-		for ; a.IsValid() && p.Contains(a); a = a.Next() {
-			if ends && !p.Contains(a.Next()) {
-				return // the broadcast address
-			}
-			if !yield(a) {
-				return
-			}
+	}
+	// IPv4 counts in 32 bits.
+	b := p.Addr().As4()
+	a := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	last := a | uint32(uint64(1)<<(32-p.Bits())-1)
+	if p.Bits() < 31 {
+		a, last = a+1, last-1
+	}
+	done := false
+	return func() (netip.Addr, bool) {
+		if done {
+			return netip.Addr{}, false
 		}
+		cur := a
+		if a == last {
+			done = true
+		} else {
+			a++
+		}
+		return netip.AddrFrom4([4]byte{byte(cur >> 24), byte(cur >> 16), byte(cur >> 8), byte(cur)}), true
 	}
 }
 

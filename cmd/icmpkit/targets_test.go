@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -92,4 +93,108 @@ func TestReplyTime(t *testing.T) {
 	} {
 		assert.Equal(t, tt.want, replyTime(tt.d), tt.d)
 	}
+}
+
+func TestPrefixTargetsText(t *testing.T) {
+	for _, prefix := range []string{"198.18.0.0/22", "198.18.0.0/32", "2001:db8::/119", "0.0.0.0/0"} {
+		t.Run(prefix, func(t *testing.T) {
+			p := netip.MustParsePrefix(prefix)
+			var want []string
+			for a := range prefixAddrs(p) {
+				want = append(want, a.String())
+				if len(want) == 3*textBlock+7 {
+					break
+				}
+			}
+			var got []string
+			next := addrTexts(prefixNext(p))
+			for s, ok := next(); ok; s, ok = next() {
+				got = append(got, s)
+				if len(got) == len(want) {
+					break
+				}
+			}
+			assert.Equal(t, want, got)
+			if len(want) < 3*textBlock+7 {
+				_, ok := next()
+				assert.False(t, ok, "no more after the last")
+			}
+		})
+	}
+	assert.Equal(t, "0.0.0.1", func() string {
+		for a := range prefixAddrs(netip.MustParsePrefix("0.0.0.0/0")) {
+			return a.String()
+		}
+		return ""
+	}())
+}
+
+// Expanding -g takes an allocation for a block of addresses, not one an address.
+func TestPrefixTargetsAllocateLittle(t *testing.T) {
+	n := 0
+	allocs := testing.AllocsPerRun(3, func() {
+		tg := newTargets(nil)
+		require.NoError(t, prefixFlag{tg}.Set("198.18.0.0/20"))
+		n = 0
+		for range tg.all {
+			n++
+		}
+	})
+	require.Equal(t, 4094, n)
+	assert.LessOrEqual(t, allocs, float64(4*n/textBlock), "allocations for %d targets", n)
+}
+
+// The targets of -g 198.18.0.0/16 as the command pulls them, a call a target.
+func BenchmarkPrefixTargets(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		tg := newTargets(nil)
+		require.NoError(b, prefixFlag{tg}.Set("198.18.0.0/16"))
+		next, _ := tg.pull()
+		for _, ok := next(); ok; _, ok = next() {
+		}
+	}
+}
+
+type failingReader struct{ data string }
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if r.data == "" {
+		return 0, errors.New("device gone")
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// Targets are pulled a call at a time, labels with them; a file that cannot be read to its
+// end stops the pull there, with err saying why.
+func TestTargetsPull(t *testing.T) {
+	tg := newTargets(&failingReader{data: "198.18.0.1\n198.18.0.2\n"})
+	require.NoError(t, prefixFlag{tg}.Set("198.18.5.0/31"))
+	require.NoError(t, fileFlag{tg}.Set("-"))
+	tg.addArgs([]string{"198.18.9.9"}, []string{"nine"})
+	next, stop := tg.pull()
+	defer stop()
+	var got []string
+	for a, ok := next(); ok; a, ok = next() {
+		got = append(got, a+"|"+tg.label)
+	}
+	assert.Equal(t, []string{"198.18.5.0|", "198.18.5.1|", "198.18.0.1|", "198.18.0.2|"}, got)
+	require.Error(t, tg.err)
+	assert.Contains(t, tg.err.Error(), "device gone")
+	_, ok := next()
+	assert.False(t, ok, "the pull stays stopped")
+
+	tg = newTargets(nil)
+	require.NoError(t, prefixFlag{tg}.Set("2001:db8::/127"))
+	tg.addArgs([]string{"198.18.9.9", "198.18.9.10"}, []string{"nine", ""})
+	next, _ = tg.pull()
+	got = got[:0]
+	for a, ok := next(); ok; a, ok = next() {
+		got = append(got, a+"|"+tg.label)
+	}
+	assert.Equal(t, []string{"2001:db8::|", "2001:db8::1|", "198.18.9.9|nine", "198.18.9.10|"}, got)
+	assert.Empty(t, tg.label, "no label after the last")
+	assert.NoError(t, tg.err)
 }

@@ -5,9 +5,11 @@
 //	multiping-bench -mode dgram -g 127.0.0.0/12 -stream -o /tmp/hosts.txt
 //	multiping-bench -g 127.0.0.0/15 -n 100000 -list > targets.txt
 //	multiping-bench exec -- fping -c1 -i0 -q -g 127.0.0.0/16
+//	multiping-bench exec -o hosts.json -- icmpkit multiping --json -c 1 -g 127.0.0.0/16
 //
 // exec discards the command's output but for a last line of the form "alive=N ...", which it
-// appends to its own. It prints one line of key=value figures on stdout:
+// appends to its own; -o FILE and -e FILE write the command's standard output and error to
+// files instead, as a shell's redirections would. It prints one line of key=value figures on stdout:
 //
 //	wall=0.512 user=0.201 sys=0.300 cpu=0.501 rss_mb=34.2 hosts=65534 alive=65534 ...
 //
@@ -51,11 +53,15 @@ func main() {
 
 // execMain runs a command and reports its wall time, CPU time and peak RSS.
 func execMain(args []string) int {
-	if len(args) > 0 && args[0] == "--" {
-		args = args[1:]
+	fs := flag.NewFlagSet("multiping-bench exec", flag.ContinueOnError)
+	stdout := fs.String("o", "", "write the command's standard output to this file (else it is discarded)")
+	stderr := fs.String("e", "", "write the command's standard error to this file (else it is discarded)")
+	if err := fs.Parse(args); err != nil {
+		return 2
 	}
+	args = fs.Args()
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "multiping-bench exec: usage: multiping-bench exec -- COMMAND [ARG...]")
+		fmt.Fprintln(os.Stderr, "multiping-bench exec: usage: multiping-bench exec [-o FILE] [-e FILE] -- COMMAND [ARG...]")
 		return 2
 	}
 	cmd := exec.Command(args[0], args[1:]...)
@@ -63,6 +69,23 @@ func execMain(args []string) int {
 	tail := &lastLine{}
 	cmd.Stdout = tail
 	cmd.Stderr = io.Discard // fping -q writes its summary there
+	// A file is handed to the child as its descriptor: it writes there itself, as it would
+	// with a shell's redirection, with no pipe and no copying in between.
+	for _, o := range []struct {
+		name string
+		to   *io.Writer
+	}{{*stdout, &cmd.Stdout}, {*stderr, &cmd.Stderr}} {
+		if o.name == "" {
+			continue
+		}
+		f, err := os.Create(o.name)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "multiping-bench exec: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		*o.to = f
+	}
 	start := time.Now()
 	err := cmd.Run()
 	wall := time.Since(start)
