@@ -51,69 +51,8 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/icmpkit-ratelimit.XXXXXX")
 chmod 755 "$TMP"
 P=ikr$$
 
-cleanup() {
-	local n
-	for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$P-" || true); do
-		ip netns del "$n" 2>/dev/null || true
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# node K: the namespace of node K (0 the client, 1..ROUTERS the routers, ROUTERS+1 the target).
-node() {
-	case $1 in
-	0) echo "$P-c" ;;
-	"$HOPS") echo "$P-t" ;;
-	*) echo "$P-r$1" ;;
-	esac
-}
-
-# Link i joins nodes i and i+1: 198.18.i.0/24 and 2001:db8:0:i::/64, .1 / ::1 at node i.
-v4() { echo "198.18.$1.$2"; }
-v6() {
-	if [ "$1" = 0 ]; then echo "2001:db8::$2"; else echo "2001:db8:0:$1::$2"; fi
-}
-
-build_chain() {
-	local k i a b
-	for ((k = 0; k <= HOPS; k++)); do
-		a=$(node "$k")
-		ip netns add "$a"
-		ip -n "$a" link set lo up
-		ip netns exec "$a" sysctl -qw \
-			net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
-			net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
-			net.ipv4.icmp_ratelimit=1000 net.ipv6.icmp.ratelimit=1000 \
-			net.ipv4.icmp_msgs_per_sec=1000 net.ipv4.icmp_msgs_burst=50 \
-			net.ipv4.icmp_ratemask=6168 net.ipv6.icmp.ratemask=0-1,3-127
-	done
-	ip netns exec "$(node 0)" sysctl -qw net.ipv4.ping_group_range="0 2147483647"
-	for ((i = 0; i < HOPS; i++)); do
-		a=$(node "$i") b=$(node $((i + 1)))
-		ip -n "$a" link add right type veth peer name left netns "$b"
-		ip -n "$a" addr add "$(v4 "$i" 1)/24" dev right
-		ip -n "$a" addr add "$(v6 "$i" 1)/64" dev right nodad
-		ip -n "$b" addr add "$(v4 "$i" 2)/24" dev left
-		ip -n "$b" addr add "$(v6 "$i" 2)/64" dev left nodad
-		ip -n "$a" link set right up
-		ip -n "$b" link set left up
-	done
-	for ((k = 0; k <= ROUTERS; k++)); do
-		a=$(node "$k")
-		ip -n "$a" route add default via "$(v4 "$k" 2)"
-		ip -n "$a" -6 route add default via "$(v6 "$k" 2)"
-		if [ "$k" -gt 1 ]; then
-			ip -n "$a" route add 198.18.0.0/24 via "$(v4 $((k - 1)) 1)"
-			ip -n "$a" -6 route add 2001:db8::/64 via "$(v6 $((k - 1)) 1)"
-		fi
-	done
-	ip -n "$(node "$HOPS")" route add default via "$(v4 "$ROUTERS" 1)"
-	ip -n "$(node "$HOPS")" -6 route add default via "$(v6 "$ROUTERS" 1)"
-}
-
-target() { if [ "$1" = 6 ]; then v6 "$ROUTERS" 2; else v4 "$ROUTERS" 2; fi; }
+# shellcheck source=bench/chain.sh
+. "$ROOT/bench/chain.sh"
 
 # answers FILE: "distance:answers" for each distance 1..HOPS of a traceroute(8)-style output
 # (answers: the times on its line), and the answers lost in all, after "lost=".
@@ -158,7 +97,9 @@ log "building icmpkit"
 (cd "$ROOT" && CGO_ENABLED=0 go build -o "$TMP/icmpkit" ./cmd/icmpkit)
 chmod 755 "$TMP/icmpkit"
 log "building a chain of $ROUTERS routers ($HOPS hops), Linux's default ICMP rate limits, in namespaces $P-*"
-build_chain
+build_chain net.ipv4.icmp_ratelimit=1000 net.ipv6.icmp.ratelimit=1000 \
+	net.ipv4.icmp_msgs_per_sec=1000 net.ipv4.icmp_msgs_burst=50 \
+	net.ipv4.icmp_ratemask=6168 net.ipv6.icmp.ratemask=0-1,3-127
 for f in $FAMILIES; do
 	ip netns exec "$(node 0)" ping -"$f" -c 1 -W 2 "$(target "$f")" >/dev/null ||
 		die "the target $(target "$f") does not answer through the chain"

@@ -78,66 +78,8 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/icmpkit-trace.XXXXXX")
 chmod 755 "$TMP"
 P=ikt$$
 
-cleanup() {
-	local n
-	for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$P-" || true); do
-		ip netns del "$n" 2>/dev/null || true
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# node K: the namespace of node K (0 the client, 1..ROUTERS the routers, ROUTERS+1 the target).
-node() {
-	case $1 in
-	0) echo "$P-c" ;;
-	"$HOPS") echo "$P-t" ;;
-	*) echo "$P-r$1" ;;
-	esac
-}
-
-# Link i joins nodes i and i+1: 198.18.i.0/24 and 2001:db8:0:i::/64, .1 / ::1 at node i.
-v4() { echo "198.18.$1.$2"; }
-v6() {
-	if [ "$1" = 0 ]; then echo "2001:db8::$2"; else echo "2001:db8:0:$1::$2"; fi
-}
-
-build_chain() {
-	local k i a b
-	for ((k = 0; k <= HOPS; k++)); do
-		a=$(node "$k")
-		ip netns add "$a"
-		ip -n "$a" link set lo up
-		ip netns exec "$a" sysctl -qw \
-			net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
-			net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
-			net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0 \
-			net.ipv4.icmp_msgs_per_sec=1000000 net.ipv4.icmp_msgs_burst=100000
-	done
-	for ((i = 0; i < HOPS; i++)); do
-		a=$(node "$i") b=$(node $((i + 1)))
-		ip -n "$a" link add right type veth peer name left netns "$b"
-		ip -n "$a" addr add "$(v4 "$i" 1)/24" dev right
-		ip -n "$a" addr add "$(v6 "$i" 1)/64" dev right nodad
-		ip -n "$b" addr add "$(v4 "$i" 2)/24" dev left
-		ip -n "$b" addr add "$(v6 "$i" 2)/64" dev left nodad
-		ip -n "$a" link set right up
-		ip -n "$b" link set left up
-	done
-	# Everything beyond a node lies toward the target, except the client's link behind it.
-	for ((k = 0; k <= ROUTERS; k++)); do
-		a=$(node "$k")
-		ip -n "$a" route add default via "$(v4 "$k" 2)"
-		ip -n "$a" -6 route add default via "$(v6 "$k" 2)"
-		if [ "$k" -gt 1 ]; then
-			ip -n "$a" route add 198.18.0.0/24 via "$(v4 $((k - 1)) 1)"
-			ip -n "$a" -6 route add 2001:db8::/64 via "$(v6 $((k - 1)) 1)"
-		fi
-	done
-	ip -n "$(node "$HOPS")" route add default via "$(v4 "$ROUTERS" 1)"
-	ip -n "$(node "$HOPS")" -6 route add default via "$(v6 "$ROUTERS" 1)"
-}
+# shellcheck source=bench/chain.sh
+. "$ROOT/bench/chain.sh"
 
 # silence K: router K no longer sends time exceeded.
 silence() {
@@ -151,10 +93,6 @@ silence() {
 		}
 	EOF
 }
-
-# target F, router K F: addresses of family F (4 or 6).
-target() { if [ "$1" = 6 ]; then v6 "$ROUTERS" 2; else v4 "$ROUTERS" 2; fi; }
-router() { if [ "$2" = 6 ]; then v6 $(($1 - 1)) 2; else v4 $(($1 - 1)) 2; fi; }
 
 # expected F SILENT: "distance:address" for each of the HOPS distances, "*" where silent.
 expected() {
@@ -226,7 +164,8 @@ log "building icmpkit"
 (cd "$ROOT" && CGO_ENABLED=0 go build -o "$TMP/icmpkit" ./cmd/icmpkit)
 chmod 755 "$TMP/icmpkit"
 log "building a chain of $ROUTERS routers ($HOPS hops) in namespaces $P-*"
-build_chain
+build_chain net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0 \
+	net.ipv4.icmp_msgs_per_sec=1000000 net.ipv4.icmp_msgs_burst=100000
 for f in $FAMILIES; do
 	ip netns exec "$(node 0)" ping -"$f" -c 1 -W 2 "$(target "$f")" >/dev/null ||
 		die "the target $(target "$f") does not answer through the chain"
