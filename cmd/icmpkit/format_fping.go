@@ -67,21 +67,36 @@ func appendSummary(b []byte, name []byte, h *result.Host) []byte {
 	return append(b, '\n')
 }
 
-// appendReply appends fping's per-reply line: a reply, or a further copy of one.
+// appendReply appends fping's per-reply line.
 func appendReply(b []byte, name []byte, o *probe.Outcome) []byte {
-	b = append(b, name...)
-	b = append(b, " : ["...)
-	b = strconv.AppendInt(b, int64(o.Seq), 10)
-	b = append(b, "], "...)
-	b = strconv.AppendInt(b, int64(o.Reply.Bytes), 10)
-	b = append(b, " bytes, "...)
-	b = fpingTime(b, o.RTT)
-	b = append(b, " ms ("...)
+	b = appendAnswer(b, name, "[", o)
+	b = append(b, " ("...)
 	b = fpingTime(b, o.Host.AvgRTT())
 	b = append(b, " avg, "...)
 	b = appendFpingLoss(b, o.Host)
 	b = appendFrom(b, o)
 	return append(b, '\n')
+}
+
+// appendDuplicate appends fping -q's line, on standard error, for a further copy of a reply.
+func appendDuplicate(b []byte, name []byte, o *probe.Outcome) []byte {
+	b = appendAnswer(b, name, "duplicate for [", o)
+	b = appendFrom(b, o)
+	return append(b, '\n')
+}
+
+// appendAnswer appends what fping's lines of an echo reply begin with: "NAME : [N], 64
+// bytes, 0.045 ms", with open before the request's number.
+func appendAnswer(b []byte, name []byte, open string, o *probe.Outcome) []byte {
+	b = append(b, name...)
+	b = append(b, " : "...)
+	b = append(b, open...)
+	b = strconv.AppendInt(b, int64(o.Seq), 10)
+	b = append(b, "], "...)
+	b = strconv.AppendInt(b, int64(o.Reply.Bytes), 10)
+	b = append(b, " bytes, "...)
+	b = fpingTime(b, o.RTT)
+	return append(b, " ms"...)
 }
 
 // appendFrom appends " [<- SOURCE]" when the answer came from another address than the one
@@ -108,20 +123,6 @@ func appendTimeout(b []byte, name []byte, o *probe.Outcome) []byte {
 	}
 	b = append(b, " avg, "...)
 	b = appendFpingLoss(b, o.Host)
-	return append(b, '\n')
-}
-
-// appendDuplicate appends fping -q's line, on standard error, for a further copy of a reply.
-func appendDuplicate(b []byte, name []byte, o *probe.Outcome) []byte {
-	b = append(b, name...)
-	b = append(b, " : duplicate for ["...)
-	b = strconv.AppendInt(b, int64(o.Seq), 10)
-	b = append(b, "], "...)
-	b = strconv.AppendInt(b, int64(o.Reply.Bytes), 10)
-	b = append(b, " bytes, "...)
-	b = fpingTime(b, o.RTT)
-	b = append(b, " ms"...)
-	b = appendFrom(b, o)
 	return append(b, '\n')
 }
 
