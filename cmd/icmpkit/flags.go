@@ -179,21 +179,29 @@ func (v *secondsValue) String() string {
 }
 
 func (v *secondsValue) Set(s string) error {
-	f, err := strconv.ParseFloat(s, 64)
-	switch {
-	case err != nil || math.IsNaN(f) || math.IsInf(f, 0):
-		return errors.New("not a number of seconds")
-	case f < 0:
-		return errors.New("must not be negative")
-	case f > maxSeconds:
-		return fmt.Errorf("must be at most %d seconds", maxSeconds)
+	d, err := parseDuration(s, time.Second, "seconds")
+	if err != nil {
+		return err
 	}
-	d := time.Duration(math.Round(f * 1e9))
 	if d == 0 && !v.zeroOK {
 		return errors.New("must be more than 0")
 	}
 	*v.p = d
 	return nil
+}
+
+// parseDuration reads a non-negative decimal number of units ("0.2"), at most maxSeconds.
+func parseDuration(s string, unit time.Duration, units string) (time.Duration, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	switch {
+	case err != nil || math.IsNaN(f) || math.IsInf(f, 0):
+		return 0, errors.New("not a number of " + units)
+	case f < 0:
+		return 0, errors.New("must not be negative")
+	case f*unit.Seconds() > maxSeconds:
+		return 0, fmt.Errorf("must be at most %d seconds", maxSeconds)
+	}
+	return time.Duration(math.Round(f * float64(unit))), nil
 }
 
 // rateValue is a non-negative, finite number.

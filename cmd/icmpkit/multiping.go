@@ -3,10 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"math"
 	"net/netip"
-	"strconv"
 	"time"
 
 	"github.com/icmpkit/icmpkit"
@@ -39,17 +37,11 @@ type millisValue struct {
 func (v millisValue) String() string { return "" }
 
 func (v millisValue) Set(s string) error {
-	f, err := strconv.ParseFloat(s, 64)
-	switch {
-	case err != nil || math.IsNaN(f) || math.IsInf(f, 0):
-		return errors.New("not a number of milliseconds")
-	case f < 0:
-		return errors.New("must not be negative")
-	case f > maxSeconds*1e3:
-		return errors.New("must be at most a year")
+	d, err := parseDuration(s, time.Millisecond, "milliseconds")
+	if err != nil {
+		return err
 	}
-	*v.p = time.Duration(math.Round(f * 1e6))
-	*v.seen = true
+	*v.p, *v.seen = d, true
 	return nil
 }
 
