@@ -54,8 +54,9 @@ func rateLimitedSummary(got *result.Trace) string {
 // then one a second. Ten traces back to back, each through a transport of its own as ten runs
 // of a program would be, get every answer at every hop: the first two from the bursts, the
 // later ones because the tracer learns each router's limit, paces its probes to it and sends
-// again those the limit took. Each takes at most 3 s plus one timeout. IPv4 and IPv6, raw and
-// ping sockets.
+// again those the limit took. IPv4 and IPv6, raw and ping sockets. How long each takes is
+// logged, not asserted (bench/ratelimit.sh measures it, beside traceroute -I; the tracer's
+// time bound is asserted over the in-memory network, on its fake clock).
 func TestTraceRateLimitedBackToBack(t *testing.T) {
 	const runs = 10
 	cfg := lab.ChainConfig{Routers: rateLimitedRouters, RateLimited: true}
@@ -77,7 +78,6 @@ func TestTraceRateLimitedBackToBack(t *testing.T) {
 					report = append(report, fmt.Sprintf("trace %2d: %v,%s", i+1, elapsed.Round(time.Millisecond), rateLimitedSummary(got)))
 					assert.True(t, got.Reached, "trace %d: reached", i+1)
 					traceCheck(t, got, want, probe.DefaultTraceCount, streamed)
-					assert.LessOrEqual(t, elapsed, 3*time.Second+probe.DefaultTimeout, "trace %d", i+1)
 				}
 				t.Logf("%d traces back to back through rate-limited routers (distance:answered/sent(lost to the limit)):\n%s",
 					runs, strings.Join(report, "\n"))
