@@ -32,29 +32,29 @@ func fpingTime(b []byte, d time.Duration) []byte {
 	return strconv.AppendFloat(b, t, 'e', 3, 64)
 }
 
+// fpingLoss is a host's loss as fping counts it: a whole percentage, rounded down.
+func fpingLoss(h *result.Host) int64 {
+	if h.PacketsSent == 0 {
+		return 0
+	}
+	return int64((h.PacketsSent - h.PacketsReceived()) * 100 / h.PacketsSent)
+}
+
 // appendFpingLoss appends fping's running loss, "0% loss", from a host's figures.
 func appendFpingLoss(b []byte, h *result.Host) []byte {
-	loss := 0
-	if h.PacketsSent > 0 {
-		loss = (h.PacketsSent - h.PacketsReceived()) * 100 / h.PacketsSent
-	}
-	b = strconv.AppendInt(b, int64(loss), 10)
+	b = strconv.AppendInt(b, fpingLoss(h), 10)
 	return append(b, "% loss)"...)
 }
 
 // appendSummary appends fping's summary line of a host (fping -c, -q).
 func appendSummary(b []byte, name []byte, h *result.Host) []byte {
-	loss := 0
-	if h.PacketsSent > 0 {
-		loss = (h.PacketsSent - h.PacketsReceived()) * 100 / h.PacketsSent
-	}
 	b = append(b, name...)
 	b = append(b, " : xmt/rcv/%loss = "...)
 	b = strconv.AppendInt(b, int64(h.PacketsSent), 10)
 	b = append(b, '/')
 	b = strconv.AppendInt(b, int64(h.PacketsReceived()), 10)
 	b = append(b, '/')
-	b = strconv.AppendInt(b, int64(loss), 10)
+	b = strconv.AppendInt(b, fpingLoss(h), 10)
 	b = append(b, '%')
 	if h.PacketsReceived() > 0 {
 		b = append(b, ", min/avg/max = "...)

@@ -284,19 +284,24 @@ func (o *fpingOut) pull(ctx context.Context, i int64, target, label string) {
 	o.shown[i] = name
 }
 
-// name appends how the host at index i is shown.
-func (o *fpingOut) name(b []byte, i int64, a netip.Addr) []byte {
+// nameOf gives how the host at index i, of address a, is shown, valid until the next call:
+// a line a host allocates nothing.
+func (o *fpingOut) nameOf(i int64, a netip.Addr) []byte {
 	if n, ok := o.shown[i]; ok {
-		return append(b, n...)
+		o.nameBuf = append(o.nameBuf[:0], n...)
+	} else {
+		o.nameBuf = a.AppendTo(o.nameBuf[:0])
 	}
-	return a.AppendTo(b)
+	return o.nameBuf
 }
 
-// nameOf gives how the host at index i is shown, valid until the next call: a line a host
-// allocates nothing.
-func (o *fpingOut) nameOf(i int64, a netip.Addr) []byte {
-	o.nameBuf = o.name(o.nameBuf[:0], i, a)
-	return o.nameBuf
+// noRTTs gives -C's list of n requests, none answered yet.
+func noRTTs(n int) []time.Duration {
+	r := make([]time.Duration, n)
+	for i := range r {
+		r[i] = -1
+	}
+	return r
 }
 
 // start sets the run's hooks for what is printed as it goes.
@@ -314,10 +319,7 @@ func (o *fpingOut) outcome(oc probe.Outcome) {
 	if o.rtts != nil {
 		r := o.rtts[oc.Index]
 		if r == nil {
-			r = make([]time.Duration, o.flags.vcount)
-			for i := range r {
-				r[i] = -1
-			}
+			r = noRTTs(o.flags.vcount)
 			o.rtts[oc.Index] = r
 		}
 		if !oc.TimedOut && !oc.Duplicate && oc.Reply.Kind() == transport.KindEchoReply && oc.Seq < len(r) {
@@ -378,16 +380,11 @@ func (o *fpingOut) host(i int, h *result.Host) {
 	case fp.vcount > 0:
 		r := o.rtts[idx]
 		if r == nil {
-			r = make([]time.Duration, h.PacketsSent)
-			for j := range r {
-				r[j] = -1
-			}
+			r = noRTTs(h.PacketsSent)
 		}
 		o.deferred = appendRTTList(o.deferred, name, r[:min(len(r), h.PacketsSent)])
-	case fp.alive || fp.unreach:
-		o.deferred = appendSummary(o.deferred, name, h)
-	case o.replies:
-		// After every reply line, as fping: kept until the run ends.
+	case fp.alive || fp.unreach || o.replies:
+		// After every reply line (or the lists), as fping: kept until the run ends.
 		o.deferred = appendSummary(o.deferred, name, h)
 	default:
 		b = appendSummary(b, name, h)
