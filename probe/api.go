@@ -36,7 +36,7 @@ func (pr *Prober) Ping(ctx context.Context, dst netip.Addr, opts *PingOptions) (
 	if err := checkTarget(dst, len(cfg.payload)); err != nil {
 		return nil, err
 	}
-	r := newRun(pr.e, cfg)
+	r := newRun(pr.e, cfg, singleAlloc(&cfg))
 	host := &result.Host{Address: dst.Unmap()}
 	r.emit = func(_ int64, h *result.Host) bool { host = h; return true }
 	err = r.loop(ctx, sliceTargets([]netip.Addr{dst}), 1)
@@ -95,17 +95,13 @@ func (pr *Prober) Multiping(ctx context.Context, targets []netip.Addr, opts *Mul
 			return nil, err
 		}
 	}
-	r := newRun(pr.e, cfg)
 	// Every Host lives in one slice, and the RTTs of the first requests in one slab.
-	r.results = make([]result.Host, len(targets))
-	if !cfg.dropRTTs && len(targets) <= maxSlab/min(cfg.count, 64) {
-		r.rtts = make([]time.Duration, len(targets)*min(cfg.count, 64))
-	}
+	r := newRun(pr.e, cfg, slabAlloc(&cfg, len(targets)))
 	r.emit = func(int64, *result.Host) bool { return true }
 	err = r.loop(ctx, sliceTargets(targets), len(targets))
 	hosts := make([]*result.Host, len(targets))
 	for i := range hosts {
-		h := &r.results[i]
+		h := &r.alloc.slab[i]
 		if !h.Address.IsValid() {
 			// Never started.
 			h.Address = targets[i].Unmap()
@@ -141,7 +137,7 @@ func (pr *Prober) MultipingSeq(ctx context.Context, targets iter.Seq[netip.Addr]
 			return
 		}
 		cfg.ordered = !opts.Unordered
-		r := newRun(pr.e, cfg)
+		r := newRun(pr.e, cfg, blockAlloc(&cfg))
 		var waiting reorderBuf
 		r.emit = func(i int64, h *result.Host) bool {
 			if !cfg.ordered {
@@ -181,9 +177,6 @@ func (pr *Prober) MultipingSeq(ctx context.Context, targets iter.Seq[netip.Addr]
 		}
 	}
 }
-
-// maxSlab bounds the RTT slab Multiping allocates up front, in RTTs.
-const maxSlab = 1 << 22
 
 func multipingConfig(o *MultipingOptions) (runConfig, error) {
 	cfg := runConfig{
