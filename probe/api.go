@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"iter"
+	"math"
 	"net/netip"
 	"time"
 
@@ -74,6 +75,11 @@ func pingConfig(o *PingOptions) (runConfig, error) {
 // opts.Window hosts are in progress at once, and opts.Rate caps the requests per second.
 // Multiping returns as soon as every host has been answered or has timed out.
 //
+// A request that cannot be sent for its destination (a broadcast address without broadcast
+// on, no route) counts in its Host's PacketsSent and SendErrors, and opts.OnReply sees it as
+// an Outcome with SendError set; the other hosts go on. When no request at all could be sent,
+// Multiping returns the hosts with the first send error.
+//
 // Cancelling ctx stops it early: the hosts then hold what was measured so far (hosts not yet
 // started have PacketsSent 0), and the error is ctx's.
 func (pr *Prober) Multiping(ctx context.Context, targets []netip.Addr, opts *MultipingOptions) ([]*result.Host, error) {
@@ -120,7 +126,20 @@ func (pr *Prober) Multiping(ctx context.Context, targets []netip.Addr, opts *Mul
 // what they have, then the error, and ends the sequence. Breaking out of the loop stops
 // probing at once.
 func (pr *Prober) MultipingSeq(ctx context.Context, targets iter.Seq[netip.Addr], opts *MultipingOptions) iter.Seq2[*result.Host, error] {
-	return func(yield func(*result.Host, error) bool) {
+	return func(body func(*result.Host, error) bool) {
+		// yield calls the loop's body, and never again once the body has panicked: the run
+		// ends then through its deferred cleanup, which must not go on yielding, so that the
+		// body's panic reaches the caller as it was.
+		panicked := false
+		yield := func(h *result.Host, err error) bool {
+			if panicked {
+				return false
+			}
+			panicked = true
+			more := body(h, err)
+			panicked = false
+			return more
+		}
 		if opts == nil {
 			opts = &MultipingOptions{}
 		}
@@ -186,7 +205,7 @@ func multipingConfig(o *MultipingOptions) (runConfig, error) {
 		id:           o.ID,
 		ttl:          o.TTL,
 		trafficClass: o.TrafficClass,
-		rate:         o.Rate,
+		rate:         min(o.Rate, MaxRate),
 		window:       orDefault(o.Window, DefaultMultipingWindow),
 		reorder:      orDefault(o.Reorder, DefaultMultipingReorder),
 		dropRTTs:     o.DropRTTs,
@@ -200,8 +219,10 @@ func multipingConfig(o *MultipingOptions) (runConfig, error) {
 		return cfg, err
 	}
 	switch {
-	case o.Rate < 0:
-		return cfg, icmperrors.Invalid("rate", "must not be negative, got %g", o.Rate)
+	case math.IsNaN(o.Rate) || o.Rate < 0:
+		return cfg, icmperrors.Invalid("rate", "must be 0 (no limit) or a number of requests a second, got %g", o.Rate)
+	case o.Rate > 0 && o.Rate < MinRate:
+		return cfg, icmperrors.Invalid("rate", "%g requests a second is below the least rate, one an hour (%g)", o.Rate, MinRate)
 	case o.Window < 0:
 		return cfg, icmperrors.Invalid("window", "must not be negative, got %d", o.Window)
 	case o.Reorder < 0:

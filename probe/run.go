@@ -62,6 +62,9 @@ type run struct {
 	started   int64
 	completed int
 
+	sendFailed   int64 // requests that could not be sent, for their own destination
+	firstSendErr error // the first of those failures
+
 	emit    func(index int64, h *result.Host) bool // false stops the run
 	yielded int64                                  // in ordered streaming, the hosts handed on
 }
@@ -195,7 +198,13 @@ func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool), hint int
 	defer r.abandon()
 	r.next, r.more = next, true
 	r.sched.start = time.Now()
-	return drive(ctx, r.e, &r.mailbox, r)
+	if err := drive(ctx, r.e, &r.mailbox, r); err != nil {
+		return err
+	}
+	if r.sendFailed > 0 && r.sendFailed == r.sched.sent {
+		return r.firstSendErr // nothing could be sent at all
+	}
+	return nil
 }
 
 // room reports whether another host may start.
@@ -243,9 +252,11 @@ func (r *run) idle() {
 }
 
 // matchAddr gives the destination a host's requests register under: the invalid address,
-// which matches replies from any source, when the run takes broadcast answers.
+// which matches replies from any source, when the run takes broadcast answers, and for the
+// unspecified address (0.0.0.0, ::), which the system delivers to a local address that
+// answers from itself.
 func (r *run) matchAddr(h *hostState) netip.Addr {
-	if r.anySource {
+	if r.anySource || h.addr.IsUnspecified() {
 		return netip.Addr{}
 	}
 	return h.addr
@@ -494,18 +505,27 @@ func (r *run) sendSome(ctx context.Context, hosts []int32) error {
 	if r.cfg.single || fatalSendError(ctx, err) {
 		return err
 	}
-	// The request at index sent failed for its own destination: count it as sent and lost,
-	// and go on with the rest of the batch.
+	// The request at index sent failed for its own destination: count it as sent, lost and
+	// failed, and go on with the rest of the batch.
 	failed := r.batch[sent].Destination
+	if r.firstSendErr == nil {
+		r.firstSendErr = err
+	}
 	for _, hs := range hosts[sent:] {
 		h := r.host(hs)
 		if h.addr == failed && h.sent < r.cfg.count {
 			if h.sent == 0 {
 				h.first = time.Now()
 			}
+			n := h.sent
 			h.sent++
 			h.res.PacketsSent++
+			h.res.SendErrors++
 			r.sched.sent++
+			r.sendFailed++
+			if r.cfg.onOutcome != nil {
+				r.cfg.onOutcome(Outcome{Seq: n, Destination: h.addr, SendError: err, Index: h.index, Host: h.res})
+			}
 			switch {
 			case h.sent < r.cfg.count && r.cfg.interval >= 0:
 				r.sched.due.push(dueEntry{at: h.first.Add(time.Duration(h.sent) * r.cfg.interval), host: hs})

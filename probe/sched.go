@@ -47,7 +47,7 @@ func (s *scheduler) nextWake(now, expiry time.Time, hasExpiry bool) (time.Time, 
 	if s.ready.len() > 0 && s.rate > 0 {
 		// The next request is due at its place in the cadence; at high rates the run wakes
 		// once a rateTick and sends the few then due together.
-		at := s.start.Add(time.Duration(float64(s.sent) / s.rate * float64(time.Second)))
+		at := s.start.Add(time.Duration(min(float64(s.sent)/s.rate*float64(time.Second), maxWait)))
 		if tick := now.Add(rateTick); at.Before(tick) {
 			at = tick
 		}
@@ -55,6 +55,9 @@ func (s *scheduler) nextWake(now, expiry time.Time, hasExpiry bool) (time.Time, 
 	}
 	return w.at, w.ok
 }
+
+// maxWait bounds the time to the next paced send, against overflow: a century.
+const maxWait = float64(100 * 365 * 24 * time.Hour)
 
 // wake is the earliest of the times considered.
 type wake struct {

@@ -38,6 +38,10 @@ func drive(ctx context.Context, e *engine, m *mailbox, c call) error {
 	for {
 		c.takeArrivals()
 		done, again, err := c.step(ctx)
+		if err != nil && ctx.Err() != nil {
+			// A send that failed as ctx ended, or after: the call ends because ctx did.
+			return ctx.Err()
+		}
 		if err != nil || done {
 			return err
 		}
