@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"net/netip"
+	"syscall"
 	"time"
 
 	"github.com/icmpkit/icmpkit"
@@ -328,6 +329,13 @@ func (o *fpingOut) outcome(oc probe.Outcome) {
 	}
 	b := o.buf[:0]
 	switch {
+	case oc.SendError != nil:
+		// A request the system refused: said once per host, as fping says it.
+		if oc.Host.SendErrors == 1 {
+			b = append(b, "ping: sendto: "...)
+			b = append(b, sendErrorText(oc.SendError)...)
+			o.write(true, append(b, '\n'))
+		}
 	case oc.TimedOut:
 		if o.replies {
 			b = appendTimeout(b, o.nameOf(oc.Index, oc.Destination), &oc)
@@ -356,6 +364,15 @@ func (o *fpingOut) outcome(oc probe.Outcome) {
 		o.write(false, b)
 	}
 	o.buf = b
+}
+
+// sendErrorText gives the system's words for a failed send (strerror's), else the error's.
+func sendErrorText(err error) string {
+	var errno syscall.Errno
+	if icmperrors.As(err, &errno) {
+		return errno.Error()
+	}
+	return err.Error()
 }
 
 // host prints what is printed of a completed host, the i-th, and forgets it.
