@@ -4,12 +4,11 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
-	"github.com/icmpkit/icmpkit/internal/replyq"
+	"github.com/icmpkit/icmpkit/internal/sockio"
 	"github.com/icmpkit/icmpkit/transport"
 )
 
@@ -75,8 +74,6 @@ func (cfg *Config) validate() error {
 		return icmperrors.Invalid("family", "unknown family %d", int(cfg.Family))
 	case len(cfg.Interface) >= 16:
 		return icmperrors.Invalid("interface", "name %q is longer than 15 bytes", cfg.Interface)
-	case cfg.Source.Is4In6():
-		return icmperrors.Invalid("source", "%s is an IPv4-mapped IPv6 address; use %s", cfg.Source, cfg.Source.Unmap())
 	case cfg.Source.Is4() && cfg.Family == FamilyIPv6, cfg.Source.Is6() && cfg.Family == FamilyIPv4:
 		return icmperrors.Invalid("source", "%s is not of family %s", cfg.Source, cfg.Family)
 	}
@@ -94,11 +91,6 @@ func (cfg *Config) wants(v6 bool) bool {
 	return true
 }
 
-// queueLen is the number of replies read from the sockets and not yet taken by Receive that
-// a Transport holds; past it the readers wait and the sockets' receive buffers fill. 2048
-// replies (320 KB) keep multipings of 65,534 and 1,048,574 hosts as fast as 8192 did.
-const queueLen = 2048
-
 // Transport sends echo requests and receives replies over datagram ICMP sockets, one for each
 // family, shared by any number of goroutines. See the package documentation for what each
 // system allows.
@@ -107,15 +99,7 @@ type Transport struct {
 	socks   [2]*socket // IPv4, IPv6; nil when the family is not open
 	openErr [2]error   // why a family is not open
 
-	queue     atomic.Pointer[chan transport.Reply] // made when the readers start
-	done      chan struct{}
-	closed    atomic.Bool
-	closeOnce sync.Once
-	closeErr  error
-	readersMu sync.Mutex // orders startReaders against Close
-	started   bool       // the readers run; guarded by readersMu
-	readers   sync.WaitGroup
-
+	rx        sockio.Replies // the readers and their queue
 	broadcast atomic.Bool
 }
 
@@ -136,10 +120,11 @@ var (
 // names the sysctl to change), errors.ErrAddress (Source or Interface unusable),
 // errors.ErrNotSupported (no ping sockets on this system) or errors.ErrInvalidArgument.
 func New(cfg Config) (*Transport, error) {
+	cfg.Source = cfg.Source.Unmap()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	t := &Transport{cfg: cfg, done: make(chan struct{})}
+	t := &Transport{cfg: cfg}
 	var first error
 	for fam, v6 := range [2]bool{false, true} {
 		if !cfg.wants(v6) {
@@ -160,37 +145,14 @@ func New(cfg Config) (*Transport, error) {
 	if t.socks[0] == nil && t.socks[1] == nil {
 		return nil, first
 	}
-	return t, nil
-}
-
-// startReaders starts the sockets' readers unless they run already or the transport is
-// closed.
-func (t *Transport) startReaders() {
-	t.readersMu.Lock()
-	defer t.readersMu.Unlock()
-	if t.started || t.closed.Load() {
-		return
-	}
-	t.started = true
-	queue := make(chan transport.Reply, queueLen)
-	t.queue.Store(&queue)
+	var readers []func()
 	for _, s := range t.socks {
 		if s != nil {
-			t.readers.Add(1)
-			go func() {
-				defer t.readers.Done()
-				s.run(t)
-			}()
+			readers = append(readers, func() { s.run(t) })
 		}
 	}
-}
-
-// replies gives the queue the readers fill for Receive, nil before they start.
-func (t *Transport) replies() chan transport.Reply {
-	if q := t.queue.Load(); q != nil {
-		return *q
-	}
-	return nil
+	t.rx.Init(errReceiveClosed, readers...)
+	return t, nil
 }
 
 var errFamilyNotOpened = icmperrors.New("the transport was configured without this family")
@@ -219,7 +181,7 @@ var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 
 // socketFor gives the open socket for dst's family, checking what every send checks.
 func (t *Transport) socketFor(req *transport.Request) (*socket, error) {
-	if t.closed.Load() {
+	if t.rx.Closed() {
 		return nil, errSendClosed
 	}
 	if err := req.Validate(); err != nil {
@@ -288,41 +250,13 @@ func (t *Transport) SendBatch(ctx context.Context, reqs []transport.Request) (in
 // Receive blocks until a reply arrives, ctx is done or the transport is closed; see
 // transport.Transport.
 func (t *Transport) Receive(ctx context.Context, reply *transport.Reply) error {
-	if t.closed.Load() {
-		return errReceiveClosed
-	}
-	t.startReaders()
-	queue := t.replies()
-	if queue == nil {
-		return errReceiveClosed // closed before the readers started
-	}
-	select {
-	case r := <-queue:
-		replyq.Copy(reply, &r)
-		return nil
-	default:
-	}
-	select {
-	case r := <-queue:
-		replyq.Copy(reply, &r)
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.done:
-		return errReceiveClosed
-	}
+	return t.rx.Receive(ctx, reply)
 }
 
 // ReceiveBatch blocks as Receive does until at least one reply is available, then fills as
 // many of replies as are waiting and returns how many it filled.
 func (t *Transport) ReceiveBatch(ctx context.Context, replies []transport.Reply) (int, error) {
-	if len(replies) == 0 {
-		return 0, icmperrors.Invalid("replies", "ReceiveBatch needs room for at least one reply")
-	}
-	if err := t.Receive(ctx, &replies[0]); err != nil {
-		return 0, err
-	}
-	return 1 + replyq.Take(t.replies(), replies[1:]), nil
+	return t.rx.ReceiveBatch(ctx, replies)
 }
 
 // Poll hands over, without waiting, the replies already queued for Receive, then those
@@ -330,60 +264,36 @@ func (t *Transport) ReceiveBatch(ctx context.Context, replies []transport.Reply)
 // transport.Poller. When another Poll is reading a socket at the time, it leaves that socket
 // to it.
 func (t *Transport) Poll(replies []transport.Reply) (int, error) {
-	if t.closed.Load() {
-		return 0, errReceiveClosed
-	}
-	n := replyq.Take(t.replies(), replies) // nil (no reader has run) is empty
+	return t.rx.Poll(replies, t.pollSockets)
+}
+
+func (t *Transport) pollSockets(replies []transport.Reply) int {
+	n := 0
 	for _, s := range t.socks {
 		if s != nil && n < len(replies) {
 			n += s.poll(t, replies[n:])
 		}
 	}
-	if t.closed.Load() {
-		return 0, errReceiveClosed
-	}
-	return n, nil
-}
-
-// deliver queues a reply for Receive; it waits while the queue is full and reports false
-// once the transport is closed.
-func (t *Transport) deliver(r *transport.Reply) bool {
-	queue := *t.queue.Load() // the readers deliver, and start after the queue is made
-	select {
-	case queue <- *r:
-		return true
-	default:
-	}
-	select {
-	case queue <- *r:
-		return true
-	case <-t.done:
-		return false
-	}
+	return n
 }
 
 // Close closes the sockets, ends their readers and unblocks every pending Receive. It is
 // safe to call more than once; later calls return the first call's result.
-func (t *Transport) Close() error {
-	t.closeOnce.Do(func() {
-		t.closed.Store(true)
-		close(t.done)
-		var errs []error
-		for _, s := range t.socks {
-			if s != nil {
-				if err := s.close(); err != nil {
-					errs = append(errs, err)
-				}
+func (t *Transport) Close() error { return t.rx.Close(t.closeSockets) }
+
+func (t *Transport) closeSockets() error {
+	var errs []error
+	for _, s := range t.socks {
+		if s != nil {
+			if err := s.close(); err != nil {
+				errs = append(errs, err)
 			}
 		}
-		t.readersMu.Lock() // closed is set: no reader starts after this
-		t.readersMu.Unlock()
-		t.readers.Wait()
-		if len(errs) > 0 {
-			t.closeErr = icmperrors.Wrap(icmperrors.ErrSocket, "close", icmperrors.Join(errs...))
-		}
-	})
-	return t.closeErr
+	}
+	if len(errs) > 0 {
+		return icmperrors.Wrap(icmperrors.ErrSocket, "close", icmperrors.Join(errs...))
+	}
+	return nil
 }
 
 // Identifier gives the identifier requests to dst's family carry. On Linux it is the
@@ -401,7 +311,7 @@ func (t *Transport) Identifier(dst netip.Addr) (id int, fixed bool) {
 // SetBroadcast allows or forbids IPv4 broadcast destinations (SO_BROADCAST). It is off by
 // default.
 func (t *Transport) SetBroadcast(on bool) error {
-	if t.closed.Load() {
+	if t.rx.Closed() {
 		return &icmperrors.Error{Op: "set broadcast", Class: icmperrors.ErrUnavailable, Err: net.ErrClosed}
 	}
 	if s := t.socks[0]; s != nil {

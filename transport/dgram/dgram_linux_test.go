@@ -201,7 +201,7 @@ func TestConfig(t *testing.T) {
 		{"negative buffer", Config{ReceiveBuffer: -1}},
 		{"family", Config{Family: 9}},
 		{"long interface", Config{Interface: strings.Repeat("x", 16)}},
-		{"mapped source", Config{Source: netip.MustParseAddr("::ffff:127.0.0.1")}},
+		{"mapped source of other family", Config{Source: netip.MustParseAddr("::ffff:127.0.0.1"), Family: FamilyIPv6}},
 		{"source of other family", Config{Source: lo4, Family: FamilyIPv6}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

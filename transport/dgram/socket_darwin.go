@@ -5,7 +5,6 @@ package dgram
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"github.com/icmpkit/icmpkit/internal/wire"
 	"net"
 	"net/netip"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/internal/sockio"
+	"github.com/icmpkit/icmpkit/internal/wire"
 	"github.com/icmpkit/icmpkit/transport"
 	"golang.org/x/sys/unix"
 )
@@ -142,7 +143,7 @@ func (s *socket) configure(fd int, cfg *Config) error {
 	if cfg.Source.IsValid() && cfg.Source.Is6() == s.v6 {
 		var sa unix.Sockaddr
 		if s.v6 {
-			idx, ok := zoneIndex(cfg.Source.Zone())
+			idx, ok := sockio.ZoneIndex(cfg.Source.Zone())
 			if !ok {
 				return &icmperrors.Error{Op: "bind " + fam + " ping socket to " + cfg.Source.String(),
 					Class: icmperrors.ErrAddress, Err: unix.ENXIO}
@@ -218,14 +219,14 @@ func (s *socket) setOptions(fd int, req *transport.Request) error {
 }
 
 func (s *socket) send(t *Transport, req *transport.Request) error {
-	payload := payloadOf(req)
+	payload := wire.Payload(req)
 	bp, _ := s.bufs.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)
 	}
 	defer s.bufs.Put(bp)
 	pkt := append((*bp)[:0], make([]byte, 8)...)
-	putEchoHeader(pkt, s.v6, req.ID, req.Seq)
+	wire.PutEchoHeaderNoSum(pkt, s.v6, req.ID, req.Seq)
 	pkt = append(pkt, payload...)
 	*bp = pkt
 	if !s.v6 {
@@ -233,7 +234,7 @@ func (s *socket) send(t *Transport, req *transport.Request) error {
 	}
 	var sa unix.Sockaddr
 	if s.v6 {
-		idx, _ := zoneIndex(req.Destination.Zone())
+		idx, _ := sockio.ZoneIndex(req.Destination.Zone())
 		sa = &unix.SockaddrInet6{Addr: req.Destination.As16(), ZoneId: idx}
 	} else {
 		sa = &unix.SockaddrInet4{Addr: req.Destination.As4()}
@@ -256,7 +257,7 @@ func (s *socket) send(t *Transport, req *transport.Request) error {
 	})
 	switch {
 	case werr != nil:
-		if t.closed.Load() {
+		if t.rx.Closed() {
 			return errSendClosed
 		}
 		return icmperrors.Wrap(icmperrors.ErrUnavailable, "send", werr)
@@ -303,10 +304,10 @@ func (s *socket) run(t *Transport) {
 			got = s.parse(buf[:n], oob[:oobn], from, &r)
 			return true
 		})
-		if t.closed.Load() || err != nil {
+		if t.rx.Closed() || err != nil {
 			return
 		}
-		if got && !t.deliver(&r) {
+		if got && !t.rx.Deliver(&r) {
 			return
 		}
 	}
@@ -320,16 +321,19 @@ func (s *socket) parse(b, oob []byte, from unix.Sockaddr, r *transport.Reply) bo
 	case *unix.SockaddrInet4:
 		src = netip.AddrFrom4(a.Addr)
 	case *unix.SockaddrInet6:
-		src = withScope(netip.AddrFrom16(a.Addr), a.ZoneId)
+		src = sockio.WithScope(netip.AddrFrom16(a.Addr), a.ZoneId)
 	default:
 		return false
 	}
+	var err error
 	ttl := 0
-	if !s.v6 && len(b) >= 20 && b[0]>>4 == 4 {
-		ttl = int(b[8])
-		b = stripIPv4Header(b)
+	if s.v6 {
+		err = wire.ParseICMPv6(b, src, r)
+	} else {
+		b, ttl = wire.StripIPv4Header(b)
+		err = wire.ParseICMPv4(b, src, r)
 	}
-	if !parseMessage(s.v6, b, src, r) || !s.hasID(r.ID) {
+	if err != nil || !s.hasID(r.ID) {
 		return false
 	}
 	r.TTL = ttl

@@ -14,6 +14,8 @@ import (
 	"unsafe"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/internal/sockio"
+	"github.com/icmpkit/icmpkit/internal/wire"
 	"github.com/icmpkit/icmpkit/transport"
 	"golang.org/x/sys/windows"
 )
@@ -154,7 +156,7 @@ func openSocket(cfg *Config, v6 bool) (*socket, error) {
 		loopDone: make(chan struct{}),
 		closed:   make(chan struct{}),
 		slots:    make(chan struct{}, maxInFlight),
-		out:      make(chan transport.Reply, queueLen),
+		out:      make(chan transport.Reply, sockio.QueueLen),
 		timeout:  uint32(min(cfg.replyTimeout().Milliseconds(), 1<<31)),
 	}
 	if cfg.Source.IsValid() && cfg.Source.Is6() == v6 {
@@ -392,7 +394,7 @@ func (s *socket) prepare(sub *submission, reqs []transport.Request) (int, error)
 
 // newCall lays out a request's call. The caller holds a slot for it.
 func (s *socket) newCall(req *transport.Request) *call {
-	payload := payloadOf(req)
+	payload := wire.Payload(req)
 	replyOff := (blockData + len(payload) + 7) &^ 7
 	need := replyOff + replyBufferLen(s.v6, len(payload))
 	c, _ := s.callsP.Get().(*call)
@@ -439,7 +441,7 @@ func putSockaddr6(b []byte, a netip.Addr) {
 	}
 	a16 := a.As16()
 	copy(b[8:24], a16[:])
-	idx, _ := zoneIndex(a.Zone())
+	idx, _ := sockio.ZoneIndex(a.Zone())
 	binary.LittleEndian.PutUint32(b[24:], idx)
 }
 
@@ -469,7 +471,7 @@ func (s *socket) run(t *Transport) {
 	for {
 		select {
 		case r := <-s.out:
-			if !t.deliver(&r) {
+			if !t.rx.Deliver(&r) {
 				return
 			}
 		case <-s.closed:

@@ -4,11 +4,10 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
-	"github.com/icmpkit/icmpkit/internal/replyq"
+	"github.com/icmpkit/icmpkit/internal/sockio"
 	"github.com/icmpkit/icmpkit/transport"
 )
 
@@ -50,21 +49,12 @@ type Config struct {
 	Family Family
 }
 
-// queueLen is the number of parsed replies waiting for Receive before the readers stop
-// reading (then the sockets' receive buffers take the excess). 512 replies (80 KB) keep pace
-// with multiping at over 100,000 replies a second as well as 4096 do, and cost a one-packet
-// ping less to allocate.
-const queueLen = 512
-
 // Transport sends ICMP echo requests through raw sockets and receives the replies. It is safe
 // for concurrent use. Create it with New and release it with Close.
 type Transport struct {
 	id        int
-	family    Family                               // the families actually open
-	queue     atomic.Pointer[chan transport.Reply] // made when the readers start
-	done      chan struct{}
-	closed    atomic.Bool
-	closeOnce sync.Once
+	family    Family         // the families actually open
+	rx        sockio.Replies // the readers and their queue
 	broadcast atomic.Bool
 	ids       idSet
 	drops     atomic.Uint64 // packets that passed the kernel filters but not the parser's checks
@@ -108,14 +98,12 @@ func New(cfg Config) (*Transport, error) {
 	if cfg.ReceiveBuffer == 0 {
 		cfg.ReceiveBuffer = DefaultReceiveBuffer
 	}
-	t := &Transport{
-		id:   id,
-		done: make(chan struct{}),
-	}
+	t := &Transport{id: id}
 	t.ids.init(uint16(id))
 	if err := t.open(cfg); err != nil {
 		return nil, err
 	}
+	t.rx.Init(errClosedReceive, t.readers()...)
 	return t, nil
 }
 
@@ -146,7 +134,7 @@ func (cfg *Config) check() error {
 // with errors.ErrBroadcast, a family the transport has no socket for with
 // errors.ErrNotSupported, a bad request with errors.ErrInvalidArgument.
 func (t *Transport) Send(ctx context.Context, req *transport.Request) error {
-	if t.closed.Load() {
+	if t.rx.Closed() {
 		return errClosedSend
 	}
 	if err := ctx.Err(); err != nil {
@@ -170,38 +158,13 @@ func (t *Transport) SendBatch(ctx context.Context, reqs []transport.Request) (in
 // timestamp; TTL the received TTL or hop limit. It returns ctx's error when ctx ends first and
 // an error matching errors.ErrUnavailable once Close has been called.
 func (t *Transport) Receive(ctx context.Context, reply *transport.Reply) error {
-	if t.closed.Load() {
-		return errClosedReceive
-	}
-	t.startReaders()
-	queue := t.replies()
-	if queue == nil {
-		return errClosedReceive // closed before the readers started
-	}
-	select {
-	case r := <-queue:
-		if t.closed.Load() {
-			return errClosedReceive
-		}
-		replyq.Copy(reply, &r)
-		return nil
-	case <-t.done:
-		return errClosedReceive
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return t.rx.Receive(ctx, reply)
 }
 
 // ReceiveBatch waits as Receive does for one reply, then adds those already waiting, up to
 // len(replies), and returns how many it filled.
 func (t *Transport) ReceiveBatch(ctx context.Context, replies []transport.Reply) (int, error) {
-	if len(replies) == 0 {
-		return 0, icmperrors.Invalid("replies", "no room for a reply")
-	}
-	if err := t.Receive(ctx, &replies[0]); err != nil {
-		return 0, err
-	}
-	return 1 + replyq.Take(t.replies(), replies[1:]), nil
+	return t.rx.ReceiveBatch(ctx, replies)
 }
 
 // Poll hands over, without waiting, the replies already queued for Receive, then those
@@ -209,50 +172,13 @@ func (t *Transport) ReceiveBatch(ctx context.Context, replies []transport.Reply)
 // transport.Poller). When another Poll is reading a socket at the time, it leaves that
 // socket to it.
 func (t *Transport) Poll(replies []transport.Reply) (int, error) {
-	if t.closed.Load() {
-		return 0, errClosedReceive
-	}
-	n := replyq.Take(t.replies(), replies) // nil (no reader has run) is empty
-	if n < len(replies) {
-		n += t.pollSockets(replies[n:])
-	}
-	if t.closed.Load() {
-		return 0, errClosedReceive
-	}
-	return n, nil
-}
-
-// replies gives the queue the readers fill for Receive, nil before they start.
-func (t *Transport) replies() chan transport.Reply {
-	if q := t.queue.Load(); q != nil {
-		return *q
-	}
-	return nil
-}
-
-// enqueue hands a parsed reply to Receive, waiting while the queue is full. It reports false
-// once the transport is closed.
-func (t *Transport) enqueue(r *transport.Reply) bool {
-	select {
-	case *t.queue.Load() <- *r:
-		return true
-	case <-t.done:
-		return false
-	}
+	return t.rx.Poll(replies, t.pollSockets)
 }
 
 // Close closes the sockets, unblocks every Receive with an error matching
 // errors.ErrUnavailable and waits for the reader goroutines to end. It is safe to call more
 // than once.
-func (t *Transport) Close() error {
-	var err error
-	t.closeOnce.Do(func() {
-		t.closed.Store(true)
-		close(t.done)
-		err = t.closeSystem()
-	})
-	return err
-}
+func (t *Transport) Close() error { return t.rx.Close(t.closeSockets) }
 
 // Identifier gives the transport's configured identifier, for either family. It is not fixed:
 // requests may carry others.
@@ -266,7 +192,7 @@ func (t *Transport) Family() Family { return t.family }
 
 // SetBroadcast allows (SO_BROADCAST) or forbids sending to IPv4 broadcast addresses.
 func (t *Transport) SetBroadcast(on bool) error {
-	if t.closed.Load() {
+	if t.rx.Closed() {
 		return &icmperrors.Error{Op: "set broadcast", Class: icmperrors.ErrUnavailable, Hint: "the transport is closed"}
 	}
 	return t.setBroadcast(on)

@@ -209,7 +209,7 @@ func TestBadRequests(t *testing.T) {
 // reader sees makes it attach the socket's BPF program; the kernel drops the rest.
 func TestForeignIdentifierDropped(t *testing.T) {
 	tr := open(t, Config{})
-	tr.startReaders() // as Receive does
+	tr.rx.Start() // as Receive does
 	for _, dst := range []netip.Addr{lo4, lo6} {
 		t.Run(dst.String(), func(t *testing.T) {
 			s := tr.sys.v4
@@ -610,30 +610,22 @@ func TestReadersStartWithReceive(t *testing.T) {
 		return n == 1
 	}, 5*time.Second, time.Millisecond)
 	assert.Equal(t, 1, buf[0].Seq)
-	tr.sys.readersMu.Lock()
-	assert.False(t, tr.sys.started, "Poll starts no reader")
-	tr.sys.readersMu.Unlock()
-	assert.Nil(t, tr.replies(), "no queue without readers")
+	assert.False(t, tr.rx.Started(), "Poll starts no reader, and makes no queue")
 	assert.False(t, tr.sys.v4.fd.Registered(), "sends and polls leave the socket out of the poller")
 	assert.False(t, tr.sys.v6.fd.Registered())
 
 	require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: lo6, ID: tr.id, Seq: 2}))
 	r := receiveMatching(t, tr, bySeq(lo6, tr.id, 2))
 	assert.Equal(t, transport.KindEchoReply, r.Kind())
-	tr.sys.readersMu.Lock()
-	assert.True(t, tr.sys.started, "Receive starts the readers")
-	tr.sys.readersMu.Unlock()
-	assert.NotNil(t, tr.replies())
-	assert.True(t, tr.sys.v4.fd.Registered(), "the readers wait in the poller")
-	assert.True(t, tr.sys.v6.fd.Registered())
+	assert.True(t, tr.rx.Started(), "Receive starts the readers")
+	assert.Eventually(t, func() bool { return tr.sys.v4.fd.Registered() && tr.sys.v6.fd.Registered() },
+		5*time.Second, time.Millisecond, "the readers wait in the poller")
 
 	idle := open(t, Config{})
 	require.NoError(t, idle.Close(), "closing a transport whose readers never started")
 	var rep transport.Reply
 	assert.ErrorIs(t, idle.Receive(context.Background(), &rep), icmperrors.ErrUnavailable)
-	idle.sys.readersMu.Lock()
-	assert.False(t, idle.sys.started, "no reader starts once closed")
-	idle.sys.readersMu.Unlock()
+	assert.False(t, idle.rx.Started(), "no reader starts once closed")
 }
 
 // TestSendWaitsForRoom: a send that finds the socket's buffer full has the socket join the
