@@ -8,14 +8,7 @@ import (
 
 // openRaw opens a raw transport (ModePrivileged).
 func openRaw(cfg Config) (transport.Transport, error) {
-	fam := raw.FamilyBoth
-	switch cfg.Family {
-	case IPv4:
-		fam = raw.FamilyIPv4
-	case IPv6:
-		fam = raw.FamilyIPv6
-	}
-	t, err := raw.New(raw.Config{Source: cfg.Source, Interface: cfg.Interface, ID: cfg.ID, Family: fam})
+	t, err := raw.New(raw.Config{Source: cfg.Source, Interface: cfg.Interface, ID: cfg.ID, Family: cfg.Family})
 	if err != nil {
 		return nil, err
 	}
@@ -24,14 +17,7 @@ func openRaw(cfg Config) (transport.Transport, error) {
 
 // openDgram opens a datagram transport (ModeUnprivileged). It has no ID: the system picks it.
 func openDgram(cfg Config) (transport.Transport, error) {
-	fam := dgram.FamilyBoth
-	switch cfg.Family {
-	case IPv4:
-		fam = dgram.FamilyIPv4
-	case IPv6:
-		fam = dgram.FamilyIPv6
-	}
-	t, err := dgram.New(dgram.Config{Source: cfg.Source, Interface: cfg.Interface, Family: fam})
+	t, err := dgram.New(dgram.Config{Source: cfg.Source, Interface: cfg.Interface, Family: cfg.Family})
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,12 @@ import (
 // first Receive, so a transport whose replies are all polled never pays for it.
 const QueueLen = 2048
 
+// DefaultReceiveBuffer is the receive buffer the socket transports ask for each socket by
+// default. The kernel doubles it and charges about 830 bytes for a small reply, so it holds
+// some 80,000 replies: at 150,000 replies a second, half a second in which the reader gets no
+// CPU loses none. The memory is only taken while replies wait.
+const DefaultReceiveBuffer = 32 << 20
+
 // Replies is the queue between a transport's socket readers and its callers, with the
 // readers' lifetime: Start starts them with the first Receive, Close ends them. Its zero value
 // is not usable: call Init. Its methods are safe for concurrent use.

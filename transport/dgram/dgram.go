@@ -12,24 +12,10 @@ import (
 	"github.com/icmpkit/icmpkit/transport"
 )
 
-// Family selects the address families a Transport opens sockets for (transport.Family).
-// With FamilyBoth, a family whose socket cannot be opened (no IPv6 stack, no permission) is
-// left out as long as the other one opens.
-type Family = transport.Family
-
-// Families.
-const (
-	FamilyBoth = transport.FamilyBoth
-	FamilyIPv4 = transport.FamilyIPv4
-	FamilyIPv6 = transport.FamilyIPv6
-)
-
 // DefaultReceiveBuffer is the socket receive buffer asked for when Config.ReceiveBuffer is
-// zero. The kernel doubles it and charges about 830 bytes for a small reply, so it holds some
-// 80,000 replies: at 150,000 replies a second, half a second in which the reader gets no CPU
-// loses none. The memory is only taken while replies wait. Without CAP_NET_ADMIN the system
-// caps it at net.core.rmem_max.
-const DefaultReceiveBuffer = 32 << 20
+// zero (see sockio.DefaultReceiveBuffer). Without CAP_NET_ADMIN the system caps it at
+// net.core.rmem_max.
+const DefaultReceiveBuffer = sockio.DefaultReceiveBuffer
 
 // Config configures a Transport. Its zero value is the default for every field.
 type Config struct {
@@ -43,9 +29,9 @@ type Config struct {
 	// DefaultReceiveBuffer; where the system caps it (net.core.rmem_max) without the privilege
 	// to exceed the cap, the cap applies.
 	ReceiveBuffer int
-	// Family restricts the families opened. The zero value, FamilyBoth, opens both and
+	// Family restricts the families opened. The zero value, transport.FamilyBoth, opens both and
 	// fails only if neither opens.
-	Family Family
+	Family transport.Family
 	// ReplyTimeout is how long the system waits for each request's reply where it must be
 	// told (the Windows ICMP API); a reply later than that is lost. A request's own Timeout,
 	// when set, is used instead. Zero means DefaultReplyTimeout. Linux and macOS sockets
@@ -70,25 +56,14 @@ func (cfg *Config) validate() error {
 		return icmperrors.Invalid("receive buffer", "must not be negative, got %d", cfg.ReceiveBuffer)
 	case cfg.ReplyTimeout < 0:
 		return icmperrors.Invalid("reply timeout", "must not be negative, got %v", cfg.ReplyTimeout)
-	case cfg.Family > FamilyIPv6:
+	case !cfg.Family.Valid():
 		return icmperrors.Invalid("family", "unknown family %d", int(cfg.Family))
 	case len(cfg.Interface) >= 16:
 		return icmperrors.Invalid("interface", "name %q is longer than 15 bytes", cfg.Interface)
-	case cfg.Source.Is4() && cfg.Family == FamilyIPv6, cfg.Source.Is6() && cfg.Family == FamilyIPv4:
+	case cfg.Source.IsValid() && !cfg.Family.Includes(cfg.Source):
 		return icmperrors.Invalid("source", "%s is not of family %s", cfg.Source, cfg.Family)
 	}
 	return nil
-}
-
-// wants reports whether the configuration asks for the family (v6 or not).
-func (cfg *Config) wants(v6 bool) bool {
-	switch cfg.Family {
-	case FamilyIPv4:
-		return !v6
-	case FamilyIPv6:
-		return v6
-	}
-	return true
 }
 
 // Transport sends echo requests and receives replies over datagram ICMP sockets, one for each
@@ -127,7 +102,7 @@ func New(cfg Config) (*Transport, error) {
 	t := &Transport{cfg: cfg}
 	var first error
 	for fam, v6 := range [2]bool{false, true} {
-		if !cfg.wants(v6) {
+		if !cfg.Family.Wants(v6) {
 			t.openErr[fam] = icmperrors.Wrap(icmperrors.ErrNotSupported, "send "+familyName(v6),
 				errFamilyNotOpened)
 			continue

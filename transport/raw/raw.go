@@ -11,23 +11,9 @@ import (
 	"github.com/icmpkit/icmpkit/transport"
 )
 
-// Family selects the address families a Transport opens sockets for (transport.Family).
-// With FamilyBoth, a system without IPv6 (or without IPv4) leaves the transport with the
-// family it has; New fails only when neither opens.
-type Family = transport.Family
-
-// Families.
-const (
-	FamilyBoth = transport.FamilyBoth
-	FamilyIPv4 = transport.FamilyIPv4
-	FamilyIPv6 = transport.FamilyIPv6
-)
-
-// DefaultReceiveBuffer is the receive buffer of each socket when Config.ReceiveBuffer is zero.
-// The kernel doubles it and charges about 830 bytes for a small reply, so it holds some 80,000
-// replies: at 150,000 replies a second, half a second in which the reader gets no CPU loses
-// none. The memory is only taken while replies wait.
-const DefaultReceiveBuffer = 32 << 20
+// DefaultReceiveBuffer is the receive buffer of each socket when Config.ReceiveBuffer is
+// zero; see sockio.DefaultReceiveBuffer.
+const DefaultReceiveBuffer = sockio.DefaultReceiveBuffer
 
 // Config configures a Transport. The zero value is ready to use.
 type Config struct {
@@ -45,16 +31,16 @@ type Config struct {
 	// SO_RCVBUFFORCE (which may exceed net.core.rmem_max) and, failing that, SO_RCVBUF.
 	// Zero: DefaultReceiveBuffer.
 	ReceiveBuffer int
-	// Family selects the sockets to open. Zero: FamilyBoth.
-	Family Family
+	// Family selects the sockets to open. Zero: transport.FamilyBoth.
+	Family transport.Family
 }
 
 // Transport sends ICMP echo requests through raw sockets and receives the replies. It is safe
 // for concurrent use. Create it with New and release it with Close.
 type Transport struct {
 	id        int
-	family    Family         // the families actually open
-	rx        sockio.Replies // the readers and their queue
+	family    transport.Family // the families actually open
+	rx        sockio.Replies   // the readers and their queue
 	broadcast atomic.Bool
 	ids       idSet
 	drops     atomic.Uint64 // packets that passed the kernel filters but not the parser's checks
@@ -113,14 +99,12 @@ func (cfg *Config) check() error {
 		return icmperrors.Invalid("raw: ID", "must be in 0..65535, got %d", cfg.ID)
 	case cfg.ReceiveBuffer < 0:
 		return icmperrors.Invalid("raw: ReceiveBuffer", "must not be negative, got %d", cfg.ReceiveBuffer)
-	case cfg.Family < FamilyBoth || cfg.Family > FamilyIPv6:
+	case !cfg.Family.Valid():
 		return icmperrors.Invalid("raw: Family", "unknown family %d", int(cfg.Family))
 	case len(cfg.Interface) > 15:
 		return icmperrors.Invalid("raw: Interface", "%q is longer than an interface name can be", cfg.Interface)
-	case cfg.Source.IsValid() && cfg.Source.Unmap().Is4() && cfg.Family == FamilyIPv6:
-		return icmperrors.Invalid("raw: Source", "%s is IPv4 but Family is IPv6 only", cfg.Source)
-	case cfg.Source.IsValid() && !cfg.Source.Unmap().Is4() && cfg.Family == FamilyIPv4:
-		return icmperrors.Invalid("raw: Source", "%s is IPv6 but Family is IPv4 only", cfg.Source)
+	case cfg.Source.IsValid() && !cfg.Family.Includes(cfg.Source):
+		return icmperrors.Invalid("raw: Source", "%s is not of family %s", cfg.Source, cfg.Family)
 	}
 	return nil
 }
@@ -187,8 +171,8 @@ func (t *Transport) Identifier(dst netip.Addr) (id int, fixed bool) { return t.i
 // Name gives "raw".
 func (t *Transport) Name() string { return "raw" }
 
-// Family tells which sockets the transport has: FamilyBoth, or the one family that opened.
-func (t *Transport) Family() Family { return t.family }
+// Family tells which sockets the transport has: transport.FamilyBoth, or the one family that opened.
+func (t *Transport) Family() transport.Family { return t.family }
 
 // SetBroadcast allows (SO_BROADCAST) or forbids sending to IPv4 broadcast addresses.
 func (t *Transport) SetBroadcast(on bool) error {

@@ -402,12 +402,12 @@ func TestSourceAndInterface(t *testing.T) {
 		{Source: lo6},
 		{Source: netip.MustParseAddr("::ffff:127.0.0.1")},
 		{Interface: "lo"},
-		{Source: lo4, Interface: "lo", Family: FamilyIPv4},
+		{Source: lo4, Interface: "lo", Family: transport.FamilyIPv4},
 	}
 	for _, cfg := range good {
 		tr := open(t, cfg)
 		for _, dst := range []netip.Addr{lo4, lo6} {
-			if dst.Is6() && tr.Family() == FamilyIPv4 {
+			if dst.Is6() && tr.Family() == transport.FamilyIPv4 {
 				continue
 			}
 			require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: dst, ID: tr.id, Seq: 9}), "%+v", cfg)
@@ -428,16 +428,16 @@ func TestSourceAndInterface(t *testing.T) {
 
 func TestFamilies(t *testing.T) {
 	both := open(t, Config{})
-	assert.Equal(t, FamilyBoth, both.Family())
+	assert.Equal(t, transport.FamilyBoth, both.Family())
 	assert.Equal(t, "raw", both.Name())
 
-	v4 := open(t, Config{Family: FamilyIPv4})
-	assert.Equal(t, FamilyIPv4, v4.Family())
+	v4 := open(t, Config{Family: transport.FamilyIPv4})
+	assert.Equal(t, transport.FamilyIPv4, v4.Family())
 	require.ErrorIs(t, v4.Send(context.Background(), &transport.Request{Destination: lo6}), icmperrors.ErrNotSupported)
 	require.NoError(t, v4.Send(context.Background(), &transport.Request{Destination: lo4, ID: v4.id}))
 
-	v6 := open(t, Config{Family: FamilyIPv6})
-	assert.Equal(t, FamilyIPv6, v6.Family())
+	v6 := open(t, Config{Family: transport.FamilyIPv6})
+	assert.Equal(t, transport.FamilyIPv6, v6.Family())
 	require.ErrorIs(t, v6.Send(context.Background(), &transport.Request{Destination: lo4}), icmperrors.ErrNotSupported)
 	require.NoError(t, v6.Send(context.Background(), &transport.Request{Destination: lo6, ID: v6.id}))
 }
@@ -632,7 +632,7 @@ func TestReadersStartWithReceive(t *testing.T) {
 // poller and wait there for room; the transport goes on working through the poller, and a
 // transport closed before its sockets joined it refuses sends.
 func TestSendWaitsForRoom(t *testing.T) {
-	tr := open(t, Config{Family: FamilyIPv4})
+	tr := open(t, Config{Family: transport.FamilyIPv4})
 	s := tr.sys.v4
 	calls := 0
 	require.NoError(t, s.fd.Write(func(fd uintptr) bool {
@@ -644,7 +644,7 @@ func TestSendWaitsForRoom(t *testing.T) {
 	require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: lo4, ID: tr.id, Seq: 1}))
 	receiveMatching(t, tr, bySeq(lo4, tr.id, 1))
 
-	direct := open(t, Config{Family: FamilyIPv4})
+	direct := open(t, Config{Family: transport.FamilyIPv4})
 	require.NoError(t, direct.Close())
 	assert.False(t, direct.sys.v4.fd.Registered())
 	assert.ErrorIs(t, direct.Send(context.Background(), &transport.Request{Destination: lo4, ID: direct.id, Seq: 1}), icmperrors.ErrUnavailable)
@@ -655,7 +655,7 @@ func TestSendWaitsForRoom(t *testing.T) {
 // with -race).
 func TestRegisterWhileSending(t *testing.T) {
 	for round := range 20 {
-		tr := open(t, Config{Family: FamilyIPv4})
+		tr := open(t, Config{Family: transport.FamilyIPv4})
 		var wg sync.WaitGroup
 		for g := range 4 {
 			wg.Add(1)

@@ -9,6 +9,7 @@ import (
 	icmperrors "github.com/icmpkit/icmpkit/errors"
 	"github.com/icmpkit/icmpkit/internal/pollfd"
 	"github.com/icmpkit/icmpkit/internal/sockio"
+	"github.com/icmpkit/icmpkit/transport"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -52,11 +53,11 @@ var errNoFamily = stderrors.New("address family not supported")
 func (t *Transport) open(cfg Config) error {
 	t.sys.cfg = cfg
 	var err4, err6 error
-	if cfg.Family != FamilyIPv6 {
+	if cfg.Family != transport.FamilyIPv6 {
 		t.sys.v4, err4 = t.openSocket(cfg, false)
 	}
-	missing := func(err error) bool { return cfg.Family == FamilyBoth && stderrors.Is(err, errNoFamily) }
-	if cfg.Family != FamilyIPv4 && (err4 == nil || missing(err4)) {
+	missing := func(err error) bool { return cfg.Family == transport.FamilyBoth && stderrors.Is(err, errNoFamily) }
+	if cfg.Family != transport.FamilyIPv4 && (err4 == nil || missing(err4)) {
 		t.sys.v6, err6 = t.openSocket(cfg, true)
 	}
 	for _, err := range []error{err4, err6} {
@@ -67,11 +68,11 @@ func (t *Transport) open(cfg Config) error {
 	}
 	switch {
 	case t.sys.v4 != nil && t.sys.v6 != nil:
-		t.family = FamilyBoth
+		t.family = transport.FamilyBoth
 	case t.sys.v4 != nil:
-		t.family = FamilyIPv4
+		t.family = transport.FamilyIPv4
 	case t.sys.v6 != nil:
-		t.family = FamilyIPv6
+		t.family = transport.FamilyIPv6
 	default:
 		return err4
 	}
