@@ -23,7 +23,7 @@ const (
 	ModePrivileged
 	// ModeUnprivileged uses datagram ICMP "ping" sockets (transport/dgram): on Linux the
 	// process's group must be inside the sysctl net.ipv4.ping_group_range. On Windows it is
-	// the ICMP API (IcmpSendEcho2Ex, Icmp6SendEcho2), which needs no privilege.
+	// the ICMP API (IcmpSendEcho2Ex, Icmp6SendEcho2; transport/winicmp), which needs no privilege.
 	ModeUnprivileged
 )
 

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
-	"time"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
 	"github.com/icmpkit/icmpkit/internal/sockio"
@@ -32,30 +31,12 @@ type Config struct {
 	// Family restricts the families opened. The zero value, transport.FamilyBoth, opens both and
 	// fails only if neither opens.
 	Family transport.Family
-	// ReplyTimeout is how long the system waits for each request's reply where it must be
-	// told (the Windows ICMP API); a reply later than that is lost. A request's own Timeout,
-	// when set, is used instead. Zero means DefaultReplyTimeout. Linux and macOS sockets
-	// ignore it.
-	ReplyTimeout time.Duration
-}
-
-// DefaultReplyTimeout is the ReplyTimeout used when Config.ReplyTimeout is zero: longer than
-// the 2 s that probe waits by default, as long as Windows' own Ping class waits.
-const DefaultReplyTimeout = 5 * time.Second
-
-func (cfg *Config) replyTimeout() time.Duration {
-	if cfg.ReplyTimeout > 0 {
-		return cfg.ReplyTimeout
-	}
-	return DefaultReplyTimeout
 }
 
 func (cfg *Config) validate() error {
 	switch {
 	case cfg.ReceiveBuffer < 0:
 		return icmperrors.Invalid("receive buffer", "must not be negative, got %d", cfg.ReceiveBuffer)
-	case cfg.ReplyTimeout < 0:
-		return icmperrors.Invalid("reply timeout", "must not be negative, got %v", cfg.ReplyTimeout)
 	case !cfg.Family.Valid():
 		return icmperrors.Invalid("family", "unknown family %d", int(cfg.Family))
 	case len(cfg.Interface) >= 16:
@@ -70,9 +51,8 @@ func (cfg *Config) validate() error {
 // family, shared by any number of goroutines. See the package documentation for what each
 // system allows.
 type Transport struct {
-	cfg     Config
-	socks   [2]*socket // IPv4, IPv6; nil when the family is not open
-	openErr [2]error   // why a family is not open
+	cfg   Config
+	socks sockio.Pair[socket]
 
 	rx        sockio.Replies // the readers and their queue
 	broadcast atomic.Bool
@@ -100,51 +80,18 @@ func New(cfg Config) (*Transport, error) {
 		return nil, err
 	}
 	t := &Transport{cfg: cfg}
-	var first error
-	for fam, v6 := range [2]bool{false, true} {
-		if !cfg.Family.Wants(v6) {
-			t.openErr[fam] = icmperrors.Wrap(icmperrors.ErrNotSupported, "send "+familyName(v6),
-				errFamilyNotOpened)
-			continue
-		}
-		s, err := openSocket(&t.cfg, v6)
-		if err != nil {
-			t.openErr[fam] = err
-			if first == nil {
-				first = err
-			}
-			continue
-		}
-		t.socks[fam] = s
-	}
-	if t.socks[0] == nil && t.socks[1] == nil {
-		return nil, first
+	if err := t.socks.Open(cfg.Family, func(v6 bool) (*socket, error) { return openSocket(&t.cfg, v6) }); err != nil {
+		return nil, err
 	}
 	var readers []func()
-	for _, s := range t.socks {
-		if s != nil {
-			readers = append(readers, func() { s.run(t) })
-		}
+	for _, s := range t.socks.Opened() {
+		readers = append(readers, func() { s.run(t) })
 	}
 	t.rx.Init(errReceiveClosed, readers...)
 	return t, nil
 }
 
-var errFamilyNotOpened = icmperrors.New("the transport was configured without this family")
-
-func familyName(v6 bool) string {
-	if v6 {
-		return "IPv6"
-	}
-	return "IPv4"
-}
-
-func famIndex(a netip.Addr) int {
-	if a.Is6() {
-		return 1
-	}
-	return 0
-}
+func familyName(v6 bool) string { return sockio.FamilyName(v6) }
 
 // Errors returned after Close, allocated once.
 var (
@@ -162,10 +109,9 @@ func (t *Transport) socketFor(req *transport.Request) (*socket, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	fam := famIndex(req.Destination)
-	s := t.socks[fam]
-	if s == nil {
-		return nil, t.openErr[fam]
+	s, err := t.socks.For(req.Destination)
+	if err != nil {
+		return nil, err
 	}
 	if req.Destination == limitedBroadcast && !t.broadcast.Load() {
 		return nil, errBroadcastOff(req.Destination)
@@ -196,30 +142,9 @@ func (t *Transport) Send(ctx context.Context, req *transport.Request) error {
 // Linux), stamping each as Send does, and returns how many went out; the error describes
 // reqs[n].
 func (t *Transport) SendBatch(ctx context.Context, reqs []transport.Request) (int, error) {
-	n := 0
-	for n < len(reqs) {
-		if err := ctx.Err(); err != nil {
-			return n, err
-		}
-		s, err := t.socketFor(&reqs[n])
-		if err != nil {
-			return n, err
-		}
-		// A run of requests of one family, each valid, goes out in one batch.
-		end := n + 1
-		for end < len(reqs) && reqs[end].Destination.Is6() == reqs[n].Destination.Is6() {
-			if _, err := t.socketFor(&reqs[end]); err != nil {
-				break
-			}
-			end++
-		}
-		sent, err := s.sendBatch(t, reqs[n:end])
-		n += sent
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
+	return sockio.SendRuns(ctx, reqs, t.socketFor, func(s *socket, run []transport.Request) (int, error) {
+		return s.sendBatch(t, run)
+	})
 }
 
 // Receive blocks until a reply arrives, ctx is done or the transport is closed; see
@@ -244,8 +169,8 @@ func (t *Transport) Poll(replies []transport.Reply) (int, error) {
 
 func (t *Transport) pollSockets(replies []transport.Reply) int {
 	n := 0
-	for _, s := range t.socks {
-		if s != nil && n < len(replies) {
+	for _, v6 := range [2]bool{false, true} {
+		if s := t.socks.Get(v6); s != nil && n < len(replies) {
 			n += s.poll(t, replies[n:])
 		}
 	}
@@ -258,11 +183,9 @@ func (t *Transport) Close() error { return t.rx.Close(t.closeSockets) }
 
 func (t *Transport) closeSockets() error {
 	var errs []error
-	for _, s := range t.socks {
-		if s != nil {
-			if err := s.close(); err != nil {
-				errs = append(errs, err)
-			}
+	for _, s := range t.socks.Opened() {
+		if err := s.close(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
@@ -276,7 +199,7 @@ func (t *Transport) closeSockets() error {
 // it is the transport's random default and requests may ask for another: fixed is false. For
 // a family the transport has not opened it returns 0, false.
 func (t *Transport) Identifier(dst netip.Addr) (id int, fixed bool) {
-	s := t.socks[famIndex(dst)]
+	s := t.socks.Get(dst.Is6())
 	if s == nil {
 		return 0, false
 	}
@@ -289,7 +212,7 @@ func (t *Transport) SetBroadcast(on bool) error {
 	if t.rx.Closed() {
 		return &icmperrors.Error{Op: "set broadcast", Class: icmperrors.ErrUnavailable, Err: net.ErrClosed}
 	}
-	if s := t.socks[0]; s != nil {
+	if s := t.socks.Get(false); s != nil {
 		if err := s.setBroadcast(on); err != nil {
 			return err
 		}
@@ -305,4 +228,6 @@ func (t *Transport) Broadcast() bool { return t.broadcast.Load() }
 func (t *Transport) Name() string { return "dgram" }
 
 // Families reports which families the transport has open.
-func (t *Transport) Families() (v4, v6 bool) { return t.socks[0] != nil, t.socks[1] != nil }
+func (t *Transport) Families() (v4, v6 bool) {
+	return t.socks.Get(false) != nil, t.socks.Get(true) != nil
+}

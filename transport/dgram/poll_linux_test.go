@@ -63,14 +63,14 @@ func TestPollWithoutReaders(t *testing.T) {
 	}
 
 	assert.False(t, tr.rx.Started(), "Poll starts no reader, and makes no queue")
-	assert.False(t, tr.socks[0].fd.Registered(), "sends and polls leave the sockets out of the poller")
-	assert.False(t, tr.socks[1].fd.Registered())
+	assert.False(t, tr.socks.Get(false).fd.Registered(), "sends and polls leave the sockets out of the poller")
+	assert.False(t, tr.socks.Get(true).fd.Registered())
 
 	req := transport.Request{Destination: lo4, Seq: 20}
 	require.NoError(t, tr.Send(context.Background(), &req))
 	receiveMatching(t, tr, lo4, 20)
 	assert.True(t, tr.rx.Started(), "Receive starts the readers")
-	require.Eventually(t, func() bool { return tr.socks[0].fd.Registered() && tr.socks[1].fd.Registered() },
+	require.Eventually(t, func() bool { return tr.socks.Get(false).fd.Registered() && tr.socks.Get(true).fd.Registered() },
 		5*time.Second, time.Millisecond, "the readers wait in the poller")
 
 	idle := openIn(t, c.Client.NS, Config{})

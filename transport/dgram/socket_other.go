@@ -1,4 +1,4 @@
-//go:build !linux && !darwin && !windows
+//go:build !linux && !darwin
 
 package dgram
 
@@ -17,7 +17,7 @@ func openSocket(cfg *Config, v6 bool) (*socket, error) {
 		Op:    "open " + familyName(v6) + " ping socket",
 		Class: icmperrors.ErrNotSupported,
 		Err:   icmperrors.New("datagram ICMP sockets are not available on " + runtime.GOOS),
-		Hint:  "use raw mode with administrator rights",
+		Hint:  "on Windows use transport/winicmp, the ICMP API; elsewhere raw mode",
 	}
 }
 

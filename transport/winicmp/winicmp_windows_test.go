@@ -1,6 +1,6 @@
 //go:build windows
 
-package dgram
+package winicmp
 
 import (
 	"context"

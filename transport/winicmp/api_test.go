@@ -1,4 +1,4 @@
-package dgram
+package winicmp
 
 import (
 	"encoding/binary"
