@@ -1,10 +1,8 @@
 package dgram
 
 import (
-	"context"
 	"net"
 	"net/netip"
-	"sync/atomic"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
 	"github.com/icmpkit/icmpkit/internal/sockio"
@@ -50,12 +48,17 @@ func (cfg *Config) validate() error {
 // Transport sends echo requests and receives replies over datagram ICMP sockets, one for each
 // family, shared by any number of goroutines. See the package documentation for what each
 // system allows.
+//
+// Its methods Send, SendBatch, Receive, ReceiveBatch, Poll, Close, Identifier, SetBroadcast,
+// Broadcast, Families and ReadersStarted are those of the frame that icmpkit's transports of
+// one socket per family share; they behave as the interfaces of package transport say. On
+// Linux Send overwrites req.ID with the socket's identifier, which Identifier reports as
+// fixed; on macOS Identifier reports the transport's random default, not fixed.
 type Transport struct {
+	sockio.Frame
 	cfg   Config
-	socks sockio.Pair[socket]
-
-	rx        sockio.Replies // the readers and their queue
-	broadcast atomic.Bool
+	sock4 *socket // the open sockets, nil for a family not open
+	sock6 *socket
 }
 
 // Interfaces a Transport implements.
@@ -80,14 +83,21 @@ func New(cfg Config) (*Transport, error) {
 		return nil, err
 	}
 	t := &Transport{cfg: cfg}
-	if err := t.socks.Open(cfg.Family, func(v6 bool) (*socket, error) { return openSocket(&t.cfg, v6) }); err != nil {
+	err := sockio.OpenFrame(&t.Frame, cfg.Family, errSendClosed, errReceiveClosed, func(v6 bool, l sockio.Link) (*socket, error) {
+		s, err := openSocket(&t.cfg, v6, l)
+		if err != nil {
+			return nil, err
+		}
+		if v6 {
+			t.sock6 = s
+		} else {
+			t.sock4 = s
+		}
+		return s, nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	var readers []func()
-	for _, s := range t.socks.Opened() {
-		readers = append(readers, func() { s.run(t) })
-	}
-	t.rx.Init(errReceiveClosed, readers...)
 	return t, nil
 }
 
@@ -99,135 +109,5 @@ var (
 	errReceiveClosed = &icmperrors.Error{Op: "receive", Class: icmperrors.ErrUnavailable, Err: net.ErrClosed}
 )
 
-var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
-
-// socketFor gives the open socket for dst's family, checking what every send checks.
-func (t *Transport) socketFor(req *transport.Request) (*socket, error) {
-	if t.rx.Closed() {
-		return nil, errSendClosed
-	}
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
-	s, err := t.socks.For(req.Destination)
-	if err != nil {
-		return nil, err
-	}
-	if req.Destination == limitedBroadcast && !t.broadcast.Load() {
-		return nil, errBroadcastOff(req.Destination)
-	}
-	return s, nil
-}
-
-func errBroadcastOff(dst netip.Addr) error {
-	return &icmperrors.Error{Op: "send to " + dst.String(), Class: icmperrors.ErrBroadcast,
-		Hint: "enable broadcast (SetBroadcast(true), the -b flag) to ping a broadcast address"}
-}
-
-// Send transmits one echo request; see transport.Transport. On Linux req.ID is overwritten
-// with the socket's identifier. Send checks ctx before sending but does not wait for it: a
-// send blocks only while the socket's send buffer is full.
-func (t *Transport) Send(ctx context.Context, req *transport.Request) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s, err := t.socketFor(req)
-	if err != nil {
-		return err
-	}
-	return s.send(t, req)
-}
-
-// SendBatch sends reqs in order with as few system calls as the system allows (sendmmsg on
-// Linux), stamping each as Send does, and returns how many went out; the error describes
-// reqs[n].
-func (t *Transport) SendBatch(ctx context.Context, reqs []transport.Request) (int, error) {
-	return sockio.SendRuns(ctx, reqs, t.socketFor, func(s *socket, run []transport.Request) (int, error) {
-		return s.sendBatch(t, run)
-	})
-}
-
-// Receive blocks until a reply arrives, ctx is done or the transport is closed; see
-// transport.Transport.
-func (t *Transport) Receive(ctx context.Context, reply *transport.Reply) error {
-	return t.rx.Receive(ctx, reply)
-}
-
-// ReceiveBatch blocks as Receive does until at least one reply is available, then fills as
-// many of replies as are waiting and returns how many it filled.
-func (t *Transport) ReceiveBatch(ctx context.Context, replies []transport.Reply) (int, error) {
-	return t.rx.ReceiveBatch(ctx, replies)
-}
-
-// Poll hands over, without waiting, the replies already queued for Receive, then those
-// waiting in the sockets (on Linux), up to len(replies), and returns how many it filled; see
-// transport.Poller. When another Poll is reading a socket at the time, it leaves that socket
-// to it.
-func (t *Transport) Poll(replies []transport.Reply) (int, error) {
-	return t.rx.Poll(replies, t.pollSockets)
-}
-
-func (t *Transport) pollSockets(replies []transport.Reply) int {
-	n := 0
-	for _, v6 := range [2]bool{false, true} {
-		if s := t.socks.Get(v6); s != nil && n < len(replies) {
-			n += s.poll(t, replies[n:])
-		}
-	}
-	return n
-}
-
-// Close closes the sockets, ends their readers and unblocks every pending Receive. It is
-// safe to call more than once; later calls return the first call's result.
-func (t *Transport) Close() error { return t.rx.Close(t.closeSockets) }
-
-func (t *Transport) closeSockets() error {
-	var errs []error
-	for _, s := range t.socks.Opened() {
-		if err := s.close(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return icmperrors.Wrap(icmperrors.ErrSocket, "close", icmperrors.Join(errs...))
-	}
-	return nil
-}
-
-// Identifier gives the identifier requests to dst's family carry. On Linux it is the
-// socket's bound port, which the kernel writes into every request: fixed is true. On macOS
-// it is the transport's random default and requests may ask for another: fixed is false. For
-// a family the transport has not opened it returns 0, false.
-func (t *Transport) Identifier(dst netip.Addr) (id int, fixed bool) {
-	s := t.socks.Get(dst.Is6())
-	if s == nil {
-		return 0, false
-	}
-	return s.identifier()
-}
-
-// SetBroadcast allows or forbids IPv4 broadcast destinations (SO_BROADCAST). It is off by
-// default.
-func (t *Transport) SetBroadcast(on bool) error {
-	if t.rx.Closed() {
-		return &icmperrors.Error{Op: "set broadcast", Class: icmperrors.ErrUnavailable, Err: net.ErrClosed}
-	}
-	if s := t.socks.Get(false); s != nil {
-		if err := s.setBroadcast(on); err != nil {
-			return err
-		}
-	}
-	t.broadcast.Store(on)
-	return nil
-}
-
-// Broadcast reports whether broadcast destinations are allowed.
-func (t *Transport) Broadcast() bool { return t.broadcast.Load() }
-
 // Name gives "dgram".
 func (t *Transport) Name() string { return "dgram" }
-
-// Families reports which families the transport has open.
-func (t *Transport) Families() (v4, v6 bool) {
-	return t.socks.Get(false) != nil, t.socks.Get(true) != nil
-}

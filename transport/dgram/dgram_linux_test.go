@@ -31,7 +31,7 @@ func TestPingLoopback(t *testing.T) {
 	require.True(t, v4)
 	require.True(t, v6)
 	assert.Equal(t, "dgram", tr.Name())
-	require.NoError(t, tr.socks.Get(false).fd.Control(func(fd uintptr) {
+	require.NoError(t, tr.sock4.fd.Control(func(fd uintptr) {
 		n, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
 		assert.NoError(t, err)
 		assert.GreaterOrEqual(t, n, DefaultReceiveBuffer, "the kernel reports twice the size asked for")

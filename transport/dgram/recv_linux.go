@@ -25,7 +25,6 @@ const (
 // error queue, until both are empty, and then it waits in the poller.
 type reader struct {
 	s *socket
-	t *Transport
 	b *sockio.Batch
 
 	eData [errDataLen]byte
@@ -43,9 +42,9 @@ type reader struct {
 }
 
 // newReader makes a reader of batch messages a call.
-func newReader(s *socket, t *Transport, batch int) *reader {
+func newReader(s *socket, batch int) *reader {
 	r := &reader{
-		s: s, t: t,
+		s:   s,
 		b:   sockio.NewBatch(batch, minSlot, recvOOBLen),
 		out: make([]transport.Reply, 0, 2*batch),
 	}
@@ -61,23 +60,23 @@ func newReader(s *socket, t *Transport, batch int) *reader {
 }
 
 // run reads until the transport closes.
-func (s *socket) run(t *Transport) {
-	r := newReader(s, t, batchLen)
+func (s *socket) Read() {
+	r := newReader(s, batchLen)
 	for {
 		r.out = r.out[:0]
 		err := s.fd.Read(r.read)
-		if t.rx.Closed() || r.fatal != 0 {
+		if s.link.Closed() || r.fatal != 0 {
 			return
 		}
 		if err != nil {
 			r.out = r.out[:0]
 			r.readLevel()
-			if t.rx.Closed() || r.fatal != 0 {
+			if s.link.Closed() || r.fatal != 0 {
 				return
 			}
 		}
 		for i := range r.out {
-			if !t.rx.Deliver(&r.out[i]) {
+			if !s.link.Deliver(&r.out[i]) {
 				return
 			}
 		}
@@ -190,8 +189,8 @@ const pollRounds = 4
 
 // poll reads the socket without waiting, replies and errors alike, up to len(replies), and
 // returns how many it filled. It leaves the socket alone when another Poll is reading it.
-func (s *socket) poll(t *Transport, replies []transport.Reply) int {
-	return s.pollSlot.Use(func() *reader { return newReader(s, t, pollBatch) }, func(r *reader) int {
+func (s *socket) Poll(replies []transport.Reply) int {
+	return s.pollSlot.Use(func() *reader { return newReader(s, pollBatch) }, func(r *reader) int {
 		n := 0
 		for range pollRounds {
 			if n == len(replies) {

@@ -24,6 +24,7 @@ import (
 // neither rewrites the identifier nor filters by it, so the socket remembers the identifiers
 // it has sent with and drops messages about any other.
 type socket struct {
+	link sockio.Link // the transport, for its state and its reply queue
 	v6   bool
 	file *os.File
 	rc   syscall.RawConn
@@ -54,7 +55,7 @@ func openError(v6 bool, err error) error {
 	return icmperrors.Wrap(icmperrors.ErrSocket, op, err)
 }
 
-func openSocket(cfg *Config, v6 bool) (*socket, error) {
+func openSocket(cfg *Config, v6 bool, link sockio.Link) (*socket, error) {
 	family, proto := unix.AF_INET, unix.IPPROTO_ICMP
 	if v6 {
 		family, proto = unix.AF_INET6, unix.IPPROTO_ICMPV6
@@ -74,7 +75,7 @@ func openSocket(cfg *Config, v6 bool) (*socket, error) {
 	}
 	var idb [2]byte
 	_, _ = rand.Read(idb[:])
-	s := &socket{v6: v6, file: os.NewFile(uintptr(fd), "icmpkit-dgram-"+familyName(v6)),
+	s := &socket{v6: v6, link: link, file: os.NewFile(uintptr(fd), "icmpkit-dgram-"+familyName(v6)),
 		id: int(binary.BigEndian.Uint16(idb[:])), curTTL: -1, curTOS: -1}
 	rc, err := s.file.SyscallConn()
 	if err != nil {
@@ -160,11 +161,11 @@ func (s *socket) configure(fd int, cfg *Config) error {
 	return nil
 }
 
-func (s *socket) identifier() (int, bool) { return s.id, false }
+func (s *socket) Identifier() (int, bool) { return s.id, false }
 
-func (s *socket) close() error { return s.file.Close() }
+func (s *socket) Close() error { return s.file.Close() }
 
-func (s *socket) setBroadcast(on bool) error {
+func (s *socket) SetBroadcast(on bool) error {
 	v := 0
 	if on {
 		v = 1
@@ -218,7 +219,7 @@ func (s *socket) setOptions(fd int, req *transport.Request) error {
 	return nil
 }
 
-func (s *socket) send(t *Transport, req *transport.Request) error {
+func (s *socket) Send(req *transport.Request) error {
 	payload := wire.Payload(req)
 	bp, _ := s.bufs.Get().(*[]byte)
 	if bp == nil {
@@ -257,7 +258,7 @@ func (s *socket) send(t *Transport, req *transport.Request) error {
 	})
 	switch {
 	case werr != nil:
-		if t.rx.Closed() {
+		if s.link.Closed() {
 			return errSendClosed
 		}
 		return icmperrors.Wrap(icmperrors.ErrUnavailable, "send", werr)
@@ -266,17 +267,17 @@ func (s *socket) send(t *Transport, req *transport.Request) error {
 			return operr
 		}
 		return icmperrors.Wrap(icmperrors.ErrSocket, "set options for "+req.Destination.String(), operr)
-	case serr == unix.EACCES && !t.broadcast.Load():
-		return errBroadcastOff(req.Destination)
+	case serr == unix.EACCES && !s.link.Broadcast():
+		return sockio.ErrBroadcastOff(req.Destination)
 	case serr != nil:
 		return &icmperrors.Error{Op: "send to " + req.Destination.String(), Class: icmperrors.ErrSocket, Err: serr}
 	}
 	return nil
 }
 
-func (s *socket) sendBatch(t *Transport, reqs []transport.Request) (int, error) {
+func (s *socket) SendBatch(reqs []transport.Request) (int, error) {
 	for i := range reqs {
-		if err := s.send(t, &reqs[i]); err != nil {
+		if err := s.Send(&reqs[i]); err != nil {
 			return i, err
 		}
 	}
@@ -284,7 +285,7 @@ func (s *socket) sendBatch(t *Transport, reqs []transport.Request) (int, error) 
 }
 
 // run reads until the transport closes.
-func (s *socket) run(t *Transport) {
+func (s *socket) Read() {
 	buf := make([]byte, 2048)
 	oob := make([]byte, 256)
 	var r transport.Reply
@@ -304,10 +305,10 @@ func (s *socket) run(t *Transport) {
 			got = s.parse(buf[:n], oob[:oobn], from, &r)
 			return true
 		})
-		if t.rx.Closed() || err != nil {
+		if s.link.Closed() || err != nil {
 			return
 		}
-		if got && !t.rx.Deliver(&r) {
+		if got && !s.link.Deliver(&r) {
 			return
 		}
 	}
@@ -363,4 +364,4 @@ func (s *socket) parse(b, oob []byte, from unix.Sockaddr, r *transport.Reply) bo
 
 // poll finds no replies here: they are read by the socket's reader, which the first Receive
 // starts.
-func (s *socket) poll(t *Transport, replies []transport.Reply) int { return 0 }
+func (s *socket) Poll(replies []transport.Reply) int { return 0 }

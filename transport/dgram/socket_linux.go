@@ -25,6 +25,7 @@ import (
 // when something has to wait on it (the reader, or a send that finds the send buffer full;
 // see internal/pollfd).
 type socket struct {
+	link sockio.Link // the transport, for its state and its reply queue
 	v6   bool
 	fd   *pollfd.FD
 	port int // the identifier the kernel writes into our requests
@@ -72,7 +73,7 @@ func openError(v6 bool, err error) error {
 	return icmperrors.Wrap(icmperrors.ErrSocket, op, err)
 }
 
-func openSocket(cfg *Config, v6 bool) (*socket, error) {
+func openSocket(cfg *Config, v6 bool, link sockio.Link) (*socket, error) {
 	family, proto := unix.AF_INET, unix.IPPROTO_ICMP
 	if v6 {
 		family, proto = unix.AF_INET6, unix.IPPROTO_ICMPV6
@@ -81,7 +82,7 @@ func openSocket(cfg *Config, v6 bool) (*socket, error) {
 	if err != nil {
 		return nil, openError(v6, err)
 	}
-	s := &socket{v6: v6, wake: -1}
+	s := &socket{v6: v6, wake: -1, link: link}
 	if err := s.configure(fd, cfg); err != nil {
 		unix.Close(fd)
 		return nil, err
@@ -185,7 +186,7 @@ func (s *socket) configure(fd int, cfg *Config) error {
 	return nil
 }
 
-func (s *socket) identifier() (int, bool) { return s.port, true }
+func (s *socket) Identifier() (int, bool) { return s.port, true }
 
 // wakeFD gives the eventfd that close signals, making it on first use; false once closing.
 func (s *socket) wakeFD() (int, bool) {
@@ -204,7 +205,7 @@ func (s *socket) wakeFD() (int, bool) {
 	return s.wake, true
 }
 
-func (s *socket) close() error {
+func (s *socket) Close() error {
 	s.wakeMu.Lock()
 	s.closing = true
 	if s.wake >= 0 {
@@ -221,7 +222,7 @@ func (s *socket) close() error {
 	return err
 }
 
-func (s *socket) setBroadcast(on bool) error {
+func (s *socket) SetBroadcast(on bool) error {
 	v := 0
 	if on {
 		v = 1
@@ -340,7 +341,7 @@ func (s *socket) getSend() *sendState {
 func (s *socket) notePayload(n int) { sockio.RaiseTo(&s.maxPayload, int64(n)) }
 
 // send transmits one request.
-func (s *socket) send(t *Transport, req *transport.Request) error {
+func (s *socket) Send(req *transport.Request) error {
 	st := s.getSend()
 	defer s.sends.Put(st)
 	req.ID = s.port
@@ -370,13 +371,13 @@ func (s *socket) send(t *Transport, req *transport.Request) error {
 		st.errno = 0
 		req.SentAt = time.Now()
 		if err := s.fd.Write(st.write); err != nil {
-			return t.writeFailed(err)
+			return s.writeFailed(err)
 		}
 		if st.errno == 0 {
 			return nil
 		}
 		if try == pendingTries {
-			return t.sendError(req.Destination, st.errno)
+			return s.sendError(req.Destination, st.errno)
 		}
 	}
 }
@@ -411,8 +412,8 @@ func (s *socket) setPMTU(v int) error {
 }
 
 // writeFailed turns an error of the poller into Send's error.
-func (t *Transport) writeFailed(err error) error {
-	if t.rx.Closed() {
+func (s *socket) writeFailed(err error) error {
+	if s.link.Closed() {
 		return errSendClosed
 	}
 	return icmperrors.Wrap(icmperrors.ErrUnavailable, "send", err)
@@ -421,9 +422,9 @@ func (t *Transport) writeFailed(err error) error {
 // sendError classifies a failed sendmsg. Every class but ErrBroadcast is ErrSocket: the
 // failure concerns this destination (no route, a firewall, a message too long for the path),
 // and other destinations may still work.
-func (t *Transport) sendError(dst netip.Addr, errno syscall.Errno) error {
+func (s *socket) sendError(dst netip.Addr, errno syscall.Errno) error {
 	op := "send to " + dst.String()
-	if errno == unix.EACCES && !t.broadcast.Load() {
+	if errno == unix.EACCES && !s.link.Broadcast() {
 		return &icmperrors.Error{Op: op, Class: icmperrors.ErrBroadcast, Err: errno,
 			Hint: "the destination is a broadcast address; enable broadcast (SetBroadcast(true), the -b flag) to ping it"}
 	}
@@ -470,11 +471,11 @@ func (s *socket) getBatch() *batchState {
 }
 
 // sendBatch sends reqs, all of this socket's family.
-func (s *socket) sendBatch(t *Transport, reqs []transport.Request) (int, error) {
+func (s *socket) SendBatch(reqs []transport.Request) (int, error) {
 	done := 0
 	for done < len(reqs) {
 		if !s.v6 && reqs[done].DontFragment {
-			if err := s.send(t, &reqs[done]); err != nil {
+			if err := s.Send(&reqs[done]); err != nil {
 				return done, err
 			}
 			done++
@@ -484,7 +485,7 @@ func (s *socket) sendBatch(t *Transport, reqs []transport.Request) (int, error) 
 		for end < len(reqs) && end-done < batchLen && (s.v6 || !reqs[end].DontFragment) {
 			end++
 		}
-		n, err := s.sendChunk(t, reqs[done:end])
+		n, err := s.sendChunk(reqs[done:end])
 		done += n
 		if err != nil {
 			return done, err
@@ -493,7 +494,7 @@ func (s *socket) sendBatch(t *Transport, reqs []transport.Request) (int, error) 
 	return done, nil
 }
 
-func (s *socket) sendChunk(t *Transport, reqs []transport.Request) (int, error) {
+func (s *socket) sendChunk(reqs []transport.Request) (int, error) {
 	b := s.getBatch()
 	defer s.batches.Put(b)
 	maxp := 0
@@ -514,7 +515,7 @@ func (s *socket) sendChunk(t *Transport, reqs []transport.Request) (int, error) 
 		b.off, b.cnt, b.sent, b.errno = sent, len(reqs), 0, 0
 		now := time.Now()
 		if err := s.fd.Write(b.write); err != nil {
-			return sent, t.writeFailed(err)
+			return sent, s.writeFailed(err)
 		}
 		for i := sent; i < sent+b.sent; i++ {
 			reqs[i].SentAt = now
@@ -526,7 +527,7 @@ func (s *socket) sendChunk(t *Transport, reqs []transport.Request) (int, error) 
 				at, failed = sent, 0
 			}
 			if failed++; failed == pendingTries {
-				return sent, t.sendError(reqs[sent].Destination, b.errno)
+				return sent, s.sendError(reqs[sent].Destination, b.errno)
 			}
 		}
 	}
