@@ -454,15 +454,15 @@ func Traceroute(ctx context.Context, address string, opts *TraceOptions) (*resul
 // family matches.
 func (e edge) validate(dst netip.Addr) error {
 	switch {
-	case !e.family.valid():
-		return errors.Invalid("family", "must be 0, 4 or 6, got %d", int(e.family))
+	case !e.family.Valid():
+		return errors.Invalid("family", "must be FamilyAny, IPv4 or IPv6, got %d", int(e.family))
 	case e.mode < ModeAuto || e.mode > ModeUnprivileged:
 		return errors.Invalid("mode", "unknown mode %d", int(e.mode))
 	case e.id < 0 || e.id > 0xffff:
 		return errors.Invalid("identifier", "must be in 0..65535, got %d", e.id)
 	case e.source.Is4In6():
 		return errors.Invalid("source", "%s is an IPv4-mapped IPv6 address; use %s", e.source, e.source.Unmap())
-	case e.source.IsValid() && !e.family.matches(e.source):
+	case e.source.IsValid() && !e.family.Includes(e.source):
 		return errors.Invalid("source", "%s is not an %s address", e.source, e.family)
 	case e.source.IsValid() && dst.IsValid() && e.source.Is4() != dst.Is4():
 		return errors.Invalid("source", "%s and the destination %s are of different families", e.source, dst)
