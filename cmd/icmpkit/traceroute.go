@@ -12,6 +12,7 @@ import (
 	"github.com/icmpkit/icmpkit"
 	"github.com/icmpkit/icmpkit/probe"
 	"github.com/icmpkit/icmpkit/result"
+	"github.com/icmpkit/icmpkit/transport"
 )
 
 // traceroute(8)'s packet lengths, IP header included: its default data is 40 bytes after the
@@ -169,9 +170,13 @@ func runTraceroute(ctx context.Context, args []string, e *env) int {
 	}
 	outs := make([][]probe.TraceOutcome, f.last-f.first+1)
 	p := newTracePrinter(out, nm, f.probes, f.extensions, len(outs))
+	refused := false // a Destination Unreachable came, which ends the trace
 	opts.OnProbe = func(o probe.TraceOutcome) {
 		if d := o.Distance - f.first; d >= 0 && d < len(outs) {
 			outs[d] = append(outs[d], o)
+		}
+		if !o.TimedOut && o.Reply.Kind() == transport.KindDestinationUnreachable {
+			refused = true
 		}
 		if nm != nil && !o.TimedOut {
 			nm.start(o.Reply.Source)
@@ -203,10 +208,10 @@ func runTraceroute(ctx context.Context, args []string, e *env) int {
 	for i := range trace.Hops {
 		show(&trace.Hops[i])
 	}
-	// The trace ends at the destination or at a Destination Unreachable; otherwise every
-	// distance up to -m was probed, and the silent ones get their stars.
-	ended := len(trace.Hops) > 0 && trace.Hops[len(trace.Hops)-1].Unreachable != ""
-	if !trace.Reached && !ended && ctx.Err() == nil {
+	// The trace ends at the destination or at a Destination Unreachable (of any code, marked
+	// or not); otherwise every distance up to -m was probed, and the silent ones get their
+	// stars.
+	if !trace.Reached && !refused && ctx.Err() == nil {
 		for ; next <= f.last; next++ {
 			p.print(next, outs[next-f.first], 0)
 		}
