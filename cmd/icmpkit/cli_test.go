@@ -155,6 +155,10 @@ func TestCLIBadInput(t *testing.T) {
 		{"traceroute", "-Q", "999", "127.0.0.1"},
 		{"traceroute", "no-such-host.invalid"},
 		{"tracert", "127.0.0.1"},
+		{"ping", "--json=1", "127.0.0.1"},
+		{"ping", "--help=x"},
+		{"multiping", "--json=yes", "127.0.0.1"},
+		{"traceroute", "--paris=1", "127.0.0.1"},
 	}
 	for _, args := range tests {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

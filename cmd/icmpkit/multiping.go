@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/icmpkit/icmpkit"
@@ -34,7 +35,12 @@ type millisValue struct {
 	seen *bool
 }
 
-func (v millisValue) String() string { return "" }
+func (v millisValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strconv.FormatFloat(float64(*v.p)/float64(time.Millisecond), 'f', -1, 64)
+}
 
 func (v millisValue) Set(s string) error {
 	d, err := parseDuration(s, time.Millisecond, "milliseconds")

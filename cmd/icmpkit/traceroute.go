@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/icmpkit/icmpkit"
+	"github.com/icmpkit/icmpkit/cmd/icmpkit/internal/getopt"
 	"github.com/icmpkit/icmpkit/probe"
 	"github.com/icmpkit/icmpkit/result"
 	"github.com/icmpkit/icmpkit/transport"
@@ -41,7 +42,7 @@ func (f *traceFlags) define(c *command) {
 	c.secondsVar(&f.timeout, "W", probe.DefaultTimeout, false, "time to wait for each probe")
 	c.secondsVar(&f.timeout, "w|wait", probe.DefaultTimeout, false, "the same as -W, as traceroute(8) spells it (MAX alone)")
 	c.define("z", "SEC", "interval between probes (0: none; --fast without -z waits 0.05, icmplib's)",
-		seenValue{&secondsValue{&f.wait, true}, &f.waitSet}, false)
+		getopt.Seen{Value: &secondsValue{&f.wait, true}, Seen: &f.waitSet}, false)
 	c.intVar(&f.tclass, "Q", "N", 0, 0, 255, "traffic class (DS field / TOS byte)")
 	c.intVar(&f.tclass, "t|tos", "N", 0, 0, 255, "the same as -Q, as traceroute(8) spells it")
 	c.boolVar(&f.numeric, "n", false, "show addresses alone, without looking up their names")
@@ -166,7 +167,7 @@ func runTraceroute(ctx context.Context, args []string, e *env) int {
 	out.Flush()
 	var nm *names
 	if !f.numeric {
-		nm = newNames(ctx, e.look().name)
+		nm = newNames(ctx, e.look().name, lookupTimeout)
 	}
 	outs := make([][]probe.TraceOutcome, f.last-f.first+1)
 	p := newTracePrinter(out, nm, f.probes, f.extensions, len(outs))
