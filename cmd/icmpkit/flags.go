@@ -52,6 +52,12 @@ func (c *command) intVar(p *int, name, meta string, def, lo, hi int, usage strin
 	c.define(name, meta, usage, &intValue{p, lo, hi}, false)
 }
 
+// tosVar defines a traffic class option, 0 by default.
+func (c *command) tosVar(p *int, name, usage string) {
+	*p = 0
+	c.define(name, "N", usage, tosValue{p}, false)
+}
+
 func (c *command) boolVar(p *bool, name string, def bool, usage string) {
 	*p = def
 	c.define(name, "", usage, getopt.Bool{P: p}, true)
@@ -168,6 +174,28 @@ func (v *intValue) Set(s string) error {
 		return fmt.Errorf("must be in %d..%d", v.lo, v.hi)
 	}
 	*v.p = n
+	return nil
+}
+
+// tosValue is a traffic class (the DS field and ECN bits, the old TOS byte), 0..255, in
+// decimal or in hexadecimal after 0x, as iputils ping's -Q takes it.
+type tosValue struct{ p *int }
+
+func (v tosValue) String() string { return strconv.Itoa(*v.p) }
+
+func (v tosValue) Set(s string) error {
+	digits, base := s, 10
+	if len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
+		digits, base = s[2:], 16
+	}
+	n, err := strconv.ParseInt(digits, base, 64)
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange):
+		return errors.New("not a number: give it in decimal, or in hex after 0x")
+	case err != nil || n < 0 || n > 255:
+		return errors.New("must be in 0..255")
+	}
+	*v.p = int(n)
 	return nil
 }
 

@@ -140,7 +140,9 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		return e.fail("multiping", icmperrors.Invalid("targets", "the list of targets is empty"))
 	}
 	var pulled int64
+	exhausted := false // every target was pulled
 	all := func(yield func(string) bool) {
+		defer func() { exhausted = !ok }()
 		for a := first; ok; a, ok = next() {
 			if !f.asJSON {
 				out.pull(ctx, pulled, a, tg.label)
@@ -218,8 +220,8 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		return e.fail("multiping", failure)
 	case tg.err != nil:
 		return e.fail("multiping", tg.err)
-	case ctx.Err() != nil && !fp.loop:
-		return exitFail // interrupted: not every target was found alive
+	case ctx.Err() != nil && !exhausted:
+		return exitFail // interrupted before every target was probed
 	case alive < hosts:
 		return exitFail
 	}

@@ -36,7 +36,7 @@ func (p *pingFlags) define(c *command, count int, multi bool) {
 	c.secondsVar(&p.timeout, "W", probe.DefaultTimeout, false, "time to wait for each reply")
 	c.intVar(&p.size, "s", "BYTES", probe.DefaultPayloadSize, 0, transport.MaxPayloadV6, "payload size")
 	c.intVar(&p.ttl, "t", "N", transport.DefaultTTL, 1, 255, "TTL / hop limit")
-	c.intVar(&p.tclass, "Q", "N", 0, 0, 255, "traffic class (DS field / TOS byte)")
+	c.tosVar(&p.tclass, "Q", "traffic class (DS field / TOS byte), decimal or 0x hex")
 	p.net.defineSource(c)
 	p.net.defineFamily(c)
 	c.boolVar(&p.broadcast, "b", false, "allow broadcast destinations")
@@ -133,7 +133,7 @@ func runPing(ctx context.Context, args []string, e *env) int {
 	opts.Transport = t
 
 	// iputils looks names up only for a target given by name, and not with -n.
-	_, literal := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	_, literal := icmpkit.ParseAddr(host)
 	numeric := literal == nil || strings.ContainsRune(host, ':')
 	// iputils waits for a lookup as long as the resolver takes.
 	var nm *names

@@ -43,8 +43,8 @@ func (f *traceFlags) define(c *command) {
 	c.secondsVar(&f.timeout, "w|wait", probe.DefaultTimeout, false, "the same as -W, as traceroute(8) spells it (MAX alone)")
 	c.define("z", "SEC", "interval between probes (0: none; --fast without -z waits 0.05, icmplib's)",
 		getopt.Seen{Value: &secondsValue{&f.wait, true}, Seen: &f.waitSet}, false)
-	c.intVar(&f.tclass, "Q", "N", 0, 0, 255, "traffic class (DS field / TOS byte)")
-	c.intVar(&f.tclass, "t|tos", "N", 0, 0, 255, "the same as -Q, as traceroute(8) spells it")
+	c.tosVar(&f.tclass, "Q", "traffic class (DS field / TOS byte), decimal or 0x hex")
+	c.tosVar(&f.tclass, "t|tos", "the same as -Q, as traceroute(8) spells it")
 	c.boolVar(&f.numeric, "n", false, "show addresses alone, without looking up their names")
 	c.boolVar(&f.extensions, "e|extensions", false, "show ICMP extensions: RFC 4950 MPLS label stacks")
 	f.nf.defineSource(c)
