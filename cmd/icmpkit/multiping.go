@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"net/netip"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -35,7 +36,12 @@ type millisValue struct {
 	seen *bool
 }
 
-func (v millisValue) String() string { return "" }
+func (v millisValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strconv.FormatFloat(float64(*v.p)/float64(time.Millisecond), 'f', -1, 64)
+}
 
 func (v millisValue) Set(s string) error {
 	d, err := parseDuration(s, time.Millisecond, "milliseconds")
@@ -135,7 +141,9 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		return e.fail("multiping", icmperrors.Invalid("targets", "the list of targets is empty"))
 	}
 	var pulled int64
+	exhausted := false // every target was pulled
 	all := func(yield func(string) bool) {
+		defer func() { exhausted = !ok }()
 		for a := first; ok; a, ok = next() {
 			if !f.asJSON {
 				out.pull(ctx, pulled, a, tg.label)
@@ -213,8 +221,8 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		return e.fail("multiping", failure)
 	case tg.err != nil:
 		return e.fail("multiping", tg.err)
-	case ctx.Err() != nil && !fp.loop:
-		return exitFail // interrupted: not every target was found alive
+	case ctx.Err() != nil && !exhausted:
+		return exitFail // interrupted before every target was probed
 	case alive < hosts:
 		return exitFail
 	}
