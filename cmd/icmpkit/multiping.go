@@ -123,6 +123,8 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		Count: f.count, Interval: interval(f.interval), Timeout: f.timeout,
 		TTL: f.ttl, TrafficClass: f.tclass, Family: f.edge.family, Source: f.edge.source,
 		Rate: rate, DropRTTs: !f.asJSON && !(fp.alive && fp.elapsed),
+		// In a random order there is no input order to keep: JSON and CSV come as hosts finish.
+		Unordered: ord.random() && (f.asJSON || ord.csv),
 	}
 	opts.Payload, opts.PayloadSize = payload(f.size)
 	if err := opts.Validate(netip.Addr{}); err != nil {
