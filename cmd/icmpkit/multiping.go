@@ -233,6 +233,7 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	flush()
 	bar.clear()
 	if fp.stats && !f.asJSON && !ord.csv {
+		stats.unknown = tg.bad
 		stats.write(e.stderr, end)
 	}
 	switch {

@@ -239,6 +239,11 @@ func TestMultipingFileBadLines(t *testing.T) {
 		assert.Equal(t, file+`:3: "bad!name" is neither an address nor a host name`+"\n"+
 			file+":5: resolve nowhere.lab: name lookup failed: no such host\n", r.stderr)
 
+		// fping -s counts them as unknown addresses.
+		r = runOn(t, mockLab(t), runOpts{lookups: look}, "multiping", "-q", "--stats", "-c1", "-f", file)
+		assert.Equal(t, exitFail, r.code)
+		assert.Contains(t, r.stderr, "\n       4 targets\n       4 alive\n       0 unreachable\n       2 unknown addresses\n")
+
 		// With -4 an IPv6 line is bad too; standard input is named as grep names it; the
 		// same lines are bad in a random order, and so in the dry run.
 		r = runOn(t, mockLab(t), runOpts{lookups: look, stdin: "198.18.0.1\n2001:db8::1\n"}, "multiping", "-4", "-q", "-c1", "-f", "-")
