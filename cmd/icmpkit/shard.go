@@ -340,7 +340,9 @@ func dryRun(tg *targets, e *env) int {
 			w.WriteByte(' ')
 			w.WriteString(tg.label)
 		}
-		w.WriteByte('\n')
+		if w.WriteByte('\n') != nil {
+			break // the output is gone: Flush says why
+		}
 	}
 	if err := w.Flush(); err != nil {
 		return e.fail("multiping", fmt.Errorf("write: %w", err))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -9,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -312,4 +314,20 @@ func BenchmarkPermAt(b *testing.B) {
 		i = (i + 1) % p.n
 	}
 	_ = sum
+}
+
+type fullWriter struct{}
+
+func (fullWriter) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+// A dry run whose output cannot be written says so and stops, rather than going through a /8
+// for nothing.
+func TestDryRunWriteError(t *testing.T) {
+	var stderr strings.Builder
+	e := &env{stdin: strings.NewReader(""), stdout: fullWriter{}, stderr: &stderr, lookups: reverseOnly(nil)}
+	start := time.Now()
+	code := run(context.Background(), []string{"multiping", "--dry-run", "--seed", "1", "-g", "10.0.0.0/8"}, e)
+	assert.Equal(t, exitError, code)
+	assert.Equal(t, "icmpkit multiping: write: no space left on device\n", stderr.String())
+	t.Logf("stopped after %v", time.Since(start))
 }
