@@ -7,8 +7,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -345,4 +347,45 @@ func TestRandomOrderStable(t *testing.T) {
 		got = append(got, p.at(i))
 	}
 	assert.Equal(t, []uint64{0xcd67ef, 0xaf1094, 0x298956, 0x9c81ea}, got)
+}
+
+// The Kubernetes example's command line, run for each index of the Job as a dry run: the
+// pods together probe every target once.
+func TestKubernetesExample(t *testing.T) {
+	b, err := os.ReadFile("../../examples/kubernetes/sweep-job.yaml")
+	require.NoError(t, err)
+	manifest := string(b)
+	m := regexp.MustCompile(`(?m)^\s+completions: (\d+)`).FindStringSubmatch(manifest)
+	require.NotNil(t, m, "completions")
+	pods, err := strconv.Atoi(m[1])
+	require.NoError(t, err)
+	assert.Contains(t, manifest, "completionMode: Indexed")
+	assert.Contains(t, manifest, fmt.Sprintf("parallelism: %d", pods))
+	cmd := regexp.MustCompile(`(?s)icmpkit (multiping .*?);`).FindStringSubmatch(manifest)
+	require.NotNil(t, cmd, "the icmpkit command line")
+	args := strings.Fields(cmd[1])
+	assert.Contains(t, args, fmt.Sprintf("--shards=%d", pods), "a shard a pod")
+	assert.Contains(t, args, "--shard=$(JOB_COMPLETION_INDEX)")
+
+	var union []string
+	for k := range pods {
+		a := []string{"--dry-run"}
+		for _, arg := range args[1:] {
+			a = append(a, strings.ReplaceAll(arg, "$(JOB_COMPLETION_INDEX)", strconv.Itoa(k)))
+		}
+		union = append(union, dryRunOf(t, runOpts{}, a...)...)
+	}
+	// The same targets, not split.
+	var plain []string
+	for _, arg := range args[1:] {
+		if !strings.HasPrefix(arg, "--shard") && !strings.HasPrefix(arg, "--seed") {
+			plain = append(plain, arg)
+		}
+	}
+	whole := dryRunOf(t, runOpts{}, plain...)
+	require.NotEmpty(t, whole)
+	assert.Equal(t, len(whole), len(union))
+	slices.Sort(union)
+	slices.Sort(whole)
+	assert.True(t, slices.Equal(whole, union), "every target once")
 }
