@@ -173,6 +173,9 @@ type MultipingOptions struct {
 	Rate float64
 	// DropRTTs keeps each Host's statistics but not its list of RTTs.
 	DropRTTs bool
+	// Unordered lets MultipingSeq yield each Host as soon as it completes, rather than in
+	// input order. Multiping returns its Hosts in input order either way.
+	Unordered bool
 	// OnProgress, when set, is called after hosts complete with the number done so far.
 	OnProgress func(done int)
 	// OnReply, when set, is called with each outcome of every host as it happens (see
@@ -219,7 +222,7 @@ func (o *MultipingOptions) probe() *probe.MultipingOptions {
 	return &probe.MultipingOptions{
 		Count: o.Count, Interval: o.Interval, Timeout: o.Timeout, ID: o.ID,
 		Payload: o.Payload, PayloadSize: o.PayloadSize, TTL: o.TTL, TrafficClass: o.TrafficClass,
-		Rate: o.Rate, Window: o.Concurrency, DropRTTs: o.DropRTTs, OnProgress: o.OnProgress,
+		Rate: o.Rate, Window: o.Concurrency, DropRTTs: o.DropRTTs, Unordered: o.Unordered, OnProgress: o.OnProgress,
 		OnReply: o.OnReply, OnIdle: o.OnIdle,
 	}
 }
