@@ -344,8 +344,8 @@ func dryRun(tg *targets, e *env) int {
 			break // the output is gone: Flush says why
 		}
 	}
-	if err := w.Flush(); err != nil {
-		return e.fail("multiping", fmt.Errorf("write: %w", err))
+	if w.Flush() != nil {
+		return exitError // run reports the write error, as for every subcommand
 	}
 	switch {
 	case tg.err != nil:

@@ -330,7 +330,7 @@ func TestDryRunWriteError(t *testing.T) {
 	start := time.Now()
 	code := run(context.Background(), []string{"multiping", "--dry-run", "--seed", "1", "-g", "10.0.0.0/8"}, e)
 	assert.Equal(t, exitError, code)
-	assert.Equal(t, "icmpkit multiping: write: no space left on device\n", stderr.String())
+	assert.Equal(t, "icmpkit multiping: write error: no space left on device\n", stderr.String())
 	t.Logf("stopped after %v", time.Since(start))
 }
 
