@@ -145,14 +145,25 @@ func traceTimeOf(name string) (time.Duration, bool) {
 
 // traceRun traces dst through tr and gives the trace, how long it took, and the distances
 // that OnHop saw, in the order it saw them.
+// traceRun traces dst over tr with a Prober made for the one trace, as a run of a program
+// does (see traceRunOn).
 func traceRun(t *testing.T, tr transport.Transport, dst netip.Addr, opts probe.TraceOptions) (*result.Trace, time.Duration, []int) {
+	t.Helper()
+	pr := probe.New(tr, nil)
+	defer pr.Close()
+	return traceRunOn(t, pr, dst, opts)
+}
+
+// traceRunOn traces dst over pr, a Prober that several traces may share: what its pacer
+// learnt of the routers' rate limits serves the next trace.
+func traceRunOn(t *testing.T, pr *probe.Prober, dst netip.Addr, opts probe.TraceOptions) (*result.Trace, time.Duration, []int) {
 	t.Helper()
 	var streamed []int
 	opts.OnHop = func(h result.Hop) { streamed = append(streamed, h.Distance) }
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
-	got, err := probe.Traceroute(ctx, tr, dst, &opts)
+	got, err := pr.Traceroute(ctx, dst, &opts)
 	elapsed := time.Since(start)
 	require.NoError(t, err, "trace %s", dst)
 	require.NotNil(t, got)

@@ -162,8 +162,8 @@ func TestTraceUnreachable(t *testing.T) {
 // 6, then one a second for IPv4 (net.ipv4.icmp_ratelimit=1000 ms) and one each 25 ms for IPv6
 // toward a /64 (net.ipv6.icmp.ratelimit=100 ms, shortened for wide prefixes). A trace with the
 // default 3 probes a distance gets an answer to each, and so does a second one straight after
-// from what the buckets hold; a third one, which finds the IPv4 buckets spent, gets its answers
-// from the pacing of its probes (see TestTraceRateLimitedBackToBack). The unlimited chain runs
+// from what the buckets hold; a third one over the same Prober, which finds the IPv4 buckets
+// spent, gets its answers from the pacing of its probes (see TestTraceRateLimitedBackToBack). The unlimited chain runs
 // the same traces as the control, and the times of both first traces are compared.
 func TestTraceRateLimits(t *testing.T) {
 	const traces = 3
@@ -180,8 +180,10 @@ func TestTraceRateLimits(t *testing.T) {
 						dst := tracePick(info.Target, f.v6)
 						want := traceExpect(info, f.v6)
 						var report []string
+						pr := probe.New(tr, nil)
+						defer pr.Close()
 						for i := range traces {
-							got, elapsed, streamed := traceRun(t, tr, dst, probe.TraceOptions{})
+							got, elapsed, streamed := traceRunOn(t, pr, dst, probe.TraceOptions{})
 							missing, lost := traceLoss(got, want, probe.DefaultTraceCount)
 							report = append(report, fmt.Sprintf("trace %d: %v, %d of %d probes unanswered, distances missing %v",
 								i+1, elapsed.Round(time.Millisecond), lost, len(want)*probe.DefaultTraceCount, missing))
