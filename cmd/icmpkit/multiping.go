@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"math"
 	"net/netip"
 	"strconv"
@@ -62,7 +63,7 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		"one summary line a host in input order (or one JSON object a host with --json).\n"+
 		"Targets are the HOSTs, every address of -g prefixes and the lines of -f files, in command-line order.")
 	f.define(c, probe.DefaultMultipingCount, true)
-	c.floatVar(&rate, "rate", "PPS", 0, "requests per second over all hosts (0: as fast as the host allows)")
+	c.floatVar(&rate, "rate", "PPS", 0, "requests per second over all hosts (0: as fast as the host allows; for a user who is not root at most 1000, and 0 is 1000)")
 	c.value(prefixFlag{tg}, "g", "CIDR", "every address of the prefix (IPv4 shorter than /31: but network and broadcast); repeatable")
 	c.value(fileFlag{tg}, "f", "FILE", "targets from FILE, one a line (- for stdin); repeatable")
 	c.boolVar(&showProgress, "progress", e.stderrTerminal, "progress bar on stderr (on when stderr is a terminal)")
@@ -93,11 +94,30 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	case fp.loop && (fp.vcount > 0 || c.given("c")):
 		return c.usageError(e, "-l excludes -c and -C")
 	}
+	if err := e.checkUserInterval(f.interval); err != nil {
+		fmt.Fprintln(e.stderr, "icmpkit multiping: "+err.Error())
+		return exitError
+	}
+	if e.uid > 0 {
+		switch {
+		case rate > maxUserRate:
+			fmt.Fprintf(e.stderr, "icmpkit multiping: cannot flood; maximal rate allowed for user is %d requests a second\n", maxUserRate)
+			return exitError
+		case rate == 0:
+			rate = maxUserRate
+		}
+	}
 	if fp.vcount > 0 {
 		f.count = fp.vcount
 	}
 	if fp.loop {
 		f.count = math.MaxInt32
+	}
+	concurrency := 0 // the library's window of hosts in progress
+	if fp.loop {
+		// A host of -l is in progress until Ctrl-C: every target must be, or those beyond the
+		// window would never be probed.
+		concurrency = math.MaxInt
 	}
 	// The arguments are resolved before anything is sent, so that a bad one fails the run
 	// at once; names in files resolve as they are read. A name given is how its target is
@@ -122,7 +142,7 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	opts := icmpkit.MultipingOptions{
 		Count: f.count, Interval: interval(f.interval), Timeout: f.timeout,
 		TTL: f.ttl, TrafficClass: f.tclass, Family: f.edge.family, Source: f.edge.source,
-		Rate: rate, DropRTTs: !f.asJSON && !(fp.alive && fp.elapsed),
+		Rate: rate, Concurrency: concurrency, DropRTTs: !f.asJSON && !(fp.alive && fp.elapsed),
 	}
 	opts.Payload, opts.PayloadSize = payload(f.size)
 	if err := opts.Validate(netip.Addr{}); err != nil {
@@ -153,7 +173,7 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 			}
 		}
 	}
-	t, code := e.openTransport("multiping", f.edge.mode, f.edge.config(f.edge.family), false)
+	t, code := e.openTransport("multiping", f.edge.mode, f.edge.config(f.edge.family), false, fp.quiet || f.asJSON)
 	if t == nil {
 		return code
 	}

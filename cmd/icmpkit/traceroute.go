@@ -144,7 +144,7 @@ func runTraceroute(ctx context.Context, args []string, e *env) int {
 	if err := opts.Validate(dst); err != nil {
 		return e.fail("traceroute", err)
 	}
-	t, code := e.openTransport("traceroute", ed.mode, ed.config(familyOf(dst)), false)
+	t, code := e.openTransport("traceroute", ed.mode, ed.config(familyOf(dst)), false, f.asJSON)
 	if t == nil {
 		return code
 	}
