@@ -178,7 +178,11 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		return code
 	}
 	defer t.Close()
-	opts.Transport = t
+	// The targets are resolved as they are pulled (the arguments were already, and go as
+	// literals), and their addresses go down to a Prober of the run's transport.
+	prober := probe.New(t, nil)
+	defer prober.Close()
+	addrs, bad := icmpkit.ResolveSeq(ctx, all, f.edge.family, opts.CheckTarget)
 
 	var bar *progress
 	if showProgress {
@@ -207,11 +211,13 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	var failure error
 	var jsonBuf []byte // reused for every host's line
 	stats := fpingStats{start: time.Now()}
-	for h, err := range icmpkit.MultipingSeq(ctx, all, &opts) {
+	ended := false // the run ended early, with an error or by Ctrl-C
+	for h, err := range prober.MultipingSeq(ctx, addrs, opts.ProbeOptions()) {
 		if err != nil {
 			if !interrupted(ctx, err) {
 				failure = err
 			}
+			ended = true
 			break
 		}
 		if f.asJSON {
@@ -225,6 +231,10 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		if h.IsAlive() {
 			alive++
 		}
+	}
+	if err := bad(); err != nil && !ended {
+		// A target that does not resolve stops the pull; the hosts before it were reported.
+		failure = err
 	}
 	end := time.Now()
 	if !f.asJSON {

@@ -134,7 +134,9 @@ func runPing(ctx context.Context, args []string, e *env) int {
 		opts.OnWait = e.interrupts.start
 	}
 	defer t.Close()
-	opts.Transport = t
+	// The target is resolved: its address goes down to a Prober of the run's transport.
+	prober := probe.New(t, nil)
+	defer prober.Close()
 
 	// iputils looks names up only for a target given by name, and not with -n.
 	_, literal := icmpkit.ParseAddr(host)
@@ -220,7 +222,7 @@ func runPing(ctx context.Context, args []string, e *env) int {
 		}
 	}
 	tally.start = time.Now()
-	h, err := icmpkit.Ping(runCtx, dst.String(), &opts)
+	h, err := prober.Ping(runCtx, dst, opts.ProbeOptions())
 	if err != nil && (h == nil || !interrupted(runCtx, err)) {
 		lines.close()
 		out.Flush()
