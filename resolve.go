@@ -9,47 +9,24 @@ import (
 	"strings"
 
 	"github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/transport"
 )
 
-// Family selects the address family a host name resolves to: icmplib's family parameter.
-type Family int
+// Family selects an address family: the family a host name resolves to (icmplib's family
+// parameter) and the sockets a transport opens. It is transport.Family.
+type Family = transport.Family
 
 // Families. The zero value, FamilyAny, prefers IPv4 and takes IPv6 when a name has no IPv4
-// address.
+// address, and opens the sockets of both families.
 const (
-	FamilyAny Family = 0
-	IPv4      Family = 4
-	IPv6      Family = 6
+	FamilyAny = transport.FamilyBoth
+	IPv4      = transport.FamilyIPv4
+	IPv6      = transport.FamilyIPv6
 )
 
-// String gives "any", "IPv4" or "IPv6".
-func (f Family) String() string {
-	switch f {
-	case FamilyAny:
-		return "any"
-	case IPv4:
-		return "IPv4"
-	case IPv6:
-		return "IPv6"
-	}
-	return "Family(" + strconv.Itoa(int(f)) + ")"
-}
-
-func (f Family) valid() bool { return f == FamilyAny || f == IPv4 || f == IPv6 }
-
-// matches reports whether a belongs to the family.
-func (f Family) matches(a netip.Addr) bool {
-	switch f {
-	case IPv4:
-		return a.Is4()
-	case IPv6:
-		return a.Is6()
-	}
-	return true
-}
-
-// Resolve turns host into one address. An address literal (as ParseAddr takes it) is taken
-// as it is, without a lookup; a name goes to the system resolver
+// Resolve turns host into one address. An address literal (as ParseAddr takes it: IPv4 in
+// any form inet_aton reads, IPv6 with or without a zone) is taken as it is, without a lookup;
+// a name goes to the system resolver
 // (net.DefaultResolver), and the first IPv4 address wins unless family says IPv6 (or the name
 // has no IPv4 address). "localhost" and names under it are the loopback address, 127.0.0.1
 // or ::1, without a lookup (RFC 6761). IPv4-mapped IPv6 addresses come back unmapped.
@@ -57,15 +34,15 @@ func (f Family) matches(a netip.Addr) bool {
 // A name that does not resolve to an address of the family gives an error matching
 // errors.ErrNameLookup; an empty host or a literal of the other family, errors.ErrInvalidArgument.
 func Resolve(ctx context.Context, host string, family Family) (netip.Addr, error) {
-	if !family.valid() {
-		return netip.Addr{}, errors.Invalid("family", "must be 0, 4 or 6, got %d", int(family))
+	if !family.Valid() {
+		return netip.Addr{}, errors.Invalid("family", "must be FamilyAny, IPv4 or IPv6, got %d", int(family))
 	}
 	host = strings.TrimSpace(host)
 	if host == "" {
 		return netip.Addr{}, errors.Invalid("host", "is empty")
 	}
 	if a, err := ParseAddr(host); err == nil {
-		if !family.matches(a) {
+		if !family.Includes(a) {
 			return netip.Addr{}, errors.Invalid("host", "%s is not an %s address", host, family)
 		}
 		return a, nil
@@ -85,7 +62,11 @@ func Resolve(ctx context.Context, host string, family Family) (netip.Addr, error
 		return a, nil
 	}
 	if err == nil {
-		err = errors.New("no " + family.String() + " address")
+		what := "no address"
+		if family != FamilyAny {
+			what = "no " + family.String() + " address"
+		}
+		err = errors.New(what)
 	}
 	return netip.Addr{}, &errors.Error{Op: "resolve " + host, Class: errors.ErrNameLookup, Err: err}
 }
@@ -186,7 +167,7 @@ func pick(addrs []netip.Addr, family Family) (netip.Addr, bool) {
 	var v6 netip.Addr
 	for _, a := range addrs {
 		a = a.Unmap()
-		if !family.matches(a) {
+		if !family.Includes(a) {
 			continue
 		}
 		if a.Is4() {

@@ -35,9 +35,11 @@ var (
 	binDir    string
 )
 
-// TestMain runs the tests, checks that they left no goroutine or file descriptor behind, and
-// removes the built program.
+// TestMain runs the tests, as root in a network namespace of their own with only loopback
+// (lab.Isolate), checks that they left no goroutine or file descriptor behind, and removes the
+// built program.
 func TestMain(m *testing.M) {
+	lab.Isolate()
 	code := leakcheck.Run(m, leakcheck.DefaultGrace, os.Stderr)
 	if binDir != "" {
 		os.RemoveAll(binDir)

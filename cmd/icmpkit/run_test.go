@@ -325,8 +325,6 @@ func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty")
 	require.NoError(t, os.WriteFile(empty, []byte("# nothing here\n\n"), 0o644))
-	badName := filepath.Join(dir, "bad")
-	require.NoError(t, os.WriteFile(badName, []byte("198.18.0.1\nno-such-host.invalid\n"), 0o644))
 	tests := []struct {
 		name string
 		args []string
@@ -361,7 +359,6 @@ func TestBadInput(t *testing.T) {
 		{"multiping empty file", []string{"multiping", "-f", empty}, `the list of targets is empty`},
 		{"multiping missing file", []string{"multiping", "-f", filepath.Join(dir, "missing")}, `no such file`},
 		{"multiping bad CIDR", []string{"multiping", "-g", "198.18.0.0/33"}, `-g: not a CIDR prefix`},
-		{"multiping unresolvable file name", []string{"multiping", "-c", "1", "-f", badName}, `resolve no-such-host\.invalid: name lookup failed`},
 		{"multiping unresolvable arg", []string{"multiping", "198.18.0.1", "no-such-host.invalid"}, `name lookup failed`},
 		{"multiping count 0", []string{"multiping", "-c", "0", "198.18.0.1"}, `-c: must be at least 1`},
 		{"multiping negative rate", []string{"multiping", "--rate", "-1", "198.18.0.1"}, `-rate: must not be negative`},
@@ -392,7 +389,7 @@ func TestBadInput(t *testing.T) {
 }
 
 // helpLine is an option's line in the help: its name, its value's placeholder and its default.
-var helpLine = regexp.MustCompile(`^  (--?[a-zA-Z0-9]+)(?:, --[a-z0-9-]+)?(?: (\S+))? .*\(default ([^)]+)\)$`)
+var helpLine = regexp.MustCompile(`^  (--?[a-zA-Z0-9][a-z0-9-]*)(?:, --[a-z0-9-]+)?(?: (\S+))? .*\(default ([^)]+)\)$`)
 
 func TestHelp(t *testing.T) {
 	for _, cmd := range []string{"ping", "multiping", "traceroute"} {
