@@ -106,7 +106,9 @@ func (o *PingOptions) Validate(dst netip.Addr) error {
 	)
 }
 
-func (o *PingOptions) probe() *probe.PingOptions {
+// ProbeOptions gives the options of probe.Prober.Ping that o describes: what a program that
+// resolved its target and holds a Prober hands down.
+func (o *PingOptions) ProbeOptions() *probe.PingOptions {
 	return &probe.PingOptions{
 		Count: o.Count, Interval: o.Interval, Timeout: o.Timeout, ID: o.ID,
 		Payload: o.Payload, PayloadSize: o.PayloadSize, TTL: o.TTL, TrafficClass: o.TrafficClass,
@@ -137,7 +139,7 @@ func Ping(ctx context.Context, address string, opts *PingOptions) (*result.Host,
 		return nil, err
 	}
 	defer done()
-	return p.Ping(ctx, dst, o.probe())
+	return p.Ping(ctx, dst, o.ProbeOptions())
 }
 
 // MultipingOptions configures Multiping and MultipingSeq: icmplib's multiping parameters. The
@@ -212,13 +214,14 @@ func (o *MultipingOptions) Validate(dst netip.Addr) error {
 	)
 }
 
-// checkTarget checks what depends on a target, once Validate has checked the rest: that the
+// CheckTarget checks what depends on a target, once Validate has checked the rest: that the
 // payload fits its family and the source is of its family.
-func (o *MultipingOptions) checkTarget(dst netip.Addr) error {
+func (o *MultipingOptions) CheckTarget(dst netip.Addr) error {
 	return firstError(checkPayload(o.Payload, o.PayloadSize, dst), o.edge().validate(dst))
 }
 
-func (o *MultipingOptions) probe() *probe.MultipingOptions {
+// ProbeOptions gives the options of probe.Prober.Multiping and MultipingSeq that o describes.
+func (o *MultipingOptions) ProbeOptions() *probe.MultipingOptions {
 	return &probe.MultipingOptions{
 		Count: o.Count, Interval: o.Interval, Timeout: o.Timeout, ID: o.ID,
 		Payload: o.Payload, PayloadSize: o.PayloadSize, TTL: o.TTL, TrafficClass: o.TrafficClass,
@@ -249,7 +252,7 @@ func Multiping(ctx context.Context, addresses []string, opts *MultipingOptions) 
 		return nil, err
 	}
 	for _, dst := range dsts {
-		if err := o.checkTarget(dst); err != nil {
+		if err := o.CheckTarget(dst); err != nil {
 			return nil, err
 		}
 	}
@@ -258,7 +261,7 @@ func Multiping(ctx context.Context, addresses []string, opts *MultipingOptions) 
 		return nil, err
 	}
 	defer done()
-	return p.Multiping(ctx, dsts, o.probe())
+	return p.Multiping(ctx, dsts, o.ProbeOptions())
 }
 
 // resolveAll resolves hosts, several names at a time, and returns the first error in input
@@ -317,29 +320,14 @@ func MultipingSeq(ctx context.Context, targets iter.Seq[string], opts *Multiping
 		defer done()
 		// A bad target stops the pull; the hosts already started still complete and are
 		// yielded before the error.
-		var bad error
-		addrs := func(yieldAddr func(netip.Addr) bool) {
-			for host := range targets {
-				dst, err := Resolve(ctx, host, o.Family)
-				if err == nil {
-					err = o.checkTarget(dst)
-				}
-				if err != nil {
-					bad = err
-					return
-				}
-				if !yieldAddr(dst) {
-					return
-				}
-			}
-		}
-		for h, err := range p.MultipingSeq(ctx, addrs, o.probe()) {
+		addrs, bad := ResolveSeq(ctx, targets, o.Family, o.CheckTarget)
+		for h, err := range p.MultipingSeq(ctx, addrs, o.ProbeOptions()) {
 			if !yield(h, err) || err != nil {
 				return
 			}
 		}
-		if bad != nil {
-			yield(nil, bad)
+		if err := bad(); err != nil {
+			yield(nil, err)
 		}
 	}
 }
@@ -419,7 +407,8 @@ func (o *TraceOptions) Validate(dst netip.Addr) error {
 	)
 }
 
-func (o *TraceOptions) probe() *probe.TraceOptions {
+// ProbeOptions gives the options of probe.Prober.Traceroute that o describes.
+func (o *TraceOptions) ProbeOptions() *probe.TraceOptions {
 	return &probe.TraceOptions{
 		Count: o.Count, Interval: o.Interval, Timeout: o.Timeout, ID: o.ID,
 		Payload: o.Payload, PayloadSize: o.PayloadSize, TrafficClass: o.TrafficClass,
@@ -450,7 +439,7 @@ func Traceroute(ctx context.Context, address string, opts *TraceOptions) (*resul
 		return nil, err
 	}
 	defer done()
-	return p.Traceroute(ctx, dst, o.probe())
+	return p.Traceroute(ctx, dst, o.ProbeOptions())
 }
 
 // validate checks the transport-related options, and with a valid dst that the source's

@@ -2,6 +2,7 @@ package icmpkit
 
 import (
 	"context"
+	"iter"
 	"net"
 	"net/netip"
 	"strconv"
@@ -68,6 +69,30 @@ func Resolve(ctx context.Context, host string, family Family) (netip.Addr, error
 		err = errors.New(what)
 	}
 	return netip.Addr{}, &errors.Error{Op: "resolve " + host, Class: errors.ErrNameLookup, Err: err}
+}
+
+// ResolveSeq resolves targets one by one as they are pulled, as Resolve does (a literal
+// without a lookup), and has check (when not nil) check each address. The sequence ends at
+// the first target that does not resolve or does not pass; err then gives that error, and nil
+// before, or when none failed.
+func ResolveSeq(ctx context.Context, targets iter.Seq[string], family Family, check func(netip.Addr) error) (addrs iter.Seq[netip.Addr], err func() error) {
+	var bad error
+	addrs = func(yield func(netip.Addr) bool) {
+		for host := range targets {
+			dst, err := Resolve(ctx, host, family)
+			if err == nil && check != nil {
+				err = check(dst)
+			}
+			if err != nil {
+				bad = err
+				return
+			}
+			if !yield(dst) {
+				return
+			}
+		}
+	}
+	return addrs, func() error { return bad }
 }
 
 // ParseAddr reads an address literal as getaddrinfo(3) reads one, and so iputils ping, fping

@@ -136,3 +136,48 @@ func TestParseAddrInetAton(t *testing.T) {
 		assert.ErrorIs(t, err, errors.ErrInvalidArgument, "%s is not IPv6", host)
 	}
 }
+
+// TestResolveSeq resolves targets as they are pulled and stops at the first bad one, which
+// err then gives.
+func TestResolveSeq(t *testing.T) {
+	targets := func(yield func(string) bool) {
+		for _, s := range []string{"127.0.0.1", "127.1", "::1", "2001:db8::1", "198.18.0.1"} {
+			if !yield(s) {
+				return
+			}
+		}
+	}
+	var got []netip.Addr
+	addrs, err := ResolveSeq(context.Background(), targets, FamilyAny, nil)
+	for a := range addrs {
+		got = append(got, a)
+	}
+	require.NoError(t, err())
+	assert.Equal(t, []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.1"),
+		netip.MustParseAddr("::1"), netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("198.18.0.1")}, got)
+
+	// A check that refuses IPv6 stops the sequence at ::1.
+	noV6 := func(a netip.Addr) error {
+		if a.Is6() {
+			return errors.Invalid("target", "%s is IPv6", a)
+		}
+		return nil
+	}
+	got = nil
+	addrs, err = ResolveSeq(context.Background(), targets, FamilyAny, noV6)
+	for a := range addrs {
+		got = append(got, a)
+	}
+	assert.Len(t, got, 2)
+	assert.ErrorIs(t, err(), errors.ErrInvalidArgument)
+	assert.Contains(t, err().Error(), "::1 is IPv6")
+
+	// A family the literal is not of stops it too.
+	got = nil
+	addrs, err = ResolveSeq(context.Background(), targets, IPv6, nil)
+	for a := range addrs {
+		got = append(got, a)
+	}
+	assert.Empty(t, got)
+	assert.ErrorIs(t, err(), errors.ErrInvalidArgument)
+}

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/icmpkit/icmpkit"
 	"github.com/icmpkit/icmpkit/errors"
@@ -47,6 +48,10 @@ type env struct {
 	interrupts *interrupter
 	// lookups answers questions about names and interfaces; nil asks the system.
 	lookups lookups
+	// uid is the real user ID of who runs the program: above 0 for a user who is not root,
+	// whatever capabilities the program was given (iputils' rule); 0 for root, -1 where the
+	// system has none (Windows).
+	uid int
 }
 
 func main() {
@@ -54,7 +59,7 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], &env{
 		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
 		stdoutTerminal: isTerminal(os.Stdout), stderrTerminal: isTerminal(os.Stderr),
-		open: icmpkit.Open, interrupts: interrupts,
+		open: icmpkit.Open, interrupts: interrupts, uid: os.Getuid(),
 	}))
 }
 
@@ -175,11 +180,11 @@ func (e *env) fail(cmd string, err error) int {
 }
 
 // openTransport opens the transport for mode and says on stderr when auto mode fell back to
-// datagram sockets. It has the Ctrl-C handler installed meanwhile and returns once it is in
+// datagram sockets, unless quiet (-q, --json: the note helps nobody there). It has the Ctrl-C handler installed meanwhile and returns once it is in
 // place, so that what the subcommand prints next is followed by a summary even if
 // interrupted; brief says that the run may end within moments, and the subcommand then starts
 // the handler itself when the run first waits (see interrupter).
-func (e *env) openTransport(cmd string, mode icmpkit.Mode, cfg icmpkit.Config, brief bool) (transport.Transport, int) {
+func (e *env) openTransport(cmd string, mode icmpkit.Mode, cfg icmpkit.Config, brief, quiet bool) (transport.Transport, int) {
 	if !brief {
 		e.interrupts.start()
 	}
@@ -188,11 +193,28 @@ func (e *env) openTransport(cmd string, mode icmpkit.Mode, cfg icmpkit.Config, b
 		return nil, e.fail(cmd, err)
 	}
 	// On Windows the ICMP API is the usual way, not a fallback worth a word.
-	if mode == icmpkit.ModeAuto && icmpkit.ModeOf(t) == icmpkit.ModeUnprivileged && runtime.GOOS != "windows" {
+	if !quiet && mode == icmpkit.ModeAuto && icmpkit.ModeOf(t) == icmpkit.ModeUnprivileged && runtime.GOOS != "windows" {
 		fmt.Fprintln(e.stderr, "icmpkit "+cmd+": raw ICMP sockets unavailable, fell back to unprivileged datagram sockets (--mode dgram)")
 	}
 	e.interrupts.wait()
 	return t, exitOK
+}
+
+// minUserInterval is the shortest interval between two requests to one host that a user who
+// is not root may ask for: iputils ping's rule, for ping and multiping alike.
+const minUserInterval = 2 * time.Millisecond
+
+// maxUserRate is the most requests a second, over all hosts, that multiping sends for a user
+// who is not root: fping's floor of 1 ms between any two requests.
+const maxUserRate = 1000
+
+// checkUserInterval refuses an interval (0: back to back) below minUserInterval for a user
+// who is not root, with iputils' words.
+func (e *env) checkUserInterval(interval time.Duration) error {
+	if e.uid > 0 && interval < minUserInterval {
+		return fmt.Errorf("cannot flood; minimal interval allowed for user is %dms", minUserInterval/time.Millisecond)
+	}
+	return nil
 }
 
 // interrupted reports whether err only says that ctx was cancelled (Ctrl-C).

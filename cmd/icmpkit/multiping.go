@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"net/netip"
@@ -65,7 +66,7 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		"one summary line a host in input order (or one JSON object a host with --json).\n"+
 		"Targets are the HOSTs, every address of -g prefixes and the lines of -f files, in command-line order.")
 	f.define(c, probe.DefaultMultipingCount, true)
-	c.floatVar(&rate, "rate", "PPS", 0, "requests per second over all hosts (0: as fast as the host allows)")
+	c.floatVar(&rate, "rate", "PPS", 0, "requests per second over all hosts (0: as fast as the host allows; for a user who is not root at most 1000, and 0 is 1000)")
 	c.value(prefixFlag{tg}, "g", "CIDR", "every address of the prefix (IPv4 shorter than /31: but network and broadcast); repeatable")
 	c.value(fileFlag{tg}, "f", "FILE", "targets from FILE, one a line (- for stdin); repeatable")
 	ord.define(c)
@@ -100,11 +101,30 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	case fp.loop && (fp.vcount > 0 || c.given("c")):
 		return c.usageError(e, "-l excludes -c and -C")
 	}
+	if err := e.checkUserInterval(f.interval); err != nil {
+		fmt.Fprintln(e.stderr, "icmpkit multiping: "+err.Error())
+		return exitError
+	}
+	if e.uid > 0 {
+		switch {
+		case rate > maxUserRate:
+			fmt.Fprintf(e.stderr, "icmpkit multiping: cannot flood; maximal rate allowed for user is %d requests a second\n", maxUserRate)
+			return exitError
+		case rate == 0:
+			rate = maxUserRate
+		}
+	}
 	if fp.vcount > 0 {
 		f.count = fp.vcount
 	}
 	if fp.loop {
 		f.count = math.MaxInt32
+	}
+	concurrency := 0 // the library's window of hosts in progress
+	if fp.loop {
+		// A host of -l is in progress until Ctrl-C: every target must be, or those beyond the
+		// window would never be probed.
+		concurrency = math.MaxInt
 	}
 	// The arguments are resolved before anything is sent, so that a bad one fails the run
 	// at once; names in files resolve as they are read. A name given is how its target is
@@ -129,7 +149,7 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	opts := icmpkit.MultipingOptions{
 		Count: f.count, Interval: interval(f.interval), Timeout: f.timeout,
 		TTL: f.ttl, TrafficClass: f.tclass, Family: f.edge.family, Source: f.edge.source,
-		Rate: rate, DropRTTs: !f.asJSON && !(fp.alive && fp.elapsed),
+		Rate: rate, Concurrency: concurrency, DropRTTs: !f.asJSON && !(fp.alive && fp.elapsed),
 		// In a random order there is no input order to keep: JSON and CSV come as hosts finish.
 		Unordered: ord.random() && (f.asJSON || ord.csv),
 	}
@@ -174,12 +194,16 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 			}
 		}
 	}
-	t, code := e.openTransport("multiping", f.edge.mode, f.edge.config(f.edge.family), false)
+	t, code := e.openTransport("multiping", f.edge.mode, f.edge.config(f.edge.family), false, fp.quiet || f.asJSON)
 	if t == nil {
 		return code
 	}
 	defer t.Close()
-	opts.Transport = t
+	// The targets are resolved as they are pulled (the arguments were already, and go as
+	// literals), and their addresses go down to a Prober of the run's transport.
+	prober := probe.New(t, nil)
+	defer prober.Close()
+	addrs, bad := icmpkit.ResolveSeq(ctx, all, f.edge.family, opts.CheckTarget)
 
 	var bar *progress
 	if showProgress {
@@ -212,11 +236,13 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	var failure error
 	var jsonBuf []byte // reused for every host's line
 	stats := fpingStats{start: time.Now()}
-	for h, err := range icmpkit.MultipingSeq(ctx, all, &opts) {
+	ended := false // the run ended early, with an error or by Ctrl-C
+	for h, err := range prober.MultipingSeq(ctx, addrs, opts.ProbeOptions()) {
 		if err != nil {
 			if !interrupted(ctx, err) {
 				failure = err
 			}
+			ended = true
 			break
 		}
 		switch {
@@ -234,6 +260,10 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		if h.IsAlive() {
 			alive++
 		}
+	}
+	if err := bad(); err != nil && !ended {
+		// A target that does not resolve stops the pull; the hosts before it were reported.
+		failure = err
 	}
 	end := time.Now()
 	if !f.asJSON && !ord.csv {

@@ -32,7 +32,7 @@ func (p *pingFlags) define(c *command, count int, multi bool) {
 		each, same = " to each host", " to the same host"
 	}
 	c.intVar(&p.count, "c", "N", count, 1, math.MaxInt, "echo requests to send"+each)
-	c.secondsVar(&p.interval, "i", time.Second, true, "interval between requests"+same+" (0: back to back)")
+	c.secondsVar(&p.interval, "i", time.Second, true, "interval between requests"+same+" (0: back to back; at least 0.002 for a user who is not root)")
 	c.secondsVar(&p.timeout, "W", probe.DefaultTimeout, false, "time to wait for each reply")
 	c.intVar(&p.size, "s", "BYTES", probe.DefaultPayloadSize, 0, transport.MaxPayloadV6, "payload size")
 	c.intVar(&p.ttl, "t", "N", transport.DefaultTTL, 1, 255, "TTL / hop limit")
@@ -90,6 +90,10 @@ func runPing(ctx context.Context, args []string, e *env) int {
 	if err := f.check(); err != nil {
 		return c.usageError(e, err.Error())
 	}
+	if err := e.checkUserInterval(f.interval); err != nil {
+		fmt.Fprintln(e.stderr, "icmpkit ping: "+err.Error())
+		return exitError
+	}
 	// With -w, iputils sends until the deadline, and -c N stops the run once N requests have
 	// been answered (by echo replies or errors).
 	count, stopAt := f.count, 0
@@ -122,7 +126,7 @@ func runPing(ctx context.Context, args []string, e *env) int {
 		return e.fail("ping", err)
 	}
 	brief := count == 1
-	t, code := e.openTransport("ping", f.edge.mode, f.edge.config(familyOf(dst)), brief)
+	t, code := e.openTransport("ping", f.edge.mode, f.edge.config(familyOf(dst)), brief, o.quiet || f.asJSON)
 	if t == nil {
 		return code
 	}
@@ -130,7 +134,9 @@ func runPing(ctx context.Context, args []string, e *env) int {
 		opts.OnWait = e.interrupts.start
 	}
 	defer t.Close()
-	opts.Transport = t
+	// The target is resolved: its address goes down to a Prober of the run's transport.
+	prober := probe.New(t, nil)
+	defer prober.Close()
 
 	// iputils looks names up only for a target given by name, and not with -n.
 	_, literal := icmpkit.ParseAddr(host)
@@ -216,7 +222,7 @@ func runPing(ctx context.Context, args []string, e *env) int {
 		}
 	}
 	tally.start = time.Now()
-	h, err := icmpkit.Ping(runCtx, dst.String(), &opts)
+	h, err := prober.Ping(runCtx, dst, opts.ProbeOptions())
 	if err != nil && (h == nil || !interrupted(runCtx, err)) {
 		lines.close()
 		out.Flush()

@@ -136,7 +136,7 @@ func runTraceroute(ctx context.Context, args []string, e *env) int {
 	if err := opts.Validate(netip.Addr{}); err != nil {
 		return e.fail("traceroute", err)
 	}
-	dst, err := icmpkit.Resolve(ctx, host, ed.family)
+	dst, err := e.look().resolve(ctx, host, ed.family)
 	if err != nil {
 		return e.fail("traceroute", err)
 	}
@@ -144,15 +144,16 @@ func runTraceroute(ctx context.Context, args []string, e *env) int {
 	if err := opts.Validate(dst); err != nil {
 		return e.fail("traceroute", err)
 	}
-	t, code := e.openTransport("traceroute", ed.mode, ed.config(familyOf(dst)), false)
+	t, code := e.openTransport("traceroute", ed.mode, ed.config(familyOf(dst)), false, f.asJSON)
 	if t == nil {
 		return code
 	}
 	defer t.Close()
-	opts.Transport = t
+	prober := probe.New(t, nil)
+	defer prober.Close()
 
 	if f.asJSON {
-		trace, err := icmpkit.Traceroute(ctx, dst.String(), &opts)
+		trace, err := prober.Traceroute(ctx, dst, opts.ProbeOptions())
 		if err != nil && (trace == nil || !interrupted(ctx, err)) {
 			return e.fail("traceroute", err)
 		}
@@ -201,7 +202,7 @@ func runTraceroute(ctx context.Context, args []string, e *env) int {
 		next++
 	}
 	opts.OnHop = func(h result.Hop) { show(&h) }
-	trace, err := icmpkit.Traceroute(ctx, dst.String(), &opts)
+	trace, err := prober.Traceroute(ctx, dst, opts.ProbeOptions())
 	if err != nil && (trace == nil || !interrupted(ctx, err)) {
 		p.close()
 		return e.fail("traceroute", err)
