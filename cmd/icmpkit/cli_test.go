@@ -633,6 +633,34 @@ func TestCLIWriteError(t *testing.T) {
 	}
 }
 
+// A run started with its standard output closed (`>&-`) loses what it prints: it says so as a
+// write error, exit 2; the same run with its output sent to /dev/null succeeds.
+func TestCLIClosedStdout(t *testing.T) {
+	privileged(t)
+	bin := binary(t)
+	for _, args := range []string{"ping -c1 127.0.0.1", "multiping -q -c1 127.0.0.1 ::1", "traceroute --json -n 127.0.0.1"} {
+		t.Run(args, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			for _, redirect := range []string{">&-", ">/dev/null"} {
+				cmd := exec.CommandContext(ctx, "sh", "-c", `exec "$0" `+args+" "+redirect, bin)
+				var stderr strings.Builder
+				cmd.Stderr = &stderr
+				err := cmd.Run()
+				if redirect == ">/dev/null" {
+					assert.NoError(t, err, "%s %s: %s", args, redirect, stderr.String())
+					continue
+				}
+				var exit *exec.ExitError
+				require.True(t, errorsAs(err, &exit), "%s %s: %v", args, redirect, err)
+				assert.Equal(t, exitError, exit.ExitCode())
+				sub, _, _ := strings.Cut(args, " ")
+				assert.Equal(t, "icmpkit "+sub+": write error: bad file descriptor\n", stderr.String())
+			}
+		})
+	}
+}
+
 // TestCLIMultipingInterrupt stops a multiping with Ctrl-C after a few rounds: every host has
 // answered, so it exits 0, as fping does.
 func TestCLIMultipingInterrupt(t *testing.T) {

@@ -56,8 +56,12 @@ type env struct {
 
 func main() {
 	interrupts, ctx := newInterrupter()
+	var stdout io.Writer = os.Stdout
+	if stdoutClosedAtStart() {
+		stdout = closedWriter{}
+	}
 	os.Exit(run(ctx, os.Args[1:], &env{
-		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
+		stdin: os.Stdin, stdout: stdout, stderr: os.Stderr,
 		stdoutTerminal: isTerminal(os.Stdout), stderrTerminal: isTerminal(os.Stderr),
 		open: icmpkit.Open, interrupts: interrupts, uid: os.Getuid(),
 	}))
@@ -109,6 +113,12 @@ func run(ctx context.Context, args []string, e *env) int {
 	}
 	return code
 }
+
+// closedWriter stands for a standard output that was closed: every write fails as it would
+// on the closed descriptor.
+type closedWriter struct{}
+
+func (closedWriter) Write([]byte) (int, error) { return 0, syscall.EBADF }
 
 // checkedWriter passes writes on to w until one fails; it then remembers that error, calls
 // failed once, and fails every later write with it. It is safe for concurrent use.
