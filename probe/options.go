@@ -204,3 +204,33 @@ type TraceOutcome struct {
 	// 0 for a probe answered at once and for one that timed out.
 	RateLimited int
 }
+
+// Validate reports the first invalid option, as Ping would, with an error matching
+// errors.ErrInvalidArgument; nil when the options are valid. Programs check options here,
+// before any transport is opened.
+func (o *PingOptions) Validate() error {
+	if o == nil {
+		return nil
+	}
+	_, err := pingConfig(o)
+	return err
+}
+
+// Validate reports the first invalid option, as Multiping would (see PingOptions.Validate).
+func (o *MultipingOptions) Validate() error {
+	if o == nil {
+		return nil
+	}
+	_, err := multipingConfig(o)
+	return err
+}
+
+// Validate reports the first invalid option, as Traceroute would (see PingOptions.Validate);
+// a payload is checked against the larger limit, IPv6's.
+func (o *TraceOptions) Validate() error {
+	if o == nil {
+		return nil
+	}
+	_, err := newTracer(netip.IPv6Unspecified(), o)
+	return err
+}
