@@ -207,7 +207,7 @@ func multipingConfig(o *MultipingOptions) (runConfig, error) {
 		trafficClass: o.TrafficClass,
 		rate:         min(o.Rate, MaxRate),
 		window:       orDefault(o.Window, DefaultMultipingWindow),
-		reorder:      orDefault(o.Reorder, DefaultMultipingReorder),
+		reorder:      orDefault(o.Reorder, max(DefaultMultipingReorder, o.Window)),
 		dropRTTs:     o.DropRTTs,
 		onProgress:   o.OnProgress,
 		onOutcome:    o.OnReply,
