@@ -207,7 +207,7 @@ func multipingConfig(o *MultipingOptions) (runConfig, error) {
 		trafficClass: o.TrafficClass,
 		rate:         min(o.Rate, MaxRate),
 		window:       orDefault(o.Window, DefaultMultipingWindow),
-		reorder:      orDefault(o.Reorder, DefaultMultipingReorder),
+		reorder:      orDefault(o.Reorder, max(DefaultMultipingReorder, o.Window)),
 		dropRTTs:     o.DropRTTs,
 		onProgress:   o.OnProgress,
 		onOutcome:    o.OnReply,
@@ -222,7 +222,7 @@ func multipingConfig(o *MultipingOptions) (runConfig, error) {
 	case math.IsNaN(o.Rate) || o.Rate < 0:
 		return cfg, icmperrors.Invalid("rate", "must be 0 (no limit) or a number of requests a second, got %g", o.Rate)
 	case o.Rate > 0 && o.Rate < MinRate:
-		return cfg, icmperrors.Invalid("rate", "%g requests a second is below the least rate, one an hour (%g)", o.Rate, MinRate)
+		return cfg, icmperrors.Invalid("rate", "%g requests a second is below the least rate, one request an hour", o.Rate)
 	case o.Window < 0:
 		return cfg, icmperrors.Invalid("window", "must not be negative, got %d", o.Window)
 	case o.Reorder < 0:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"iter"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -298,5 +299,34 @@ func TestMultipingDuplicateTargets(t *testing.T) {
 			assert.Equal(t, 3, h.PacketsSent)
 			assert.Equal(t, 3, h.PacketsReceived(), "the same address listed thrice is probed thrice, apart")
 		}
+	})
+}
+
+// A window as large as the targets has every host in progress at once, in input order too:
+// the first host, slow, holds back none of the others, however many they are.
+func TestMultipingSeqWindowBeyondTheDefaultReorder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large simulation")
+	}
+	bubble(t, mock.TransportConfig{NoRecord: true}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+		const total = probe.DefaultMultipingReorder + 10_000
+		targets := make([]netip.Addr, total)
+		for i := range targets {
+			targets[i] = v6N(i + 1)
+			if i > 0 { // the first never answers
+				require.NoError(t, n.AddHost(targets[i], mock.Host{Latency: time.Millisecond}))
+			}
+		}
+		start := time.Now()
+		got := 0
+		for h, err := range probe.MultipingSeq(context.Background(), tr, slices.Values(targets),
+			&probe.MultipingOptions{Count: 1, Window: total, DropRTTs: true}) {
+			require.NoError(t, err)
+			require.Equal(t, targets[got], h.Address)
+			require.Equal(t, 1, h.PacketsSent)
+			got++
+		}
+		assert.Equal(t, total, got)
+		assert.Equal(t, probe.DefaultTimeout, time.Since(start), "every host started at once: the run ends with the first's timeout")
 	})
 }

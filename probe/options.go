@@ -117,7 +117,9 @@ type MultipingOptions struct {
 	// transport takes them. A rate below MinRate is invalid; one above MaxRate, beyond what
 	// any host can send, means MaxRate.
 	Rate float64
-	// Window is the most hosts in progress at once. Zero means 65,536.
+	// Window is the most hosts in progress at once. Zero means 65,536. A run whose hosts all
+	// go on for as long as it lasts (a large Count) probes every one of them only with a
+	// Window as large as the number of targets, and memory in proportion.
 	Window int
 	// DropRTTs is as in PingOptions.
 	DropRTTs bool
@@ -125,7 +127,9 @@ type MultipingOptions struct {
 	// input order. Input order needs a reorder buffer (see Reorder).
 	Unordered bool
 	// Reorder bounds, in ordered streaming, how many hosts may have started beyond the oldest
-	// unfinished one; it keeps memory bounded when early hosts are slow. Zero means 262,144.
+	// unfinished one; it keeps memory bounded when early hosts are slow. Zero means 262,144,
+	// or Window when that is larger, so that a window as large as the targets (every host
+	// probed for as long as the run lasts) is never held back by the first host.
 	Reorder int
 	// OnProgress, when set, is called from the calling goroutine after hosts complete, with
 	// the number done so far. It must be quick.
@@ -203,4 +207,34 @@ type TraceOutcome struct {
 	// router can answer (see Traceroute), and its outcome is that of the send answered. It is
 	// 0 for a probe answered at once and for one that timed out.
 	RateLimited int
+}
+
+// Validate reports the first invalid option, as Ping would, with an error matching
+// errors.ErrInvalidArgument; nil when the options are valid. Programs check options here,
+// before any transport is opened.
+func (o *PingOptions) Validate() error {
+	if o == nil {
+		return nil
+	}
+	_, err := pingConfig(o)
+	return err
+}
+
+// Validate reports the first invalid option, as Multiping would (see PingOptions.Validate).
+func (o *MultipingOptions) Validate() error {
+	if o == nil {
+		return nil
+	}
+	_, err := multipingConfig(o)
+	return err
+}
+
+// Validate reports the first invalid option, as Traceroute would (see PingOptions.Validate);
+// a payload is checked against the larger limit, IPv6's.
+func (o *TraceOptions) Validate() error {
+	if o == nil {
+		return nil
+	}
+	_, err := newTracer(netip.IPv6Unspecified(), o)
+	return err
 }

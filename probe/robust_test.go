@@ -255,3 +255,26 @@ func TestMultipingTransportThatSendsNothingFails(t *testing.T) {
 		require.ErrorIs(t, last, errors.ErrAddress)
 	})
 }
+
+func TestOptionsValidate(t *testing.T) {
+	for name, err := range map[string]error{
+		"ping count":      (&probe.PingOptions{Count: -1}).Validate(),
+		"ping ttl":        (&probe.PingOptions{TTL: 256}).Validate(),
+		"multiping rate":  (&probe.MultipingOptions{Rate: 1e-300}).Validate(),
+		"multiping nan":   (&probe.MultipingOptions{Rate: math.NaN()}).Validate(),
+		"multiping order": (&probe.MultipingOptions{Reorder: -1}).Validate(),
+		"trace hops":      (&probe.TraceOptions{MinHops: 9, MaxHops: 3}).Validate(),
+	} {
+		assert.ErrorIs(t, err, errors.ErrInvalidArgument, name)
+	}
+	for name, err := range map[string]error{
+		"ping":           (&probe.PingOptions{}).Validate(),
+		"nil ping":       (*probe.PingOptions)(nil).Validate(),
+		"multiping rate": (&probe.MultipingOptions{Rate: 1e30}).Validate(),
+		"nil multiping":  (*probe.MultipingOptions)(nil).Validate(),
+		"trace":          (&probe.TraceOptions{PathMTU: true, Paris: true}).Validate(),
+		"nil trace":      (*probe.TraceOptions)(nil).Validate(),
+	} {
+		assert.NoError(t, err, name)
+	}
+}

@@ -435,11 +435,16 @@ func (o *fpingOut) outcome(oc probe.Outcome) {
 	o.buf = b
 }
 
-// sendErrorText gives the system's words for a failed send (strerror's), else the error's.
+// sendErrorText gives the system's words for a failed send (strerror's), else the words of
+// its class of error.
 func sendErrorText(err error) string {
 	var errno syscall.Errno
 	if icmperrors.As(err, &errno) {
 		return errno.Error()
+	}
+	var e *icmperrors.Error
+	if icmperrors.As(err, &e) {
+		return e.Class.Error()
 	}
 	return err.Error()
 }
