@@ -1,10 +1,8 @@
 package icmpkit
 
 import (
-	"cmp"
 	"context"
 	"iter"
-	"math"
 	"net/netip"
 	"sync"
 	"time"
@@ -93,15 +91,14 @@ func (o *PingOptions) edge() edge {
 }
 
 // Validate checks the options and returns an error matching errors.ErrInvalidArgument that
-// names the first bad one. With a valid dst it also checks that the payload fits dst's family.
+// names the first bad one. The values probe takes are checked by probe (see
+// probe.PingOptions.Validate); Validate adds what only this package knows: BackToBack, the
+// transport's options, and with a valid dst that the payload and the source fit dst's family.
 func (o *PingOptions) Validate(dst netip.Addr) error {
 	return firstError(
-		checkCount(o.Count),
 		checkInterval(o.Interval),
-		checkTimeout(o.Timeout),
-		checkPayload(o.Payload, o.PayloadSize, dst),
-		checkTTL(o.TTL),
-		checkTrafficClass(o.TrafficClass),
+		o.ProbeOptions().Validate(),
+		checkFits(o.Payload, o.PayloadSize, dst),
 		o.edge().validate(dst),
 	)
 }
@@ -192,24 +189,13 @@ func (o *MultipingOptions) edge() edge {
 	return edge{o.Family, o.Mode, o.Source, o.Interface, o.Broadcast, o.ID, o.Transport, o.Prober}
 }
 
-// Validate is as PingOptions.Validate.
+// Validate is as PingOptions.Validate (see probe.MultipingOptions.Validate; Concurrency is
+// probe's Window).
 func (o *MultipingOptions) Validate(dst netip.Addr) error {
-	var rate error
-	if o.Rate < 0 || math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0) {
-		rate = errors.Invalid("rate", "must be a finite number of packets per second, 0 or more, got %v", o.Rate)
-	}
-	var conc error
-	if o.Concurrency < 0 {
-		conc = errors.Invalid("concurrency", "must not be negative, got %d", o.Concurrency)
-	}
 	return firstError(
-		checkCount(o.Count),
 		checkInterval(o.Interval),
-		checkTimeout(o.Timeout),
-		checkPayload(o.Payload, o.PayloadSize, dst),
-		checkTTL(o.TTL),
-		checkTrafficClass(o.TrafficClass),
-		rate, conc,
+		named(o.ProbeOptions().Validate(), "window", "concurrency"),
+		checkFits(o.Payload, o.PayloadSize, dst),
 		o.edge().validate(dst),
 	)
 }
@@ -217,7 +203,7 @@ func (o *MultipingOptions) Validate(dst netip.Addr) error {
 // CheckTarget checks what depends on a target, once Validate has checked the rest: that the
 // payload fits its family and the source is of its family.
 func (o *MultipingOptions) CheckTarget(dst netip.Addr) error {
-	return firstError(checkPayload(o.Payload, o.PayloadSize, dst), o.edge().validate(dst))
+	return firstError(checkFits(o.Payload, o.PayloadSize, dst), o.edge().validate(dst))
 }
 
 // ProbeOptions gives the options of probe.Prober.Multiping and MultipingSeq that o describes.
@@ -383,26 +369,13 @@ func (o *TraceOptions) edge() edge {
 	return edge{o.Family, o.Mode, o.Source, o.Interface, false, o.ID, o.Transport, o.Prober}
 }
 
-// Validate is as PingOptions.Validate.
+// Validate is as PingOptions.Validate (see probe.TraceOptions.Validate; FirstHop is probe's
+// MinHops).
 func (o *TraceOptions) Validate(dst netip.Addr) error {
-	var hops, win error
-	if o.FirstHop < 0 || o.FirstHop > 255 {
-		hops = errors.Invalid("first hop", "must be in 1..255, got %d", o.FirstHop)
-	} else if o.MaxHops < 0 || o.MaxHops > 255 {
-		hops = errors.Invalid("max hops", "must be in 1..255, got %d", o.MaxHops)
-	} else if first, last := cmp.Or(o.FirstHop, 1), cmp.Or(o.MaxHops, probe.DefaultMaxHops); first > last {
-		hops = errors.Invalid("first hop", "%d is beyond the last distance %d", first, last)
-	}
-	if o.Window < 0 {
-		win = errors.Invalid("window", "must not be negative, got %d", o.Window)
-	}
 	return firstError(
-		checkCount(o.Count),
 		checkInterval(o.Interval),
-		checkTimeout(o.Timeout),
-		checkPayload(o.Payload, o.PayloadSize, dst),
-		checkTrafficClass(o.TrafficClass),
-		hops, win,
+		o.ProbeOptions().Validate(),
+		checkFits(o.Payload, o.PayloadSize, dst),
 		o.edge().validate(dst),
 	)
 }
@@ -485,13 +458,6 @@ func (e edge) open(dst netip.Addr) (*probe.Prober, func(), error) {
 	return p, func() { p.Close(); t.Close() }, nil
 }
 
-func checkCount(n int) error {
-	if n < 0 {
-		return errors.Invalid("count", "must be at least 1, got %d", n)
-	}
-	return nil
-}
-
 func checkInterval(d time.Duration) error {
 	if d < 0 && d != BackToBack {
 		return errors.Invalid("interval", "must not be negative, got %v", d)
@@ -499,48 +465,32 @@ func checkInterval(d time.Duration) error {
 	return nil
 }
 
-func checkTimeout(d time.Duration) error {
-	if d < 0 {
-		return errors.Invalid("timeout", "must not be negative, got %v", d)
-	}
-	return nil
-}
-
-// checkPayload checks the payload size, against dst's family when dst is valid and against
-// the larger IPv6 limit otherwise.
-func checkPayload(payload []byte, size int, dst netip.Addr) error {
+// checkFits checks that the payload fits an echo request to dst, when dst is valid (probe
+// checks it against the larger IPv6 limit).
+func checkFits(payload []byte, size int, dst netip.Addr) error {
 	n := size
 	if payload != nil {
 		n = len(payload)
 	}
-	limit, fam := transport.MaxPayloadV6, "IPv6"
-	if dst.IsValid() {
-		limit = transport.MaxPayload(dst)
+	if dst.IsValid() && n > transport.MaxPayload(dst) {
+		fam := "IPv6"
 		if dst.Is4() {
 			fam = "IPv4"
 		}
-	}
-	switch {
-	case n < 0:
-		return errors.Invalid("payload size", "must not be negative, got %d", n)
-	case n > limit:
-		return errors.Invalid("payload size", "%d bytes is more than an %s echo request can carry (%d)", n, fam, limit)
+		return errors.Invalid("payload size", "%d bytes is more than an %s echo request can carry (%d)", n, fam, transport.MaxPayload(dst))
 	}
 	return nil
 }
 
-func checkTTL(ttl int) error {
-	if ttl < 0 || ttl > 255 {
-		return errors.Invalid("ttl", "must be in 1..255, got %d", ttl)
+// named gives err with the option it names called by this package's name for it.
+func named(err error, probeName, name string) error {
+	var e *errors.Error
+	if errors.As(err, &e) && e.Op == probeName {
+		renamed := *e
+		renamed.Op = name
+		return &renamed
 	}
-	return nil
-}
-
-func checkTrafficClass(tc int) error {
-	if tc < 0 || tc > 255 {
-		return errors.Invalid("traffic class", "must be in 0..255, got %d", tc)
-	}
-	return nil
+	return err
 }
 
 func firstError(errs ...error) error {

@@ -73,7 +73,7 @@ func TestMultipingOptionsValidate(t *testing.T) {
 		{MultipingOptions{Rate: 1000.5, Concurrency: 10, Interval: BackToBack}, ""},
 		{MultipingOptions{Rate: -1}, "rate"},
 		{MultipingOptions{Rate: math.NaN()}, "rate"},
-		{MultipingOptions{Rate: math.Inf(1)}, "rate"},
+		{MultipingOptions{Rate: math.Inf(1)}, ""}, // capped at probe.MaxRate
 		{MultipingOptions{Concurrency: -1}, "concurrency"},
 		{MultipingOptions{Count: -2}, "count"},
 		{MultipingOptions{TTL: 300}, "ttl"},

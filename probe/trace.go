@@ -124,11 +124,11 @@ func newTracer(dst netip.Addr, o *TraceOptions) (*tracer, error) {
 	case o.Count < 0:
 		return nil, icmperrors.Invalid("count", "must be at least 1, got %d", o.Count)
 	case o.MinHops < 0 || p.MinHops > 255:
-		return nil, icmperrors.Invalid("min hops", "must be in 1..255, got %d", o.MinHops)
+		return nil, icmperrors.Invalid("first hop", "must be in 1..255, got %d", o.MinHops)
 	case o.MaxHops < 0 || p.MaxHops > 255:
 		return nil, icmperrors.Invalid("max hops", "must be in 1..255, got %d", o.MaxHops)
 	case p.MinHops > p.MaxHops:
-		return nil, icmperrors.Invalid("min hops", "%d is beyond max hops %d", p.MinHops, p.MaxHops)
+		return nil, icmperrors.Invalid("first hop", "%d is beyond the last distance %d", p.MinHops, p.MaxHops)
 	case o.Window < 0:
 		return nil, icmperrors.Invalid("window", "must not be negative, got %d", o.Window)
 	}
