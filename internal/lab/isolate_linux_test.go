@@ -124,6 +124,23 @@ func TestRequireRefusesUnisolated(t *testing.T) {
 	}
 }
 
+// TestDoRefusesTheMachinesNamespace: Do does not enter the namespace the tests left, which the
+// process that started them still holds; the function is never called.
+func TestDoRefusesTheMachinesNamespace(t *testing.T) {
+	requireRoot(t)
+	left, _, ok := parseIsolated(os.Getenv(EnvIsolated))
+	require.True(t, ok)
+	path := fmt.Sprintf("/proc/%d/ns/net", os.Getppid())
+	parent, err := os.Readlink(path)
+	require.NoError(t, err)
+	require.Equal(t, left, parent, "the process that started the tests stays in the namespace they left")
+	called := false
+	err = Do(path, func() error { called = true; return nil })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the machine's own")
+	assert.False(t, called, "the function ran in the machine's namespace")
+}
+
 // envRerun makes TestIsolateRerun, run again by itself, report its namespace and fail.
 const envRerun = "ICMPKIT_LAB_ISOLATE_RERUN"
 
