@@ -18,6 +18,7 @@ import (
 	"github.com/icmpkit/icmpkit/internal/lab"
 	"github.com/icmpkit/icmpkit/probe"
 	"github.com/icmpkit/icmpkit/result"
+	"github.com/icmpkit/icmpkit/transport"
 	"github.com/icmpkit/icmpkit/transport/raw"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -37,12 +38,12 @@ func rawPick(n lab.Node, v6 bool) netip.Addr {
 	return n.V4
 }
 
-// rawFamily gives the raw.Family that opens only the socket of the family.
-func rawFamily(v6 bool) raw.Family {
+// rawFamily gives the transport.Family that opens only the socket of the family.
+func rawFamily(v6 bool) transport.Family {
 	if v6 {
-		return raw.FamilyIPv6
+		return transport.FamilyIPv6
 	}
-	return raw.FamilyIPv4
+	return transport.FamilyIPv4
 }
 
 // rawGuard bounds every probing call of these tests: a call that hangs fails its test here
@@ -75,21 +76,23 @@ type rawPingRun struct {
 // test if Ping returns an error or outlives rawGuard.
 func rawPing(t *testing.T, tr *raw.Transport, dst netip.Addr, opts probe.PingOptions) rawPingRun {
 	t.Helper()
-	run, err := rawPingErr(tr, dst, opts)
+	pr := probe.New(tr, nil)
+	defer pr.Close()
+	run, err := rawPingErr(pr, dst, opts)
 	require.NoError(t, err, "ping %s", dst)
 	require.NotNil(t, run.host, "ping %s: no host", dst)
 	return run
 }
 
-// rawPingErr is rawPing for callers that check the error themselves (it may run on any
-// goroutine).
-func rawPingErr(tr *raw.Transport, dst netip.Addr, opts probe.PingOptions) (rawPingRun, error) {
+// rawPingErr is rawPing over a Prober, for callers that check the error themselves (it may
+// run on any goroutine).
+func rawPingErr(pr *probe.Prober, dst netip.Addr, opts probe.PingOptions) (rawPingRun, error) {
 	var run rawPingRun
 	opts.OnReply = func(o probe.Outcome) { run.outcomes = append(run.outcomes, o) }
 	ctx, cancel := context.WithTimeout(context.Background(), rawGuard)
 	defer cancel()
 	start := time.Now()
-	h, err := probe.Ping(ctx, tr, dst, &opts)
+	h, err := pr.Ping(ctx, dst, &opts)
 	run.elapsed = time.Since(start)
 	run.host = h
 	return run, err

@@ -1,4 +1,4 @@
-package replyq
+package transport
 
 import (
 	"testing"
