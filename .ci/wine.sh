@@ -4,6 +4,12 @@
 # does the work; internal/wine makes the Wine prefix).
 # Called by .ci/run, as root; installs wine64 when missing. A skip cannot pass: with
 # ICMPKIT_WINE=1 a missing wine64 fails the test, and its own PASS line is required below.
+#
+# No Wine process runs in this machine's network namespace: the integration test binary runs
+# itself in a namespace of its own with only loopback (internal/lab's Isolate), builds the
+# chain from there, starts the prefix's Wine session in the chain's client namespace, and
+# checks that every process of the prefix it sees is there ("Wine processes seen" below). The
+# prefix is new for each run, so no wineserver started elsewhere can serve it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

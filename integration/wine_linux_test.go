@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/icmpkit/icmpkit/internal/wine"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // wineChain is the chain the Windows binaries run against: three routers, the second silent,
@@ -69,6 +71,8 @@ func TestWine(t *testing.T) {
 	icmpkit := windowsBuild(t, dir, "build", "./cmd/icmpkit")
 	t.Logf("cross-compiled in %v", time.Since(start).Round(time.Millisecond))
 
+	// Wine sends from its service processes, which stay in the namespace they started in.
+	defer watchWine(t, filepath.Join(dir, "prefix"), c.Client.NS)()
 	start = time.Now()
 	prefix, err := wine.New(context.Background(), filepath.Join(dir, "prefix"), c.Client.NS)
 	require.NoError(t, err)
@@ -206,4 +210,77 @@ func isSilentRouter(cfg lab.ChainConfig, router int) bool {
 		}
 	}
 	return false
+}
+
+// watchWine looks, every 100 ms until the function it returns is called, at the processes of the
+// Wine prefix in dir (each has WINEPREFIX=dir in its environment: wineserver, the service
+// processes, the programs), which live as long as a Wine program runs and a few seconds more.
+// The function checks that every one seen ran in network namespace ns (but for the `ip netns
+// exec` that starts a Wine program there, seen before it enters), and that some were seen.
+func watchWine(t *testing.T, dir, ns string) func() {
+	t.Helper()
+	var want unix.Stat_t
+	require.NoError(t, unix.Stat(filepath.Join("/run/netns", ns), &want))
+	wantID := fmt.Sprintf("net:[%d]", want.Ino)
+	seen := map[string]string{} // "name (pid N)" -> its network namespace
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			wineProcs(dir, seen)
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() {
+		t.Helper()
+		close(stop)
+		<-done
+		// `ip netns exec` carries the environment and starts in the test's own namespace,
+		// before it enters ns and becomes wine64.
+		own, err := os.Readlink("/proc/thread-self/ns/net")
+		require.NoError(t, err)
+		names := map[string]int{}
+		for proc, netns := range seen {
+			name := strings.Fields(proc)[0]
+			names[name]++
+			if name == "ip" && netns == own {
+				continue
+			}
+			assert.Equal(t, wantID, netns, "Wine process %s outside the lab's client namespace %s", proc, ns)
+		}
+		assert.NotEmpty(t, seen, "no process of the Wine prefix %s was seen", dir)
+		t.Logf("Wine processes seen, all in %s (%s) but for `ip netns exec` about to enter it: %v", ns, wantID, names)
+	}
+}
+
+// wineProcs adds to seen the processes that have WINEPREFIX=dir in their environment, with
+// their network namespace.
+func wineProcs(dir string, seen map[string]string) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	marker := []byte("\x00WINEPREFIX=" + dir + "\x00")
+	for _, e := range entries {
+		pid := e.Name()
+		if pid[0] < '0' || pid[0] > '9' {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", pid, "environ"))
+		if err != nil || !bytes.Contains(append([]byte{0}, env...), marker) {
+			continue // gone, or not of this prefix
+		}
+		netns, err := os.Readlink(filepath.Join("/proc", pid, "ns", "net"))
+		comm, _ := os.ReadFile(filepath.Join("/proc", pid, "comm"))
+		if err != nil || len(comm) == 0 {
+			continue // gone
+		}
+		seen[strings.TrimSpace(string(comm))+" (pid "+pid+")"] = netns
+	}
 }

@@ -71,7 +71,8 @@
 // are made from there, and so every socket and command of the tests that is not in a lab is
 // in a namespace with no route but loopback: a packet for a lab address sent from the wrong
 // namespace is refused with "network is unreachable" and cannot leave through the machine's
-// default route. The labs' namespaces themselves are linked only to each other.
+// default route. The labs' namespaces themselves are linked only to each other, and [Do]
+// refuses to enter the namespace the tests left.
 //
 // # Names and cleanup
 //

@@ -124,6 +124,23 @@ func TestRequireRefusesUnisolated(t *testing.T) {
 	}
 }
 
+// TestDoRefusesTheMachinesNamespace: Do does not enter the namespace the tests left, which the
+// process that started them still holds; the function is never called.
+func TestDoRefusesTheMachinesNamespace(t *testing.T) {
+	requireRoot(t)
+	left, _, ok := parseIsolated(os.Getenv(EnvIsolated))
+	require.True(t, ok)
+	path := fmt.Sprintf("/proc/%d/ns/net", os.Getppid())
+	parent, err := os.Readlink(path)
+	require.NoError(t, err)
+	require.Equal(t, left, parent, "the process that started the tests stays in the namespace they left")
+	called := false
+	err = Do(path, func() error { called = true; return nil })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the machine's own")
+	assert.False(t, called, "the function ran in the machine's namespace")
+}
+
 // envRerun makes TestIsolateRerun, run again by itself, report its namespace and fail.
 const envRerun = "ICMPKIT_LAB_ISOLATE_RERUN"
 
@@ -163,8 +180,9 @@ func TestIsolateRerun(t *testing.T) {
 	assert.Equal(t, m[1], m[3], "the rerun's namespace is the one it set up")
 }
 
-// TestEveryTestMainIsolates: every package of the module with tests has a TestMain that calls
-// Isolate, so that no test binary builds a lab or opens a socket in the machine's namespace.
+// TestEveryTestMainIsolates: every package with tests in the repository (the modules nested in
+// it too) has a TestMain that calls Isolate, so that no test binary builds a lab or opens a
+// socket in the machine's namespace.
 func TestEveryTestMainIsolates(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	require.NoError(t, err)
@@ -180,9 +198,6 @@ func TestEveryTestMainIsolates(t *testing.T) {
 			name := d.Name()
 			if path != root && (name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
 				return filepath.SkipDir
-			}
-			if _, err := os.Stat(filepath.Join(path, "go.mod")); path != root && err == nil {
-				return filepath.SkipDir // another module
 			}
 			return nil
 		}

@@ -247,7 +247,8 @@ func runIP(ns string, cmds []string, opts ...string) (string, error) {
 // opens stay in ns for their whole life, so a test creates its transport inside Do and uses it
 // anywhere. Goroutines that fn starts do not run in ns. fn must report failure by returning an
 // error, not by t.FailNow. A panic in fn is raised again in the caller. If the thread cannot
-// return to its original namespace, it is ended rather than reused.
+// return to its original namespace, it is ended rather than reused. The namespace that
+// [Isolate] moved the tests out of, the machine's own, is refused.
 func Do(ns string, fn func() error) error {
 	return doInNS(nsPath(ns), fn)
 }

@@ -19,6 +19,9 @@ func doInNS(path string, fn func() error) error {
 		return fmt.Errorf("lab: open namespace: %w", err)
 	}
 	defer target.Close()
+	if err := refuseLeft(target, path); err != nil {
+		return err
+	}
 
 	type outcome struct {
 		err      error
@@ -89,4 +92,22 @@ func childAttr(uid, gid int) *syscall.SysProcAttr {
 		Setpgid:    true,
 		Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}},
 	}
+}
+
+// refuseLeft refuses the network namespace that Isolate moved the tests out of (the
+// machine's): a socket opened there could send through its default route.
+func refuseLeft(ns *os.File, path string) error {
+	left, _, ok := parseIsolated(os.Getenv(EnvIsolated))
+	if !ok {
+		return nil
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(ns.Fd()), &st); err != nil {
+		return fmt.Errorf("lab: namespace %s: %w", path, err)
+	}
+	if fmt.Sprintf("net:[%d]", st.Ino) == left {
+		return fmt.Errorf("lab: %s is the network namespace the tests were moved out of, the machine's own: "+
+			"a lab node's sockets and commands never go there", path)
+	}
+	return nil
 }
