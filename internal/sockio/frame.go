@@ -10,6 +10,18 @@ import (
 	"github.com/icmpkit/icmpkit/transport"
 )
 
+// Full is every interface of package transport that icmpkit's socket transports implement,
+// for their compile-time checks.
+type Full interface {
+	transport.Transport
+	transport.Identifier
+	transport.BatchSender
+	transport.BatchReceiver
+	transport.Poller
+	transport.Broadcaster
+	transport.Namer
+}
+
 // Socket is the socket (or handle) of one family in a Frame.
 type Socket interface {
 	// Send sends one request, valid and of the socket's family.

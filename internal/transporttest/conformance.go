@@ -217,6 +217,26 @@ func testQueueOverflow(t *testing.T, s Subject) {
 	}
 }
 
+// LabSubject is the Subject of a socket transport opened by open in the client namespace of
+// chain c (at least one router and one Unreachable address): loopback answers, the router
+// refuses the first Unreachable address. open binds source unless it is the zero Addr.
+func LabSubject[T transport.Transport](c *lab.Chain, open func(source netip.Addr) (T, error)) Subject {
+	lo4, lo6 := netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()
+	opener := func(source netip.Addr) func(t *testing.T) transport.Transport {
+		return func(t *testing.T) transport.Transport {
+			return OpenIn(t, c.Client.NS, func() (T, error) { return open(source) })
+		}
+	}
+	return Subject{
+		Open:             opener(netip.Addr{}),
+		Live4:            lo4,
+		Live6:            lo6,
+		Refused:          c.UnreachableV4[0],
+		RefusedBy:        c.UnreachableFrom().V4,
+		OpenMappedSource: opener(netip.AddrFrom16(lo4.As16())),
+	}
+}
+
 // OpenIn opens a transport with open inside network namespace ns (see lab.Do), closed when
 // the test ends.
 func OpenIn[T transport.Transport](t testing.TB, ns string, open func() (T, error)) T {

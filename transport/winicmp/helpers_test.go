@@ -11,10 +11,8 @@ import (
 )
 
 var (
-	lo4     = netip.MustParseAddr("127.0.0.1")
-	lo6     = netip.MustParseAddr("::1")
-	router4 = netip.MustParseAddr("198.18.0.2")
-	router6 = netip.MustParseAddr("2001:db8::2")
+	lo4 = netip.MustParseAddr("127.0.0.1")
+	lo6 = netip.MustParseAddr("::1")
 )
 
 // receiveMatching receives until a reply for (dst, seq) comes, or fails after 5 s.
