@@ -274,3 +274,26 @@ func (f *Frame) Families() (v4, v6 bool) { return f.socks[0] != nil, f.socks[1] 
 // ReadersStarted reports whether the goroutines that read the sockets run: they start with
 // the first Receive, and until then replies wait in the sockets, where Poll finds them.
 func (f *Frame) ReadersStarted() bool { return f.rx.Started() }
+
+// NoSocket is the socket of a system that has none of a transport's kind: it never opens,
+// so its methods are never called on an open transport; they fail with errors matching
+// errors.ErrNotSupported.
+type NoSocket struct{}
+
+var _ Socket = (*NoSocket)(nil)
+
+// OpenNone gives the error of opening the socket of a family on a system that has none:
+// what names the socket ("IPv4 ping socket"), why says what is missing, hint what to use.
+func OpenNone(what, why, hint string) (*NoSocket, error) {
+	return nil, &icmperrors.Error{Op: "open " + what, Class: icmperrors.ErrNotSupported, Err: icmperrors.New(why), Hint: hint}
+}
+
+func (*NoSocket) Read()                         {}
+func (*NoSocket) Poll([]transport.Reply) int    { return 0 }
+func (*NoSocket) Identifier() (int, bool)       { return 0, false }
+func (*NoSocket) Close() error                  { return nil }
+func (*NoSocket) SetBroadcast(bool) error       { return icmperrors.NotSupported("set broadcast") }
+func (*NoSocket) Send(*transport.Request) error { return icmperrors.NotSupported("send") }
+func (*NoSocket) SendBatch([]transport.Request) (int, error) {
+	return 0, icmperrors.NotSupported("send")
+}

@@ -77,12 +77,19 @@ func request(tr transport.Transport, dst netip.Addr, seq int) transport.Request 
 // the wait.
 func receive(t *testing.T, tr transport.Transport, dst netip.Addr, id int) transport.Reply {
 	t.Helper()
+	return ReceiveWhere(t, tr, func(r *transport.Reply) bool { return r.Destination == dst && r.ID == id })
+}
+
+// ReceiveWhere receives until a reply that keep accepts comes, skipping any other, or fails
+// the test after 10 s.
+func ReceiveWhere(t testing.TB, tr transport.Transport, keep func(*transport.Reply) bool) transport.Reply {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for {
 		var r transport.Reply
-		require.NoError(t, tr.Receive(ctx, &r), "a reply from %s", dst)
-		if r.Destination == dst && r.ID == id {
+		require.NoError(t, tr.Receive(ctx, &r), "no matching reply")
+		if keep(&r) {
 			return r
 		}
 	}
@@ -221,7 +228,7 @@ func testQueueOverflow(t *testing.T, s Subject) {
 // chain c (at least one router and one Unreachable address): loopback answers, the router
 // refuses the first Unreachable address. open binds source unless it is the zero Addr.
 func LabSubject[T transport.Transport](c *lab.Chain, open func(source netip.Addr) (T, error)) Subject {
-	lo4, lo6 := netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()
+	lo4, lo6 := Loopback4, Loopback6
 	opener := func(source netip.Addr) func(t *testing.T) transport.Transport {
 		return func(t *testing.T) transport.Transport {
 			return OpenIn(t, c.Client.NS, func() (T, error) { return open(source) })

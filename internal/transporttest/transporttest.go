@@ -107,9 +107,13 @@ func PollBesideReceive(t *testing.T, tr Polled, dsts []netip.Addr, perDst int,
 	assert.ErrorIs(t, err, icmperrors.ErrUnavailable)
 }
 
-// Addresses of the documentation ranges that icmpkit's tests write into the packets they build
-// and parse (never sent anywhere): a client, the first router of its path and a target beyond.
+// Addresses of icmpkit's tests: the loopback addresses, and addresses of the documentation
+// ranges that tests write into the packets they build and parse (never sent anywhere): a
+// client, the first router of its path and a target beyond.
 var (
+	Loopback4 = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	Loopback6 = netip.IPv6Loopback()
+
 	Client4 = netip.MustParseAddr("198.18.0.1")
 	Router4 = netip.MustParseAddr("198.18.0.2")
 	Target4 = netip.MustParseAddr("198.18.2.2")
