@@ -54,8 +54,8 @@ func (l Link) Deliver(r *transport.Reply) bool { return l.f.rx.Deliver(r) }
 func (l Link) Broadcast() bool { return l.f.broadcast.Load() }
 
 // Frame is a transport made of one socket (or handle) per family, each with its own
-// reader: the whole of transport/dgram's and the Windows ICMP API transport's Transport but
-// what their sockets do. A transport embeds a Frame, which gives it the methods of
+// reader: the whole of transport/dgram's and transport/winicmp's Transport but what their
+// sockets do. A transport embeds a Frame, which gives it the methods of
 // transport.Transport, Identifier, BatchSender, BatchReceiver, Poller and Broadcaster, and
 // opens it with OpenFrame.
 type Frame struct {
