@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"iter"
+	"math"
 	"net/netip"
 	"time"
 
@@ -21,8 +22,11 @@ import (
 // resolve it as lost and count in Host.Errors; opts.OnReply sees each of them.
 //
 // Cancelling ctx stops Ping early; the Host then covers what was sent so far, and the error is
-// ctx's. Many Ping, Multiping and Traceroute calls may share one transport at once.
-func Ping(ctx context.Context, t transport.Transport, dst netip.Addr, opts *PingOptions) (*result.Host, error) {
+// ctx's. Many Ping, Multiping and Traceroute calls may share one Prober at once.
+func (pr *Prober) Ping(ctx context.Context, dst netip.Addr, opts *PingOptions) (*result.Host, error) {
+	if err := pr.usable(); err != nil {
+		return nil, err
+	}
 	if opts == nil {
 		opts = &PingOptions{}
 	}
@@ -33,12 +37,7 @@ func Ping(ctx context.Context, t transport.Transport, dst netip.Addr, opts *Ping
 	if err := checkTarget(dst, len(cfg.payload)); err != nil {
 		return nil, err
 	}
-	if t == nil {
-		return nil, icmperrors.Invalid("transport", "is nil")
-	}
-	e := acquire(t)
-	defer e.release()
-	r := newRun(e, cfg)
+	r := newRun(pr.e, cfg, singleAlloc(&cfg))
 	host := &result.Host{Address: dst.Unmap()}
 	r.emit = func(_ int64, h *result.Host) bool { host = h; return true }
 	err = r.loop(ctx, sliceTargets([]netip.Addr{dst}), 1)
@@ -76,9 +75,17 @@ func pingConfig(o *PingOptions) (runConfig, error) {
 // opts.Window hosts are in progress at once, and opts.Rate caps the requests per second.
 // Multiping returns as soon as every host has been answered or has timed out.
 //
+// A request that cannot be sent for its destination (a broadcast address without broadcast
+// on, no route) counts in its Host's PacketsSent and SendErrors, and opts.OnReply sees it as
+// an Outcome with SendError set; the other hosts go on. When no request at all could be sent,
+// Multiping returns the hosts with the first send error.
+//
 // Cancelling ctx stops it early: the hosts then hold what was measured so far (hosts not yet
 // started have PacketsSent 0), and the error is ctx's.
-func Multiping(ctx context.Context, t transport.Transport, targets []netip.Addr, opts *MultipingOptions) ([]*result.Host, error) {
+func (pr *Prober) Multiping(ctx context.Context, targets []netip.Addr, opts *MultipingOptions) ([]*result.Host, error) {
+	if err := pr.usable(); err != nil {
+		return nil, err
+	}
 	if len(targets) == 0 {
 		return nil, icmperrors.Invalid("targets", "the target list is empty")
 	}
@@ -94,22 +101,13 @@ func Multiping(ctx context.Context, t transport.Transport, targets []netip.Addr,
 			return nil, err
 		}
 	}
-	if t == nil {
-		return nil, icmperrors.Invalid("transport", "is nil")
-	}
-	e := acquire(t)
-	defer e.release()
-	r := newRun(e, cfg)
 	// Every Host lives in one slice, and the RTTs of the first requests in one slab.
-	r.results = make([]result.Host, len(targets))
-	if !cfg.dropRTTs && len(targets) <= maxSlab/min(cfg.count, 64) {
-		r.rtts = make([]time.Duration, len(targets)*min(cfg.count, 64))
-	}
+	r := newRun(pr.e, cfg, slabAlloc(&cfg, len(targets)))
 	r.emit = func(int64, *result.Host) bool { return true }
 	err = r.loop(ctx, sliceTargets(targets), len(targets))
 	hosts := make([]*result.Host, len(targets))
 	for i := range hosts {
-		h := &r.results[i]
+		h := &r.alloc.slab[i]
 		if !h.Address.IsValid() {
 			// Never started.
 			h.Address = targets[i].Unmap()
@@ -127,23 +125,38 @@ func Multiping(ctx context.Context, t transport.Transport, targets []netip.Addr,
 // An invalid target, a failed transport or the end of ctx yields the hosts in progress with
 // what they have, then the error, and ends the sequence. Breaking out of the loop stops
 // probing at once.
-func MultipingSeq(ctx context.Context, t transport.Transport, targets iter.Seq[netip.Addr], opts *MultipingOptions) iter.Seq2[*result.Host, error] {
-	return func(yield func(*result.Host, error) bool) {
+func (pr *Prober) MultipingSeq(ctx context.Context, targets iter.Seq[netip.Addr], opts *MultipingOptions) iter.Seq2[*result.Host, error] {
+	return func(body func(*result.Host, error) bool) {
+		// yield calls the loop's body, and never again once the body has panicked: the run
+		// ends then through its deferred cleanup, which must not go on yielding, so that the
+		// body's panic reaches the caller as it was.
+		panicked := false
+		yield := func(h *result.Host, err error) bool {
+			if panicked {
+				return false
+			}
+			panicked = true
+			more := body(h, err)
+			panicked = false
+			return more
+		}
 		if opts == nil {
 			opts = &MultipingOptions{}
 		}
-		cfg, err := multipingConfig(opts)
-		if err == nil && (t == nil || targets == nil) {
-			err = icmperrors.Invalid("targets", "the transport or the target sequence is nil")
+		err := pr.usable()
+		var cfg runConfig
+		if err == nil {
+			cfg, err = multipingConfig(opts)
+		}
+		if err == nil && targets == nil {
+			err = icmperrors.Invalid("targets", "the target sequence is nil")
 		}
 		if err != nil {
 			yield(nil, err)
 			return
 		}
 		cfg.ordered = !opts.Unordered
-		e := acquire(t)
-		defer e.release()
-		r := newRun(e, cfg)
+		r := newRun(pr.e, cfg, blockAlloc(&cfg))
 		var waiting reorderBuf
 		r.emit = func(i int64, h *result.Host) bool {
 			if !cfg.ordered {
@@ -184,9 +197,6 @@ func MultipingSeq(ctx context.Context, t transport.Transport, targets iter.Seq[n
 	}
 }
 
-// maxSlab bounds the RTT slab Multiping allocates up front, in RTTs.
-const maxSlab = 1 << 22
-
 func multipingConfig(o *MultipingOptions) (runConfig, error) {
 	cfg := runConfig{
 		count:        orDefault(o.Count, DefaultMultipingCount),
@@ -195,7 +205,7 @@ func multipingConfig(o *MultipingOptions) (runConfig, error) {
 		id:           o.ID,
 		ttl:          o.TTL,
 		trafficClass: o.TrafficClass,
-		rate:         o.Rate,
+		rate:         min(o.Rate, MaxRate),
 		window:       orDefault(o.Window, DefaultMultipingWindow),
 		reorder:      orDefault(o.Reorder, DefaultMultipingReorder),
 		dropRTTs:     o.DropRTTs,
@@ -209,8 +219,10 @@ func multipingConfig(o *MultipingOptions) (runConfig, error) {
 		return cfg, err
 	}
 	switch {
-	case o.Rate < 0:
-		return cfg, icmperrors.Invalid("rate", "must not be negative, got %g", o.Rate)
+	case math.IsNaN(o.Rate) || o.Rate < 0:
+		return cfg, icmperrors.Invalid("rate", "must be 0 (no limit) or a number of requests a second, got %g", o.Rate)
+	case o.Rate > 0 && o.Rate < MinRate:
+		return cfg, icmperrors.Invalid("rate", "%g requests a second is below the least rate, one an hour (%g)", o.Rate, MinRate)
 	case o.Window < 0:
 		return cfg, icmperrors.Invalid("window", "must not be negative, got %d", o.Window)
 	case o.Reorder < 0:
