@@ -44,6 +44,7 @@ func Conformance(t *testing.T, s Subject) {
 		{"CloseWhileReceiving", testCloseWhileReceiving},
 		{"ErrorQuotesRequest", testErrorQuotesRequest},
 		{"IPv4Mapped", testIPv4Mapped},
+		{"BadRequests", testBadRequests},
 		{"QueueOverflow", testQueueOverflow},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,6 +154,10 @@ func testCloseWhileReceiving(t *testing.T, s Subject) {
 	assert.ErrorIs(t, tr.Receive(context.Background(), &r), icmperrors.ErrUnavailable)
 	req := request(tr, s.Live4, 1)
 	assert.ErrorIs(t, tr.Send(context.Background(), &req), icmperrors.ErrUnavailable)
+	if b, ok := tr.(transport.BatchSender); ok {
+		_, err := b.SendBatch(context.Background(), []transport.Request{req})
+		assert.ErrorIs(t, err, icmperrors.ErrUnavailable)
+	}
 	if p, ok := tr.(transport.Poller); ok {
 		_, err := p.Poll(make([]transport.Reply, 1))
 		assert.ErrorIs(t, err, icmperrors.ErrUnavailable)
@@ -198,6 +203,49 @@ func testIPv4Mapped(t *testing.T, s Subject) {
 	r := receive(t, m, s.Live4, req.ID)
 	assert.Equal(t, transport.KindEchoReply, r.Kind())
 	assert.True(t, r.Source.Is4(), "replies name IPv4 addresses unmapped: %s", r.Source)
+}
+
+// testBadRequests: an invalid request fails with errors.ErrInvalidArgument and goes nowhere,
+// alone or after a valid one in a batch; so does a batch receive without room; a send whose
+// context has ended fails with the context's error.
+func testBadRequests(t *testing.T, s Subject) {
+	tr := s.open(t)
+	for _, tc := range []struct {
+		name string
+		req  transport.Request
+	}{
+		{"no destination", transport.Request{}},
+		{"identifier", transport.Request{Destination: s.Live4, ID: 70000}},
+		{"sequence", transport.Request{Destination: s.Live4, Seq: -1}},
+		{"payload size", transport.Request{Destination: s.Live4, PayloadSize: -1}},
+		{"payload too large", transport.Request{Destination: s.Live4, PayloadSize: transport.MaxPayloadV4 + 1}},
+		{"ttl", transport.Request{Destination: s.Live6, TTL: 256}},
+		{"traffic class v4", transport.Request{Destination: s.Live4, TrafficClass: 256}},
+		{"traffic class v6", transport.Request{Destination: s.Live6, TrafficClass: 300}},
+	} {
+		// No subtests: the mock runs the suite inside a synctest bubble, where t.Run may not.
+		req := tc.req
+		require.ErrorIs(t, tr.Send(context.Background(), &req), icmperrors.ErrInvalidArgument, tc.name)
+		assert.True(t, req.SentAt.IsZero(), "%s: not sent", tc.name)
+		b, ok := tr.(transport.BatchSender)
+		if !ok {
+			continue
+		}
+		n, err := b.SendBatch(context.Background(), []transport.Request{tc.req})
+		require.ErrorIs(t, err, icmperrors.ErrInvalidArgument, tc.name)
+		require.Zero(t, n, tc.name)
+		n, err = b.SendBatch(context.Background(), []transport.Request{request(tr, s.Live4, 1), tc.req})
+		require.ErrorIs(t, err, icmperrors.ErrInvalidArgument, tc.name)
+		require.Equal(t, 1, n, "%s: the valid request before the bad one went out", tc.name)
+	}
+	if b, ok := tr.(transport.BatchReceiver); ok {
+		_, err := b.ReceiveBatch(context.Background(), nil)
+		assert.ErrorIs(t, err, icmperrors.ErrInvalidArgument, "no room for a reply")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := request(tr, s.Live4, 2)
+	assert.ErrorIs(t, tr.Send(ctx, &req), context.Canceled)
 }
 
 // testQueueOverflow: more replies than the transport's queue holds arrive while nobody
