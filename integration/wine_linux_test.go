@@ -46,6 +46,7 @@ var wineTests = []struct {
 	// Packages without a system in them pass on Windows as they do here.
 	{pkg: "./probe", pass: nil},
 	{pkg: "./internal/wire", pass: nil},
+	{pkg: "./internal/sockio", pass: nil},
 }
 
 // TestWine cross-compiles the Windows test binaries and the command, and runs them under

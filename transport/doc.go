@@ -7,7 +7,8 @@
 // RFC 4884 extensions carrying RFC 4950 MPLS label stacks come out as [Reply.MPLS].
 //
 // Implementations: transport/raw (privileged raw sockets), transport/dgram (unprivileged
-// datagram "ping" sockets) and transport/mock (an in-memory network for tests). Anyone can add
+// datagram "ping" sockets), transport/winicmp (the Windows ICMP API, unprivileged) and
+// transport/mock (an in-memory network for tests). Anyone can add
 // another: implement the three methods of Transport, and optionally the small capability
 // interfaces [Identifier], [BatchSender], [BatchReceiver], [Poller], [Broadcaster] and
 // [Namer].

@@ -10,6 +10,18 @@ import (
 	"github.com/icmpkit/icmpkit/transport"
 )
 
+// Full is every interface of package transport that icmpkit's socket transports implement,
+// for their compile-time checks.
+type Full interface {
+	transport.Transport
+	transport.Identifier
+	transport.BatchSender
+	transport.BatchReceiver
+	transport.Poller
+	transport.Broadcaster
+	transport.Namer
+}
+
 // Socket is the socket (or handle) of one family in a Frame.
 type Socket interface {
 	// Send sends one request, valid and of the socket's family.
@@ -42,8 +54,8 @@ func (l Link) Deliver(r *transport.Reply) bool { return l.f.rx.Deliver(r) }
 func (l Link) Broadcast() bool { return l.f.broadcast.Load() }
 
 // Frame is a transport made of one socket (or handle) per family, each with its own
-// reader: the whole of transport/dgram's and the Windows ICMP API transport's Transport but
-// what their sockets do. A transport embeds a Frame, which gives it the methods of
+// reader: the whole of transport/dgram's and transport/winicmp's Transport but what their
+// sockets do. A transport embeds a Frame, which gives it the methods of
 // transport.Transport, Identifier, BatchSender, BatchReceiver, Poller and Broadcaster, and
 // opens it with OpenFrame.
 type Frame struct {
@@ -262,3 +274,26 @@ func (f *Frame) Families() (v4, v6 bool) { return f.socks[0] != nil, f.socks[1] 
 // ReadersStarted reports whether the goroutines that read the sockets run: they start with
 // the first Receive, and until then replies wait in the sockets, where Poll finds them.
 func (f *Frame) ReadersStarted() bool { return f.rx.Started() }
+
+// NoSocket is the socket of a system that has none of a transport's kind: it never opens,
+// so its methods are never called on an open transport; they fail with errors matching
+// errors.ErrNotSupported.
+type NoSocket struct{}
+
+var _ Socket = (*NoSocket)(nil)
+
+// OpenNone gives the error of opening the socket of a family on a system that has none:
+// what names the socket ("IPv4 ping socket"), why says what is missing, hint what to use.
+func OpenNone(what, why, hint string) (*NoSocket, error) {
+	return nil, &icmperrors.Error{Op: "open " + what, Class: icmperrors.ErrNotSupported, Err: icmperrors.New(why), Hint: hint}
+}
+
+func (*NoSocket) Read()                         {}
+func (*NoSocket) Poll([]transport.Reply) int    { return 0 }
+func (*NoSocket) Identifier() (int, bool)       { return 0, false }
+func (*NoSocket) Close() error                  { return nil }
+func (*NoSocket) SetBroadcast(bool) error       { return icmperrors.NotSupported("set broadcast") }
+func (*NoSocket) Send(*transport.Request) error { return icmperrors.NotSupported("send") }
+func (*NoSocket) SendBatch([]transport.Request) (int, error) {
+	return 0, icmperrors.NotSupported("send")
+}

@@ -1,8 +1,9 @@
-// Package sockio holds the receive side that icmpkit's socket transports (transport/raw,
-// transport/dgram and the Windows ICMP API transport) share: the queue between the goroutines
-// that read the sockets and Receive, ReceiveBatch and Poll, the start and end of those
-// goroutines, and, on Linux, the recvmmsg batch, the control messages, the socket addresses
-// and the zones of IPv6 link-local addresses.
+// Package sockio holds what icmpkit's socket transports (transport/raw, transport/dgram and
+// transport/winicmp) share: the queue between the goroutines that read the sockets and
+// Receive, ReceiveBatch and Poll, the start and end of those goroutines (Replies); the
+// Transport methods of a transport made of one socket per family (Frame, for dgram and
+// winicmp); and, on Linux, the recvmmsg batch, the control messages, the socket addresses and
+// the zones of IPv6 link-local addresses.
 package sockio
 
 import (

@@ -106,3 +106,18 @@ func PollBesideReceive(t *testing.T, tr Polled, dsts []netip.Addr, perDst int,
 	_, err = tr.Poll(buf)
 	assert.ErrorIs(t, err, icmperrors.ErrUnavailable)
 }
+
+// Addresses of icmpkit's tests: the loopback addresses, and addresses of the documentation
+// ranges that tests write into the packets they build and parse (never sent anywhere): a
+// client, the first router of its path and a target beyond.
+var (
+	Loopback4 = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	Loopback6 = netip.IPv6Loopback()
+
+	Client4 = netip.MustParseAddr("198.18.0.1")
+	Router4 = netip.MustParseAddr("198.18.0.2")
+	Target4 = netip.MustParseAddr("198.18.2.2")
+	Client6 = netip.MustParseAddr("2001:db8::1")
+	Router6 = netip.MustParseAddr("2001:db8::2")
+	Target6 = netip.MustParseAddr("2001:db8:0:2::2")
+)

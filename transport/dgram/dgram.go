@@ -61,16 +61,9 @@ type Transport struct {
 	sock6 *socket
 }
 
-// Interfaces a Transport implements.
-var (
-	_ transport.Transport     = (*Transport)(nil)
-	_ transport.Identifier    = (*Transport)(nil)
-	_ transport.BatchSender   = (*Transport)(nil)
-	_ transport.BatchReceiver = (*Transport)(nil)
-	_ transport.Poller        = (*Transport)(nil)
-	_ transport.Broadcaster   = (*Transport)(nil)
-	_ transport.Namer         = (*Transport)(nil)
-)
+// Transport implements transport.Transport, Identifier, BatchSender, BatchReceiver, Poller,
+// Broadcaster and Namer.
+var _ sockio.Full = (*Transport)(nil)
 
 // New opens the sockets cfg asks for. The goroutines that read them start with the first
 // Receive; until then replies wait in the sockets, where Poll finds them. Errors match

@@ -112,42 +112,6 @@ func TestPayloads(t *testing.T) {
 	}
 }
 
-func TestCloseUnblocksReceive(t *testing.T) {
-	c := newChain(t, lab.ChainConfig{})
-	tr := openIn(t, c.Client.NS, Config{})
-	errs := make(chan error, 4)
-	for range 4 {
-		go func() {
-			var r transport.Reply
-			errs <- tr.Receive(context.Background(), &r)
-		}()
-	}
-	var batch [8]transport.Reply
-	go func() {
-		_, err := tr.ReceiveBatch(context.Background(), batch[:])
-		errs <- err
-	}()
-	time.Sleep(50 * time.Millisecond)
-	require.NoError(t, tr.Close())
-	for range 5 {
-		select {
-		case err := <-errs:
-			require.ErrorIs(t, err, icmperrors.ErrUnavailable)
-		case <-time.After(5 * time.Second):
-			t.Fatal("Receive still blocked after Close")
-		}
-	}
-	require.NoError(t, tr.Close(), "a second Close")
-
-	req := transport.Request{Destination: lo4}
-	err := tr.Send(context.Background(), &req)
-	require.ErrorIs(t, err, icmperrors.ErrUnavailable)
-	_, err = tr.SendBatch(context.Background(), []transport.Request{{Destination: lo4}})
-	require.ErrorIs(t, err, icmperrors.ErrUnavailable)
-	var r transport.Reply
-	require.ErrorIs(t, tr.Receive(context.Background(), &r), icmperrors.ErrUnavailable)
-}
-
 func TestReceiveContext(t *testing.T) {
 	c := newChain(t, lab.ChainConfig{})
 	tr := openIn(t, c.Client.NS, Config{})
@@ -163,34 +127,6 @@ func TestReceiveContext(t *testing.T) {
 
 	req := transport.Request{Destination: lo4}
 	require.ErrorIs(t, tr.Send(ctx, &req), context.DeadlineExceeded)
-}
-
-func TestBadRequests(t *testing.T) {
-	c := newChain(t, lab.ChainConfig{})
-	tr := openIn(t, c.Client.NS, Config{})
-	for _, tc := range []struct {
-		name string
-		req  transport.Request
-	}{
-		{"no destination", transport.Request{}},
-		{"mapped", transport.Request{Destination: netip.MustParseAddr("::ffff:127.0.0.1")}},
-		{"identifier", transport.Request{Destination: lo4, ID: 70000}},
-		{"sequence", transport.Request{Destination: lo4, Seq: -1}},
-		{"payload size", transport.Request{Destination: lo4, PayloadSize: -1}},
-		{"payload too large", transport.Request{Destination: lo4, PayloadSize: transport.MaxPayloadV4 + 1}},
-		{"ttl", transport.Request{Destination: lo6, TTL: 256}},
-		{"traffic class", transport.Request{Destination: lo4, TrafficClass: 256}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			req := tc.req
-			require.ErrorIs(t, tr.Send(context.Background(), &req), icmperrors.ErrInvalidArgument)
-			n, err := tr.SendBatch(context.Background(), []transport.Request{{Destination: lo4}, tc.req})
-			require.ErrorIs(t, err, icmperrors.ErrInvalidArgument)
-			require.Equal(t, 1, n, "the valid request before the bad one went out")
-		})
-	}
-	_, err := tr.ReceiveBatch(context.Background(), nil)
-	require.ErrorIs(t, err, icmperrors.ErrInvalidArgument)
 }
 
 func TestConfig(t *testing.T) {

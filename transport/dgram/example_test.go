@@ -28,16 +28,20 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	var r transport.Reply
+	// On Linux the kernel chose the identifier, and Send wrote it into req.ID.
+	replies := make([]transport.Reply, 8)
 	for {
-		if err := tr.Receive(ctx, &r); err != nil {
+		n, err := tr.ReceiveBatch(ctx, replies)
+		if err != nil {
 			fmt.Println(err)
 			return
 		}
-		if r.Destination == dst && r.ID == req.ID && r.Seq == req.Seq {
-			break
+		for _, r := range replies[:n] {
+			if r.Destination == dst && r.ID == req.ID && r.Seq == req.Seq {
+				fmt.Printf("%d bytes from %s: icmp_seq=%d ttl=%d time=%v\n",
+					r.Bytes, r.Source, r.Seq, r.TTL, r.ReceivedAt.Sub(req.SentAt))
+				return
+			}
 		}
 	}
-	fmt.Printf("%d bytes from %s: icmp_seq=%d ttl=%d time=%v\n",
-		r.Bytes, r.Source, r.Seq, r.TTL, r.ReceivedAt.Sub(req.SentAt))
 }

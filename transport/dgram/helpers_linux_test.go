@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/icmpkit/icmpkit/internal/lab"
+	"github.com/icmpkit/icmpkit/internal/transporttest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -19,13 +20,5 @@ func newChain(t *testing.T, cfg lab.ChainConfig) *lab.Chain {
 
 // openIn opens a transport inside namespace ns, closed at the end of the test.
 func openIn(t *testing.T, ns string, cfg Config) *Transport {
-	t.Helper()
-	var tr *Transport
-	require.NoError(t, lab.Do(ns, func() error {
-		var err error
-		tr, err = New(cfg)
-		return err
-	}))
-	t.Cleanup(func() { tr.Close() })
-	return tr
+	return transporttest.OpenIn(t, ns, func() (*Transport, error) { return New(cfg) })
 }

@@ -1,31 +1,17 @@
 package dgram
 
 import (
-	"context"
 	"net/netip"
 	"testing"
-	"time"
 
+	"github.com/icmpkit/icmpkit/internal/transporttest"
 	"github.com/icmpkit/icmpkit/transport"
-	"github.com/stretchr/testify/require"
 )
 
-var (
-	lo4 = netip.MustParseAddr("127.0.0.1")
-	lo6 = netip.MustParseAddr("::1")
-)
+var lo4, lo6 = transporttest.Loopback4, transporttest.Loopback6
 
-// receiveMatching receives until a reply for (dst, seq) comes, or fails after 5 s.
+// receiveMatching receives until a reply for (dst, seq) comes, or fails the test.
 func receiveMatching(t *testing.T, tr *Transport, dst netip.Addr, seq int) transport.Reply {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for {
-		var r transport.Reply
-		err := tr.Receive(ctx, &r)
-		require.NoError(t, err, "no reply for %s seq %d", dst, seq)
-		if r.Destination == dst && r.Seq == seq {
-			return r
-		}
-	}
+	return transporttest.ReceiveWhere(t, tr, func(r *transport.Reply) bool { return r.Destination == dst && r.Seq == seq })
 }

@@ -11,15 +11,6 @@ import (
 	"golang.org/x/net/icmp"
 )
 
-var (
-	router4 = netip.MustParseAddr("198.18.0.2")
-	target4 = netip.MustParseAddr("198.18.2.2")
-	client4 = netip.MustParseAddr("198.18.0.1")
-	router6 = netip.MustParseAddr("2001:db8::2")
-	target6 = netip.MustParseAddr("2001:db8:0:2::2")
-	client6 = netip.MustParseAddr("2001:db8::1")
-)
-
 // echoRequest gives the bytes of an echo request with the FillPayload pattern.
 func echoRequest(v6 bool, id, seq, size int) []byte {
 	b := make([]byte, 8+size)

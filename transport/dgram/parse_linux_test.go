@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/icmpkit/icmpkit/internal/transporttest"
 	"github.com/icmpkit/icmpkit/transport"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -88,9 +89,9 @@ func errMsg4(typ, code byte, info uint32, data []byte, rfc4884 uint16, flags byt
 		oob: join(
 			cmsg(unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, timespec(at)),
 			cmsg(unix.SOL_IP, unix.IP_TTL, nativeInt(63)),
-			cmsg(unix.SOL_IP, unix.IP_RECVERR, extendedErr(unix.SO_EE_ORIGIN_ICMP, typ, code, info, rfc4884, flags, router4)),
+			cmsg(unix.SOL_IP, unix.IP_RECVERR, extendedErr(unix.SO_EE_ORIGIN_ICMP, typ, code, info, rfc4884, flags, transporttest.Router4)),
 		),
-		name: sockaddr(target4),
+		name: sockaddr(transporttest.Target4),
 	}
 }
 
@@ -100,9 +101,9 @@ func errMsg6(typ, code byte, info uint32, data []byte, rfc4884 uint16, at time.T
 		oob: join(
 			cmsg(unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, timespec(at)),
 			cmsg(unix.SOL_IPV6, unix.IPV6_HOPLIMIT, nativeInt(62)),
-			cmsg(unix.SOL_IPV6, unix.IPV6_RECVERR, extendedErr(unix.SO_EE_ORIGIN_ICMP6, typ, code, info, rfc4884, 0, router6)),
+			cmsg(unix.SOL_IPV6, unix.IPV6_RECVERR, extendedErr(unix.SO_EE_ORIGIN_ICMP6, typ, code, info, rfc4884, 0, transporttest.Router6)),
 		),
-		name: sockaddr(target6),
+		name: sockaddr(transporttest.Target6),
 	}
 }
 
@@ -113,9 +114,9 @@ func withExtension(t testing.TB, v6 bool, hdrLen int) ([]byte, uint16) {
 	req := echoRequest(v6, 4242, 9, 56)
 	var full []byte
 	if v6 {
-		full = marshal(t, ipv6.ICMPTypeTimeExceeded, 0, &icmp.TimeExceeded{Data: ipv6Packet(client6, target6, 1, req), Extensions: mplsExt()})
+		full = marshal(t, ipv6.ICMPTypeTimeExceeded, 0, &icmp.TimeExceeded{Data: ipv6Packet(transporttest.Client6, transporttest.Target6, 1, req), Extensions: mplsExt()})
 	} else {
-		full = marshal(t, ipv4.ICMPTypeTimeExceeded, 0, &icmp.TimeExceeded{Data: ipv4Packet(client4, target4, 1, req), Extensions: mplsExt()})
+		full = marshal(t, ipv4.ICMPTypeTimeExceeded, 0, &icmp.TimeExceeded{Data: ipv4Packet(transporttest.Client4, transporttest.Target4, 1, req), Extensions: mplsExt()})
 	}
 	data := full[8+hdrLen:]
 	return data, uint16(128 - hdrLen)
@@ -139,10 +140,10 @@ func TestParseErrQueue(t *testing.T) {
 	truncatedEE := errMsg4(11, 0, 0, req4, 0, 0, at)
 	truncatedEE.oob = cmsg(unix.SOL_IP, unix.IP_RECVERR, make([]byte, 8))
 	wrongFamilyName := errMsg4(11, 0, 0, req4, 0, 0, at)
-	wrongFamilyName.name = sockaddr(target6)
+	wrongFamilyName.name = sockaddr(transporttest.Target6)
 
-	base4 := transport.Reply{Source: router4, Destination: target4, ID: 4242, Seq: 9, TTL: 63, ReceivedAt: at}
-	base6 := transport.Reply{Source: router6, Destination: target6, ID: 4242, Seq: 9, TTL: 62, ReceivedAt: at}
+	base4 := transport.Reply{Source: transporttest.Router4, Destination: transporttest.Target4, ID: 4242, Seq: 9, TTL: 63, ReceivedAt: at}
+	base6 := transport.Reply{Source: transporttest.Router6, Destination: transporttest.Target6, ID: 4242, Seq: 9, TTL: 62, ReceivedAt: at}
 	with := func(r transport.Reply, f func(*transport.Reply)) transport.Reply { f(&r); return r }
 
 	for _, tc := range []struct {
@@ -195,7 +196,7 @@ func TestParseErrQueue(t *testing.T) {
 		{"quotes an echo reply", false, quotedReply, false, transport.Reply{}},
 		{"short quote", false, errMsg4(11, 0, 0, req4[:7], 0, 0, at), false, transport.Reply{}},
 		{"truncated sock_extended_err", false, truncatedEE, false, transport.Reply{}},
-		{"no control messages", false, errqueueMsg{data: req4, name: sockaddr(target4)}, false, transport.Reply{}},
+		{"no control messages", false, errqueueMsg{data: req4, name: sockaddr(transporttest.Target4)}, false, transport.Reply{}},
 		{"destination of the other family", false, wrongFamilyName, false, transport.Reply{}},
 		{"v4 redirect", false, errMsg4(5, 1, 0, req4, 0, 0, at), false, transport.Reply{}},
 	} {
@@ -232,22 +233,22 @@ func TestParseEcho(t *testing.T) {
 		ok   bool
 		want transport.Reply
 	}{
-		{"v4", false, reply4, oob4, sockaddr(target4), true,
-			transport.Reply{Source: target4, Destination: target4, ID: 4242, Seq: 5, Type: ipv4.ICMPTypeEchoReply, Bytes: 64, TTL: 61, ReceivedAt: at}},
-		{"v6", true, reply6, oob6, sockaddr(target6), true,
-			transport.Reply{Source: target6, Destination: target6, ID: 4242, Seq: 5, Type: ipv6.ICMPTypeEchoReply, Bytes: 64, TTL: 60, ReceivedAt: at}},
+		{"v4", false, reply4, oob4, sockaddr(transporttest.Target4), true,
+			transport.Reply{Source: transporttest.Target4, Destination: transporttest.Target4, ID: 4242, Seq: 5, Type: ipv4.ICMPTypeEchoReply, Bytes: 64, TTL: 61, ReceivedAt: at}},
+		{"v6", true, reply6, oob6, sockaddr(transporttest.Target6), true,
+			transport.Reply{Source: transporttest.Target6, Destination: transporttest.Target6, ID: 4242, Seq: 5, Type: ipv6.ICMPTypeEchoReply, Bytes: 64, TTL: 60, ReceivedAt: at}},
 		{"v6 link-local", true, reply6, nil, llName, true,
 			transport.Reply{Source: ll.WithZone(sockio.ZoneName(1)), Destination: ll.WithZone(sockio.ZoneName(1)), ID: 4242, Seq: 5, Type: ipv6.ICMPTypeEchoReply, Bytes: 64}},
-		{"no control messages", false, reply4, nil, sockaddr(target4), true,
-			transport.Reply{Source: target4, Destination: target4, ID: 4242, Seq: 5, Type: ipv4.ICMPTypeEchoReply, Bytes: 64}},
-		{"truncated control message", false, reply4, oob4[:20], sockaddr(target4), true,
-			transport.Reply{Source: target4, Destination: target4, ID: 4242, Seq: 5, Type: ipv4.ICMPTypeEchoReply, Bytes: 64, TTL: 61}},
-		{"another identifier", false, func() []byte { b := append([]byte(nil), reply4...); b[5]++; return b }(), oob4, sockaddr(target4), false, transport.Reply{}},
-		{"a request", false, echoRequest(false, 4242, 5, 0), oob4, sockaddr(target4), false, transport.Reply{}},
-		{"v6 reply on a v4 socket", false, reply6, oob4, sockaddr(target4), false, transport.Reply{}},
-		{"short", false, reply4[:7], oob4, sockaddr(target4), false, transport.Reply{}},
+		{"no control messages", false, reply4, nil, sockaddr(transporttest.Target4), true,
+			transport.Reply{Source: transporttest.Target4, Destination: transporttest.Target4, ID: 4242, Seq: 5, Type: ipv4.ICMPTypeEchoReply, Bytes: 64}},
+		{"truncated control message", false, reply4, oob4[:20], sockaddr(transporttest.Target4), true,
+			transport.Reply{Source: transporttest.Target4, Destination: transporttest.Target4, ID: 4242, Seq: 5, Type: ipv4.ICMPTypeEchoReply, Bytes: 64, TTL: 61}},
+		{"another identifier", false, func() []byte { b := append([]byte(nil), reply4...); b[5]++; return b }(), oob4, sockaddr(transporttest.Target4), false, transport.Reply{}},
+		{"a request", false, echoRequest(false, 4242, 5, 0), oob4, sockaddr(transporttest.Target4), false, transport.Reply{}},
+		{"v6 reply on a v4 socket", false, reply6, oob4, sockaddr(transporttest.Target4), false, transport.Reply{}},
+		{"short", false, reply4[:7], oob4, sockaddr(transporttest.Target4), false, transport.Reply{}},
 		{"no sender", false, reply4, oob4, nil, false, transport.Reply{}},
-		{"sender of the other family", false, reply4, oob4, sockaddr(target6), false, transport.Reply{}},
+		{"sender of the other family", false, reply4, oob4, sockaddr(transporttest.Target6), false, transport.Reply{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var r transport.Reply

@@ -5,31 +5,13 @@ package dgram
 import (
 	"runtime"
 
-	icmperrors "github.com/icmpkit/icmpkit/errors"
 	"github.com/icmpkit/icmpkit/internal/sockio"
-	"github.com/icmpkit/icmpkit/transport"
 )
 
 // socket exists only in name here: this system has no datagram ICMP sockets icmpkit can use.
-type socket struct{}
+type socket = sockio.NoSocket
 
 func openSocket(cfg *Config, v6 bool, link sockio.Link) (*socket, error) {
-	return nil, &icmperrors.Error{
-		Op:    "open " + familyName(v6) + " ping socket",
-		Class: icmperrors.ErrNotSupported,
-		Err:   icmperrors.New("datagram ICMP sockets are not available on " + runtime.GOOS),
-		Hint:  "on Windows use transport/winicmp, the ICMP API; elsewhere raw mode",
-	}
-}
-
-func (s *socket) Read()                              {}
-func (s *socket) Poll(replies []transport.Reply) int { return 0 }
-func (s *socket) Identifier() (int, bool)            { return 0, false }
-func (s *socket) Close() error                       { return nil }
-func (s *socket) SetBroadcast(on bool) error         { return icmperrors.NotSupported("set broadcast") }
-func (s *socket) Send(req *transport.Request) error {
-	return icmperrors.NotSupported("send")
-}
-func (s *socket) SendBatch(reqs []transport.Request) (int, error) {
-	return 0, icmperrors.NotSupported("send")
+	return sockio.OpenNone(familyName(v6)+" ping socket", "datagram ICMP sockets are not available on "+runtime.GOOS,
+		"on Windows use transport/winicmp, the ICMP API; elsewhere raw mode")
 }

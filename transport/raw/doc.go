@@ -21,11 +21,13 @@
 // during its request's send (loopback) is taken at once. A socket joins the poller only when
 // something has to wait on it (its reader, or a send that finds the send buffer full), so a
 // short-lived transport whose replies are all polled starts no goroutine and leaves the
-// process without the poller's epoll instance. SendBatch sends with sendmmsg(2). Packet parsing lives in internal/wire.
+// process without the poller's epoll instance. SendBatch sends with sendmmsg(2). The queue,
+// the readers' lifetime and the recvmmsg batch are those of internal/sockio, which
+// transport/dgram shares; packet parsing lives in internal/wire.
 //
 // Raw sockets are implemented on Linux. Elsewhere [New] returns an error matching
-// errors.ErrNotSupported: use the unprivileged datagram transport (transport/dgram) there. On
+// errors.ErrNotSupported: use the unprivileged transport (transport/dgram) there. On
 // Windows, where raw ICMP sockets need Administrator rights, a process without them gets an
-// error that also matches errors.ErrPermission and says so; transport/dgram's ICMP API
-// transport needs no privilege there.
+// error that also matches errors.ErrPermission and says so; the ICMP API transport
+// (transport/winicmp) needs no privilege there.
 package raw

@@ -6,19 +6,13 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/icmpkit/icmpkit/internal/transporttest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/bpf"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
-)
-
-var (
-	self4   = netip.MustParseAddr("198.18.0.1")
-	target4 = netip.MustParseAddr("198.18.4.2")
-	self6   = netip.MustParseAddr("2001:db8::1")
-	target6 = netip.MustParseAddr("2001:db8:4::2")
 )
 
 func msg(t testing.TB, typ icmp.Type, code int, body icmp.MessageBody) []byte {
@@ -67,13 +61,15 @@ type filterCase struct {
 func casesV4(t testing.TB) []filterCase {
 	opts := []byte{1, 1, 1, 0} // three no-ops and an end of options
 	quote := func(id int, typ icmp.Type, o []byte) []byte {
-		return ipv4Packet(self4, target4, 1, o, echo(t, typ, id))
+		return ipv4Packet(transporttest.Client4, transporttest.Target4, 1, o, echo(t, typ, id))
 	}
-	in := func(m []byte, o []byte) []byte { return ipv4Packet(target4, self4, 1, o, m) }
+	in := func(m []byte, o []byte) []byte {
+		return ipv4Packet(transporttest.Target4, transporttest.Client4, 1, o, m)
+	}
 	te := func(q []byte) []byte {
 		return in(msg(t, ipv4.ICMPTypeTimeExceeded, 0, &icmp.TimeExceeded{Data: q}), nil)
 	}
-	udp := ipv4Packet(self4, target4, 17, nil, make([]byte, 8))
+	udp := ipv4Packet(transporttest.Client4, transporttest.Target4, 17, nil, make([]byte, 8))
 	return []filterCase{
 		{"echo reply ours", in(echo(t, ipv4.ICMPTypeEchoReply, 0x4242), nil), true, true},
 		{"echo reply ours options", in(echo(t, ipv4.ICMPTypeEchoReply, 0x4242), opts), true, true},
@@ -94,9 +90,11 @@ func casesV4(t testing.TB) []filterCase {
 }
 
 func casesV6(t testing.TB) []filterCase {
-	quote := func(id int, typ icmp.Type) []byte { return ipv6Packet(self6, target6, 58, echo(t, typ, id)) }
+	quote := func(id int, typ icmp.Type) []byte {
+		return ipv6Packet(transporttest.Client6, transporttest.Target6, 58, echo(t, typ, id))
+	}
 	te := func(q []byte) []byte { return msg(t, ipv6.ICMPTypeTimeExceeded, 0, &icmp.TimeExceeded{Data: q}) }
-	frag := ipv6Packet(self6, target6, 44, append([]byte{58, 0, 0, 1, 0, 0, 0, 7}, echo(t, ipv6.ICMPTypeEchoRequest, 0x1111)...))
+	frag := ipv6Packet(transporttest.Client6, transporttest.Target6, 44, append([]byte{58, 0, 0, 1, 0, 0, 0, 7}, echo(t, ipv6.ICMPTypeEchoRequest, 0x1111)...))
 	return []filterCase{
 		{"echo reply ours", echo(t, ipv6.ICMPTypeEchoReply, 0x4242), true, true},
 		{"echo reply foreign", echo(t, ipv6.ICMPTypeEchoReply, 0x1111), false, true},
@@ -104,7 +102,7 @@ func casesV6(t testing.TB) []filterCase {
 		{"time exceeded ours", te(quote(0x4242, ipv6.ICMPTypeEchoRequest)), true, true},
 		{"time exceeded foreign", te(quote(0x1111, ipv6.ICMPTypeEchoRequest)), false, true},
 		{"time exceeded echo reply", te(quote(0x4242, ipv6.ICMPTypeEchoReply)), false, false},
-		{"time exceeded udp", te(ipv6Packet(self6, target6, 17, make([]byte, 8))), false, false},
+		{"time exceeded udp", te(ipv6Packet(transporttest.Client6, transporttest.Target6, 17, make([]byte, 8))), false, false},
 		{"time exceeded fragment", te(frag), true, true},
 		{"time exceeded cut quote", te(quote(0x4242, ipv6.ICMPTypeEchoRequest)[:44]), false, false},
 		{"unreachable ours", msg(t, ipv6.ICMPTypeDestinationUnreachable, 3, &icmp.DstUnreach{Data: quote(0x4242, ipv6.ICMPTypeEchoRequest)}), true, true},
@@ -179,10 +177,10 @@ func TestFilterEveryIdentifier(t *testing.T) {
 	prog, err := filterV4(ids)
 	require.NoError(t, err)
 	for _, id := range ids {
-		reply := ipv4Packet(target4, self4, 1, nil, echo(t, ipv4.ICMPTypeEchoReply, int(id)))
+		reply := ipv4Packet(transporttest.Target4, transporttest.Client4, 1, nil, echo(t, ipv4.ICMPTypeEchoReply, int(id)))
 		assert.True(t, runFilter(t, prog, reply), "identifier %d", id)
 	}
-	assert.False(t, runFilter(t, prog, ipv4Packet(target4, self4, 1, nil, echo(t, ipv4.ICMPTypeEchoReply, 999))))
+	assert.False(t, runFilter(t, prog, ipv4Packet(transporttest.Target4, transporttest.Client4, 1, nil, echo(t, ipv4.ICMPTypeEchoReply, 999))))
 }
 
 func TestICMPFilterMask(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
 	"github.com/icmpkit/icmpkit/internal/lab"
+	"github.com/icmpkit/icmpkit/internal/transporttest"
 	"github.com/icmpkit/icmpkit/transport"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,15 +19,7 @@ import (
 
 // openIn makes a transport whose sockets live in namespace ns.
 func openIn(t *testing.T, ns string, cfg Config) *Transport {
-	t.Helper()
-	var tr *Transport
-	require.NoError(t, lab.Do(ns, func() error {
-		var err error
-		tr, err = New(cfg)
-		return err
-	}))
-	t.Cleanup(func() { tr.Close() })
-	return tr
+	return transporttest.OpenIn(t, ns, func() (*Transport, error) { return New(cfg) })
 }
 
 // ICMP errors from real routers come back as replies naming the probe: time exceeded,

@@ -49,16 +49,9 @@ type Transport struct {
 	sys        system // the operating system's part
 }
 
-// Compile-time checks of the interfaces Transport implements.
-var (
-	_ transport.Transport     = (*Transport)(nil)
-	_ transport.Identifier    = (*Transport)(nil)
-	_ transport.BatchSender   = (*Transport)(nil)
-	_ transport.BatchReceiver = (*Transport)(nil)
-	_ transport.Poller        = (*Transport)(nil)
-	_ transport.Broadcaster   = (*Transport)(nil)
-	_ transport.Namer         = (*Transport)(nil)
-)
+// Transport implements transport.Transport, Identifier, BatchSender, BatchReceiver, Poller,
+// Broadcaster and Namer.
+var _ sockio.Full = (*Transport)(nil)
 
 // Errors returned once the transport is closed; allocated once.
 var (

@@ -175,35 +175,6 @@ func TestSendAfterCloseRace(t *testing.T) {
 	}
 }
 
-func TestBadRequests(t *testing.T) {
-	tr := open(t, Config{})
-	tests := []struct {
-		name string
-		req  transport.Request
-	}{
-		{"no destination", transport.Request{}},
-		{"mapped destination", transport.Request{Destination: netip.MustParseAddr("::ffff:127.0.0.1")}},
-		{"identifier", transport.Request{Destination: lo4, ID: 70000}},
-		{"sequence", transport.Request{Destination: lo4, Seq: -1}},
-		{"ttl", transport.Request{Destination: lo4, TTL: 256}},
-		{"traffic class", transport.Request{Destination: lo6, TrafficClass: 300}},
-		{"payload", transport.Request{Destination: lo4, PayloadSize: transport.MaxPayloadV4 + 1}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			req := tt.req
-			require.ErrorIs(t, tr.Send(context.Background(), &req), icmperrors.ErrInvalidArgument)
-			require.True(t, req.SentAt.IsZero())
-			n, err := tr.SendBatch(context.Background(), []transport.Request{req})
-			require.Zero(t, n)
-			require.ErrorIs(t, err, icmperrors.ErrInvalidArgument)
-		})
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	require.ErrorIs(t, tr.Send(ctx, &transport.Request{Destination: lo4}), context.Canceled)
-}
-
 // Replies to another program's echo requests (another identifier) never reach Receive,
 // although the kernel answers them and a plain raw socket sees them. The first one the
 // reader sees makes it attach the socket's BPF program; the kernel drops the rest.

@@ -14,6 +14,7 @@ import (
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
 	"github.com/icmpkit/icmpkit/internal/lab"
+	"github.com/icmpkit/icmpkit/internal/transporttest"
 	"github.com/icmpkit/icmpkit/probe"
 	"github.com/icmpkit/icmpkit/transport"
 	"github.com/stretchr/testify/assert"
@@ -58,7 +59,7 @@ func v6OrSkip(t *testing.T) *Transport {
 func TestWindowsPingLoopback(t *testing.T) {
 	tr := open(t, Config{Family: transport.FamilyIPv4})
 	assert.Equal(t, "dgram", tr.Name())
-	id, fixed := tr.Identifier(lo4)
+	id, fixed := tr.Identifier(transporttest.Loopback4)
 	assert.False(t, fixed, "the system pairs replies with requests: any identifier serves")
 	assert.NotZero(t, id)
 
@@ -73,15 +74,15 @@ func TestWindowsPingLoopback(t *testing.T) {
 		{"large payload", 8, 2, 1400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req := transport.Request{Destination: lo4, ID: tc.id, Seq: tc.seq, Payload: make([]byte, tc.payload)}
+			req := transport.Request{Destination: transporttest.Loopback4, ID: tc.id, Seq: tc.seq, Payload: make([]byte, tc.payload)}
 			transport.FillPayload(req.Payload)
 			before := time.Now()
 			require.NoError(t, tr.Send(context.Background(), &req))
 			assert.Equal(t, tc.id, req.ID, "Send keeps the caller's identifier")
 			assert.False(t, req.SentAt.Before(before), "SentAt is stamped when sending")
-			r := receiveMatching(t, tr, lo4, tc.seq)
-			assert.Equal(t, lo4, r.Source)
-			assert.Equal(t, lo4, r.Destination)
+			r := receiveMatching(t, tr, transporttest.Loopback4, tc.seq)
+			assert.Equal(t, transporttest.Loopback4, r.Source)
+			assert.Equal(t, transporttest.Loopback4, r.Destination)
 			assert.Equal(t, tc.id, r.ID)
 			assert.Equal(t, ipv4.ICMPTypeEchoReply, r.Type)
 			assert.Equal(t, 0, r.Code)
@@ -99,10 +100,10 @@ func TestWindowsPingLoopbackV6(t *testing.T) {
 	v4, v6 := tr.Families()
 	assert.False(t, v4)
 	assert.True(t, v6)
-	req := transport.Request{Destination: lo6, ID: 3, Seq: 9, PayloadSize: 56}
+	req := transport.Request{Destination: transporttest.Loopback6, ID: 3, Seq: 9, PayloadSize: 56}
 	require.NoError(t, tr.Send(context.Background(), &req))
-	r := receiveMatching(t, tr, lo6, 9)
-	assert.Equal(t, lo6, r.Source)
+	r := receiveMatching(t, tr, transporttest.Loopback6, 9)
+	assert.Equal(t, transporttest.Loopback6, r.Source)
 	assert.Equal(t, 3, r.ID)
 	assert.Equal(t, ipv6.ICMPTypeEchoReply, r.Type)
 	assert.Equal(t, 64, r.Bytes)
@@ -118,7 +119,7 @@ func TestWindowsFamilies(t *testing.T) {
 		return
 	}
 	require.NotEmpty(t, wineVersion(), "Windows itself has Icmp6CreateFile")
-	req := transport.Request{Destination: lo6}
+	req := transport.Request{Destination: transporttest.Loopback6}
 	err := tr.Send(context.Background(), &req)
 	require.ErrorIs(t, err, icmperrors.ErrNotSupported)
 	assert.Contains(t, err.Error(), "Icmp6CreateFile")
@@ -158,7 +159,7 @@ func TestWindowsManyInFlight(t *testing.T) {
 		wg.Go(func() {
 			reqs := make([]transport.Request, perSender)
 			for i := range reqs {
-				reqs[i] = transport.Request{Destination: lo4, ID: 100 + g, Seq: i, PayloadSize: 16}
+				reqs[i] = transport.Request{Destination: transporttest.Loopback4, ID: 100 + g, Seq: i, PayloadSize: 16}
 			}
 			for sent := 0; sent < len(reqs); {
 				n, err := tr.SendBatch(ctx, reqs[sent:])
@@ -192,7 +193,7 @@ func TestWindowsPoll(t *testing.T) {
 
 	const count = 20
 	for seq := range count {
-		req := transport.Request{Destination: lo4, ID: 77, Seq: seq, PayloadSize: 56}
+		req := transport.Request{Destination: transporttest.Loopback4, ID: 77, Seq: seq, PayloadSize: 56}
 		require.NoError(t, tr.Send(context.Background(), &req))
 	}
 	seen := map[int]int{}
@@ -227,7 +228,7 @@ func TestWindowsCloseAndContext(t *testing.T) {
 
 	cancelled, stop := context.WithCancel(context.Background())
 	stop()
-	req := transport.Request{Destination: lo4}
+	req := transport.Request{Destination: transporttest.Loopback4}
 	require.ErrorIs(t, tr.Send(cancelled, &req), context.Canceled)
 
 	errc := make(chan error, 1)
@@ -260,11 +261,11 @@ func TestWindowsBadInput(t *testing.T) {
 	require.ErrorIs(t, tr.SetBroadcast(true), icmperrors.ErrNotSupported)
 	require.NoError(t, tr.SetBroadcast(false))
 	for _, req := range []transport.Request{
-		{Destination: lo4, TTL: 300},
-		{Destination: lo4, Seq: -1},
+		{Destination: transporttest.Loopback4, TTL: 300},
+		{Destination: transporttest.Loopback4, Seq: -1},
 		{},
 		{Destination: netip.MustParseAddr("::ffff:127.0.0.1")},
-		{Destination: lo4, PayloadSize: transport.MaxPayloadV4 + 1},
+		{Destination: transporttest.Loopback4, PayloadSize: transport.MaxPayloadV4 + 1},
 	} {
 		require.ErrorIs(t, tr.Send(context.Background(), &req), icmperrors.ErrInvalidArgument, "%+v", req)
 	}
@@ -272,7 +273,7 @@ func TestWindowsBadInput(t *testing.T) {
 
 func TestWindowsProbePingAndMultiping(t *testing.T) {
 	tr := open(t, Config{Family: transport.FamilyIPv4})
-	h, err := probe.Ping(context.Background(), tr, lo4, &probe.PingOptions{Count: 3, Interval: 10 * time.Millisecond})
+	h, err := probe.Ping(context.Background(), tr, transporttest.Loopback4, &probe.PingOptions{Count: 3, Interval: 10 * time.Millisecond})
 	require.NoError(t, err)
 	assert.Equal(t, 3, h.PacketsSent)
 	assert.Equal(t, 3, h.PacketsReceived())
