@@ -176,7 +176,7 @@ func New(opts Options) *Exporter {
 		}, []string{"file"}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "icmpkit_cycles_skipped_total",
-			Help: "Probing cycles not started because two earlier cycles of the group were still running.",
+			Help: "Probing cycles not started because three earlier cycles of the group were still running.",
 		}),
 		transportInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "icmpkit_transport_info",
@@ -789,8 +789,9 @@ func (e *Exporter) openTransport(k transportKey) (*tport, error) {
 }
 
 // runner probes one group: each interval, a cycle sends one request to every address of the
-// plan, paced evenly over the interval. A cycle waits up to the timeout for its last replies,
-// so cycles overlap; a third cycle is not started while two still run.
+// plan, paced evenly over the interval. A cycle then waits up to the timeout for its last
+// replies, so it lasts up to two intervals and cycles overlap; a fourth is not started while
+// three still run (icmpkit_cycles_skipped_total counts it).
 type runner struct {
 	e      *Exporter
 	key    groupKey
@@ -803,7 +804,7 @@ type runner struct {
 }
 
 func (e *Exporter) newRunner(k groupKey, tp *tport, p *plan) *runner {
-	r := &runner{e: e, key: k, tp: tp, slots: make(chan struct{}, 2)}
+	r := &runner{e: e, key: k, tp: tp, slots: make(chan struct{}, 3)}
 	r.plan.Store(p)
 	r.ctx, r.cancel = context.WithCancel(e.ctx)
 	return r

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func lab(t *testing.T, n int) *mock.Network {
+func mockLab(t *testing.T, n int) *mock.Network {
 	net := mock.NewNetwork(mock.Config{Seed: 3})
 	for i := 1; i <= n; i++ {
 		require.NoError(t, net.AddHost(netip.AddrFrom4([4]byte{198, 18, 0, byte(i)}), mock.Host{Latency: time.Millisecond}))
@@ -33,7 +33,7 @@ func TestReload(t *testing.T) {
 		path := filepath.Join(dir, "c.yml")
 		write := func(s string) { require.NoError(t, os.WriteFile(path, []byte(s), 0o644)) }
 		var modes []icmpkit.Mode
-		e := New(Options{Open: mockOpen(lab(t, 3), &modes), Resolve: noResolve})
+		e := New(Options{Open: mockOpen(mockLab(t, 3), &modes), Resolve: noResolve})
 		defer e.Close()
 		reg := e.Registry()
 		write("targets: [{hosts: [198.18.0.1]}]")
@@ -88,7 +88,7 @@ func TestFileSD(t *testing.T) {
 		dir := t.TempDir()
 		sd := filepath.Join(dir, "targets.json")
 		require.NoError(t, os.WriteFile(sd, []byte(`[{"targets": ["198.18.0.1:9100"], "labels": {"job": "node"}}]`), 0o644))
-		e := New(Options{Open: mockOpen(lab(t, 3), nil), Resolve: noResolve})
+		e := New(Options{Open: mockOpen(mockLab(t, 3), nil), Resolve: noResolve})
 		defer e.Close()
 		reg := e.Registry()
 		cfg, err := ParseConfig([]byte("targets: [{file_sd_configs: [{files: [" + filepath.Join(dir, "*.json") + "]}]}]"))
@@ -132,7 +132,7 @@ func TestResolve(t *testing.T) {
 			}
 			return netip.Addr{}, icmperrors.Wrap(icmperrors.ErrNameLookup, "resolve "+host, os.ErrNotExist)
 		}
-		e := New(Options{Open: mockOpen(lab(t, 3), nil), Resolve: resolve, ResolveInterval: 10 * time.Second})
+		e := New(Options{Open: mockOpen(mockLab(t, 3), nil), Resolve: resolve, ResolveInterval: 10 * time.Second})
 		defer e.Close()
 		reg := e.Registry()
 		require.NoError(t, e.Start(&Config{Targets: []TargetGroup{withHosts("good.example", "late.example")}}))
