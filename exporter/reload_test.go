@@ -99,6 +99,9 @@ func TestFileSD(t *testing.T) {
 
 		require.NoError(t, os.WriteFile(sd, []byte(`[{"targets": ["198.18.0.1:9100", "198.18.0.2"], "labels": {"job": "node"}}]`), 0o644))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "more.json"), []byte(`[{"targets": ["198.18.0.3"]}]`), 0o644))
+		// Seen within a second (the series appear, at 0), probed in the next cycle.
+		time.Sleep(time.Second)
+		assert.GreaterOrEqual(t, value(t, reg, "smokeping_requests_total", ip("198.18.0.2")), 0.0, "added to the file")
 		time.Sleep(2 * time.Second)
 		assert.GreaterOrEqual(t, value(t, reg, "smokeping_requests_total", ip("198.18.0.2")), 1.0, "added to the file")
 		assert.GreaterOrEqual(t, value(t, reg, "smokeping_requests_total", map[string]string{"ip": "198.18.0.3", "job": ""}), 1.0, "a new file matching the glob")
