@@ -93,3 +93,12 @@ func TestParseFileSD(t *testing.T) {
 		assert.ErrorIs(t, err, icmperrors.ErrInvalidArgument, "%s %s", bad.name, bad.text)
 	}
 }
+
+// TestDeployConfig parses the configuration the README shows.
+func TestDeployConfig(t *testing.T) {
+	c, err := LoadConfig("deploy/icmpkit-exporter.yml")
+	require.NoError(t, err)
+	require.Len(t, c.Targets, 3)
+	assert.Equal(t, uint8(0x20), c.Targets[1].ToS)
+	assert.Len(t, c.Targets[2].FileSDConfigs[0].Files, 2)
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -468,7 +469,7 @@ func (e *Exporter) apply(cfg *Config, readSD bool) error {
 		for i, n := range names[4:] {
 			values[4+i] = s.labels[n]
 		}
-		h := e.live[joinValues(values)]
+		h := e.live[strings.Join(values, "\xff")]
 		if h == nil || h.vecs != vecs {
 			h = vecs.handles(values)
 		}
@@ -532,23 +533,6 @@ func (e *Exporter) apply(cfg *Config, readSD bool) error {
 	e.targetsGauge.Set(float64(len(specs)))
 	e.unresolved.Set(float64(unresolved))
 	return nil
-}
-
-func joinValues(v []string) string { return (&handles{}).keyOf(v) }
-
-func (*handles) keyOf(v []string) string {
-	n := 0
-	for _, s := range v {
-		n += len(s) + 1
-	}
-	b := make([]byte, 0, n)
-	for i, s := range v {
-		if i > 0 {
-			b = append(b, 0xff)
-		}
-		b = append(b, s...)
-	}
-	return string(b)
 }
 
 // resolveNew resolves the names not resolved before (addresses are parsed, not looked up).
@@ -883,16 +867,16 @@ func (r *runner) cycle(p *plan) {
 			switch {
 			case o.Duplicate:
 				for _, h := range targets {
-					h.dups.Inc()
+					h.dups.Add(1)
 				}
 				return
 			case o.TimedOut:
 			case o.Reply.Kind() == transport.KindEchoReply:
 				rtt := o.RTT.Seconds()
 				for _, h := range targets {
-					h.durations.Observe(rtt)
+					h.observe(rtt)
 					if o.Reply.TTL > 0 {
-						h.ttl.Set(float64(o.Reply.TTL))
+						h.setTTL(o.Reply.TTL)
 					}
 				}
 			default:
@@ -922,9 +906,9 @@ func (r *runner) cycle(p *plan) {
 			continue // stopped before its outcome was known: neither sent nor lost
 		}
 		for _, t := range p.targets[i] {
-			t.requests.Add(float64(h.PacketsSent))
+			t.requests.Add(uint64(h.PacketsSent))
 			if !answered {
-				t.sendErrs.Inc()
+				t.sendErrs.Add(1)
 			}
 		}
 	}

@@ -61,7 +61,7 @@ targets:
 		assert.Equal(t, 10.0, value(t, reg, "smokeping_requests_total", ip("198.18.0.2")))
 
 		// The histogram has smokeping_prober's buckets and labels, and the RTT.
-		m := series(t, reg, "smokeping_response_duration_seconds", ip("198.18.0.1"))
+		m := find(t, reg, "smokeping_response_duration_seconds", ip("198.18.0.1"))
 		require.NotNil(t, m)
 		assert.Len(t, m.Histogram.GetBucket(), 20)
 		assert.InDelta(t, 0.030, m.Histogram.GetSampleSum(), 1e-9, "ten RTTs of 3 ms")

@@ -28,8 +28,8 @@ func noResolve(context.Context, string, icmpkit.Family) (netip.Addr, error) {
 	panic("unexpected lookup")
 }
 
-// series finds the metric of family name whose labels include want; nil when there is none.
-func series(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) *dto.Metric {
+// find finds the metric of family name whose labels include want; nil when there is none.
+func find(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) *dto.Metric {
 	t.Helper()
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
@@ -57,7 +57,7 @@ func series(t *testing.T, reg *prometheus.Registry, name string, want map[string
 // value gives a counter's or gauge's value, or a histogram's count; -1 when absent.
 func value(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) float64 {
 	t.Helper()
-	m := series(t, reg, name, want)
+	m := find(t, reg, name, want)
 	switch {
 	case m == nil:
 		return -1
