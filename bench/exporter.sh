@@ -70,7 +70,7 @@ scrape() {
 	grep -E '^smokeping_(requests_total|response_duration_seconds_count)\{' "$TMP/scrape" >"$1" || true
 }
 
-# counts A B N SECONDS: from two scrapes SECONDS apart, requests and answers per target and
+# counts A B N SECONDS: from two scrapes begun SECONDS apart, requests and answers per target and
 # second, and the targets without an answer in between.
 counts() {
 	awk -v n="$3" -v w="$4" '
@@ -89,9 +89,9 @@ run() {
 	ip netns exec "$NS" "$@" >"$TMP/$name.log" 2>&1 &
 	local pid=$!
 	PIDS+=("$pid")
-	local i up=0 started
+	local up=0 started
 	started=$(date +%s)
-	for i in $(seq 1 $((STARTUP * 5))); do
+	while [ $(($(date +%s) - started)) -lt "$STARTUP" ]; do
 		if in_ns curl -sf -o /dev/null http://127.0.0.1:9374/metrics; then
 			up=1
 			break
@@ -108,16 +108,17 @@ run() {
 	fi
 	log "bench: $name with $n targets serving /metrics after $(($(date +%s) - started)) s"
 	sleep "$WARMUP"
-	local t0 t1 s0 s1 sm w0 w1
+	local t0 t1 s0 s1 sm w0 w1 w2
 	t0=$(ticks "$pid")
 	w0=$(date +%s.%N)
 	s0=$(scrape "$TMP/a")
 	sleep $((WINDOW / 2))
 	sm=$(scrape "$TMP/m")
 	sleep $((WINDOW - WINDOW / 2))
-	s1=$(scrape "$TMP/b")
 	w1=$(date +%s.%N)
+	s1=$(scrape "$TMP/b")
 	t1=$(ticks "$pid")
+	w2=$(date +%s.%N)
 	local rss hwm
 	rss=$(status "$pid" VmRSS)
 	hwm=$(status "$pid" VmHWM)
@@ -125,7 +126,7 @@ run() {
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 	printf '%-18s %7d targets: cpu=%.3f cores rss=%d MB peak=%d MB %s scrape=%ss/%s bytes gzip\n' "$name" "$n" \
-		"$(echo "($t1 - $t0) / $TICK / ($w1 - $w0)" | bc -l)" $((rss / 1024)) $((hwm / 1024)) \
+		"$(echo "($t1 - $t0) / $TICK / ($w2 - $w0)" | bc -l)" $((rss / 1024)) $((hwm / 1024)) \
 		"$(counts "$TMP/a" "$TMP/b" "$n" "$(echo "$w1 - $w0" | bc -l)")" "${s1% *}" "${s1#* }"
 }
 

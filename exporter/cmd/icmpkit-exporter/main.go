@@ -57,7 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.configFile, "config.file", "", "Optional smokeping_prober configuration yaml file.")
 	fs.StringVar(&f.listen, "web.listen-address", ":9374", "Address on which to expose metrics and web interface.")
 	fs.StringVar(&f.path, "web.telemetry-path", "/metrics", "Path under which to expose metrics.")
-	fs.StringVar(&f.buckets, "buckets", defaultBuckets, "A comma delimited list of buckets to use")
+	fs.StringVar(&f.buckets, "buckets", defaultBuckets, "A comma delimited list of buckets to use (none: native histograms only)")
 	fs.Float64Var(&f.factor, "native-histogram-factor", exporter.DefaultNativeHistogramBucketFactor, "The scaling factor for native histogram buckets (negative: no native histograms)")
 	for _, n := range []string{"ping.interval", "i"} {
 		fs.DurationVar(&f.interval, n, time.Second, "Ping interval duration")
@@ -117,6 +117,9 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 }
 
 func parseBuckets(s string) ([]float64, error) {
+	if s == "none" {
+		return []float64{}, nil // native histograms only
+	}
 	parts := strings.Split(s, ",")
 	out := make([]float64, len(parts))
 	for i, p := range parts {

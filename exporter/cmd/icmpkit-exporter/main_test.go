@@ -27,6 +27,10 @@ func TestParseFlags(t *testing.T) {
 	assert.Len(t, b, 20)
 	assert.Equal(t, 5e-05, b[0])
 	assert.Equal(t, 26.2144, b[19])
+	b, err = parseBuckets("none")
+	require.NoError(t, err)
+	assert.Empty(t, b)
+	assert.NotNil(t, b, "no classic buckets, rather than the default ones")
 }
 
 func TestBadUsage(t *testing.T) {
