@@ -52,7 +52,9 @@ type Options struct {
 	Resolve func(ctx context.Context, host string, family icmpkit.Family) (netip.Addr, error)
 	// Logger receives what happens. Nil means no logging.
 	Logger *slog.Logger
-	// Registry receives the metrics. Nil means a new private registry (Exporter.Registry).
+	// Registry receives the exporter's metrics but the per-target families, which the
+	// Exporter keeps in a registry of its own (see Gatherer and Handler). Nil means a new
+	// private registry.
 	Registry *prometheus.Registry
 }
 
@@ -76,6 +78,7 @@ type Exporter struct {
 	skipped       prometheus.Counter
 	transportInfo *prometheus.GaugeVec
 	swap          *swapCollector
+	treg          *prometheus.Registry // the swap collector alone
 
 	mu         sync.Mutex // serializes reloads, rebuilds and Close
 	closed     bool
@@ -191,13 +194,16 @@ func New(opts Options) *Exporter {
 		sd:         map[string]sdFile{},
 	}
 	e.reg.MustRegister(e.reloadOK, e.reloadTime, e.recvErrors, e.proberErrors, e.targetsGauge, e.unresolved,
-		e.resolveErrors, e.sdErrors, e.skipped, e.transportInfo, e.swap)
+		e.resolveErrors, e.sdErrors, e.skipped, e.transportInfo)
+	e.treg = prometheus.NewRegistry()
+	e.treg.MustRegister(e.swap)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	return e
 }
 
-// Registry gives the registry the metrics are in.
-func (e *Exporter) Registry() *prometheus.Registry { return e.reg }
+// Gatherer gives every metric of the exporter: Options.Registry's, and the per-target
+// families, which live in a registry of their own.
+func (e *Exporter) Gatherer() prometheus.Gatherer { return prometheus.Gatherers{e.reg, e.treg} }
 
 // Start applies cfg (nil: no configuration file, the Options' hosts alone) and starts the
 // background work: probing, resolving names again, watching file_sd files. It fails, and

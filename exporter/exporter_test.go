@@ -38,7 +38,7 @@ targets:
 `))
 		require.NoError(t, err)
 		require.NoError(t, e.Start(cfg))
-		reg := e.Registry()
+		reg := e.Gatherer()
 		assert.Equal(t, []icmpkit.Mode{icmpkit.ModeAuto}, modes, "one transport for both families, auto mode")
 
 		// Cycles start at 0, 1 ... 9 s; at 9.9 s the tenth cycle's answers are all in but its

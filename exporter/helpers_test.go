@@ -29,7 +29,7 @@ func noResolve(context.Context, string, icmpkit.Family) (netip.Addr, error) {
 }
 
 // find finds the metric of family name whose labels include want; nil when there is none.
-func find(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) *dto.Metric {
+func find(t *testing.T, reg prometheus.Gatherer, name string, want map[string]string) *dto.Metric {
 	t.Helper()
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
@@ -55,7 +55,7 @@ func find(t *testing.T, reg *prometheus.Registry, name string, want map[string]s
 }
 
 // value gives a counter's or gauge's value, or a histogram's count; -1 when absent.
-func value(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) float64 {
+func value(t *testing.T, reg prometheus.Gatherer, name string, want map[string]string) float64 {
 	t.Helper()
 	m := find(t, reg, name, want)
 	switch {

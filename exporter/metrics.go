@@ -76,6 +76,7 @@ type handles struct {
 	values []string
 	key    string
 	labels []*dto.LabelPair // sorted by name
+	text   string           // the labels in the text format, `{ip="...",...` without the brace
 	vecs   *targetVecs
 
 	requests, dups, sendErrs atomic.Uint64
@@ -114,6 +115,12 @@ func (v *targetVecs) handles(values []string) *handles {
 		h.labels = append(h.labels, &dto.LabelPair{Name: proto.String(n), Value: proto.String(values[i])})
 	}
 	sort.Slice(h.labels, func(i, j int) bool { return h.labels[i].GetName() < h.labels[j].GetName() })
+	names := make([]string, len(h.labels))
+	vals := make([]string, len(h.labels))
+	for i, l := range h.labels {
+		names[i], vals[i] = l.GetName(), l.GetValue()
+	}
+	h.text = labelText(names, vals)
 	v.mu.Lock()
 	v.all[h.key] = h
 	v.mu.Unlock()

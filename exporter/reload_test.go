@@ -35,7 +35,7 @@ func TestReload(t *testing.T) {
 		var modes []icmpkit.Mode
 		e := New(Options{Open: mockOpen(mockLab(t, 3), &modes), Resolve: noResolve})
 		defer e.Close()
-		reg := e.Registry()
+		reg := e.Gatherer()
 		write("targets: [{hosts: [198.18.0.1]}]")
 		cfg, err := LoadConfig(path)
 		require.NoError(t, err)
@@ -90,7 +90,7 @@ func TestFileSD(t *testing.T) {
 		require.NoError(t, os.WriteFile(sd, []byte(`[{"targets": ["198.18.0.1:9100"], "labels": {"job": "node"}}]`), 0o644))
 		e := New(Options{Open: mockOpen(mockLab(t, 3), nil), Resolve: noResolve})
 		defer e.Close()
-		reg := e.Registry()
+		reg := e.Gatherer()
 		cfg, err := ParseConfig([]byte("targets: [{file_sd_configs: [{files: [" + filepath.Join(dir, "*.json") + "]}]}]"))
 		require.NoError(t, err)
 		require.NoError(t, e.Start(cfg))
@@ -137,7 +137,7 @@ func TestResolve(t *testing.T) {
 		}
 		e := New(Options{Open: mockOpen(mockLab(t, 3), nil), Resolve: resolve, ResolveInterval: 10 * time.Second})
 		defer e.Close()
-		reg := e.Registry()
+		reg := e.Gatherer()
 		require.NoError(t, e.Start(&Config{Targets: []TargetGroup{withHosts("good.example", "late.example")}}))
 		time.Sleep(1500 * time.Millisecond)
 		assert.Equal(t, 2.0, value(t, reg, "smokeping_requests_total", map[string]string{"host": "good.example", "ip": "198.18.0.1"}))

@@ -218,9 +218,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	reload := func() error { return e.Reload(f.configFile) }
 	mux := http.NewServeMux()
-	mux.Handle(f.path, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		Registry: reg, EnableOpenMetrics: true, MaxRequestsInFlight: 4,
-	}))
+	mux.Handle(f.path, promhttp.InstrumentMetricHandler(reg, e.Handler()))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, "Healthy")
