@@ -876,6 +876,10 @@ func (r *runner) cycle(p *plan) {
 					h.dups.Add(1)
 				}
 				return
+			case o.SendError != nil:
+				for _, h := range targets {
+					h.sendErrs.Add(1)
+				}
 			case o.TimedOut:
 			case o.Reply.Kind() == transport.KindEchoReply:
 				rtt := o.RTT.Seconds()
