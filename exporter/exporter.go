@@ -856,26 +856,33 @@ func (r *runner) cycle(p *plan) {
 	}
 	seen := make([]uint64, (n+63)/64)
 	opts := &probe.MultipingOptions{
-		Count:        1,
-		Timeout:      timeout,
-		PayloadSize:  r.key.size,
-		TrafficClass: int(r.key.tos),
-		Rate:         float64(n) / r.key.interval.Seconds(),
-		Window:       n,
-		DropRTTs:     true,
-		Unordered:    true,
+		Count:           1,
+		Timeout:         timeout,
+		PayloadSize:     r.key.size,
+		TrafficClass:    int(r.key.tos),
+		Rate:            float64(n) / r.key.interval.Seconds(),
+		Window:          n,
+		DropRTTs:        true,
+		Unordered:       true,
+		AwaitDuplicates: true,
 		OnReply: func(o probe.Outcome) {
 			i := int(o.Index)
 			if i < 0 || i >= n {
 				return
 			}
 			targets := p.targets[i]
-			switch {
-			case o.Duplicate:
+			if o.Duplicate {
 				for _, h := range targets {
 					h.dups.Add(1)
 				}
 				return
+			}
+			// Every request has one outcome besides its copies: the request counts when its
+			// fate is known, together with its answer, so that requests and answers agree.
+			for _, h := range targets {
+				h.requests.Add(1)
+			}
+			switch {
 			case o.SendError != nil:
 				for _, h := range targets {
 					h.sendErrs.Add(1)
@@ -911,15 +918,13 @@ func (r *runner) cycle(p *plan) {
 		if !ok || h.PacketsSent == 0 {
 			continue
 		}
-		answered := seen[i/64]&(1<<(i%64)) != 0
-		if !answered && r.ctx.Err() != nil {
-			continue // stopped before its outcome was known: neither sent nor lost
+		if seen[i/64]&(1<<(i%64)) != 0 || r.ctx.Err() != nil {
+			continue // counted at its outcome, or stopped before its outcome was known
 		}
 		for _, t := range p.targets[i] {
+			// Sent, yet with no outcome: it did not leave.
 			t.requests.Add(uint64(h.PacketsSent))
-			if !answered {
-				t.sendErrs.Add(1)
-			}
+			t.sendErrs.Add(1)
 		}
 	}
 }

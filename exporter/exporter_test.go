@@ -23,6 +23,8 @@ func TestProbing(t *testing.T) {
 		dead := netip.MustParseAddr("198.18.0.3")
 		unreach := netip.MustParseAddr("198.19.0.1")
 		v6 := netip.MustParseAddr("2001:db8::1")
+		twice := netip.MustParseAddr("198.18.0.4")
+		require.NoError(t, n.AddHost(twice, mock.Host{Latency: 2 * time.Millisecond, Duplicates: 1}))
 		require.NoError(t, n.AddHost(alive, mock.Host{Latency: 3 * time.Millisecond, TTL: 61}))
 		require.NoError(t, n.AddHost(lossy, mock.Host{Latency: 3 * time.Millisecond, Loss: 0.3}))
 		require.NoError(t, n.AddHost(dead, mock.Host{Dead: true}))
@@ -33,7 +35,7 @@ func TestProbing(t *testing.T) {
 		e := New(Options{Open: mockOpen(n, &modes), Resolve: noResolve})
 		cfg, err := ParseConfig([]byte(`
 targets:
-- hosts: [198.18.0.1, 198.18.0.2, 198.18.0.3, 198.19.0.1, "2001:db8::1", 255.255.255.255]
+- hosts: [198.18.0.1, 198.18.0.2, 198.18.0.3, 198.19.0.1, "2001:db8::1", 255.255.255.255, 198.18.0.4]
   labels: {zone: lab}
 `))
 		require.NoError(t, err)
@@ -59,6 +61,9 @@ targets:
 		got := value(t, reg, "smokeping_response_duration_seconds", ip("198.18.0.2"))
 		assert.InDelta(t, 7, got, 3, "30%% of 10 lost")
 		assert.Equal(t, 10.0, value(t, reg, "smokeping_requests_total", ip("198.18.0.2")))
+		assert.Equal(t, 10.0, value(t, reg, "smokeping_response_duplicates_total", ip("198.18.0.4")), "a copy of every answer")
+		assert.Equal(t, 10.0, value(t, reg, "smokeping_response_duration_seconds", ip("198.18.0.4")), "copies are not answers")
+		assert.Equal(t, 0.0, value(t, reg, "smokeping_response_duplicates_total", ip("198.18.0.1")))
 
 		// The histogram has smokeping_prober's buckets and labels, and the RTT.
 		m := find(t, reg, "smokeping_response_duration_seconds", ip("198.18.0.1"))
@@ -72,7 +77,7 @@ targets:
 		assert.Equal(t, []string{"host=198.18.0.1", "ip=198.18.0.1", "source=", "tos=0", "zone=lab"}, names)
 		assert.NotNil(t, m.Histogram.Schema, "native histogram served too")
 
-		assert.Equal(t, 6.0, value(t, reg, "icmpkit_targets", nil))
+		assert.Equal(t, 7.0, value(t, reg, "icmpkit_targets", nil))
 		assert.Equal(t, 1.0, value(t, reg, "smokeping_prober_config_last_reload_successful", nil))
 		assert.Equal(t, 0.0, value(t, reg, "icmpkit_cycles_skipped_total", nil))
 		require.NoError(t, e.Close())

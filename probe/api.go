@@ -209,6 +209,7 @@ func multipingConfig(o *MultipingOptions) (runConfig, error) {
 		window:       orDefault(o.Window, DefaultMultipingWindow),
 		reorder:      orDefault(o.Reorder, max(DefaultMultipingReorder, o.Window)),
 		dropRTTs:     o.DropRTTs,
+		awaitDups:    o.AwaitDuplicates,
 		onProgress:   o.OnProgress,
 		onOutcome:    o.OnReply,
 		onIdle:       o.OnIdle,

@@ -2,6 +2,7 @@ package probe_test
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"net/netip"
 	"slices"
@@ -329,4 +330,41 @@ func TestMultipingSeqWindowBeyondTheDefaultReorder(t *testing.T) {
 		assert.Equal(t, total, got)
 		assert.Equal(t, probe.DefaultTimeout, time.Since(start), "every host started at once: the run ends with the first's timeout")
 	})
+}
+
+// With AwaitDuplicates a host's requests stay open until their timeout, so that the copies of
+// the answer to its last request are counted; without it the host completes at that answer.
+func TestMultipingAwaitDuplicates(t *testing.T) {
+	for _, await := range []bool{false, true} {
+		t.Run(fmt.Sprint(await), func(t *testing.T) {
+			bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+				require.NoError(t, n.AddHost(hostA, mock.Host{Latency: time.Millisecond, Duplicates: 2}))
+				require.NoError(t, n.AddHost(hostB, mock.Host{Latency: 3 * time.Millisecond}))
+				var dups int
+				start := time.Now()
+				hosts, err := probe.Multiping(context.Background(), tr, []netip.Addr{hostA, hostB}, &probe.MultipingOptions{
+					Count: 2, Interval: 100 * time.Millisecond, Timeout: time.Second, AwaitDuplicates: await,
+					OnReply: func(o probe.Outcome) {
+						if o.Duplicate {
+							dups++
+						}
+					},
+				})
+				require.NoError(t, err)
+				elapsed := time.Since(start)
+				for _, h := range hosts {
+					assert.Equal(t, 2, h.PacketsReceived(), "%s", h.Address)
+				}
+				if await {
+					assert.Equal(t, 4, hosts[0].Duplicates, "two copies of each of two answers")
+					assert.Equal(t, 4, dups)
+					assert.Zero(t, hosts[1].Duplicates)
+					assert.Equal(t, 100*time.Millisecond+time.Second, elapsed, "done when the last request times out")
+				} else {
+					assert.Equal(t, 2, hosts[0].Duplicates, "the copies of the first answer only")
+					assert.Equal(t, 100*time.Millisecond+3*time.Millisecond, elapsed, "done at the last answer")
+				}
+			})
+		})
+	}
 }

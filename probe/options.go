@@ -123,6 +123,12 @@ type MultipingOptions struct {
 	Window int
 	// DropRTTs is as in PingOptions.
 	DropRTTs bool
+	// AwaitDuplicates keeps each request open until its timeout, answered or not, so that
+	// the copies of its reply that come until then are counted (Host.Duplicates, and OnReply
+	// with Duplicate set): a host completes when its last request times out. False completes a
+	// host at the answer to its last request, and copies of that answer are not seen. It has
+	// no effect with a negative Interval.
+	AwaitDuplicates bool
 	// Unordered lets MultipingSeq yield each host as soon as it completes, rather than in
 	// input order. Input order needs a reorder buffer (see Reorder).
 	Unordered bool

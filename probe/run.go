@@ -25,6 +25,7 @@ type runConfig struct {
 	window       int
 	reorder      int
 	dropRTTs     bool
+	awaitDups    bool // an answered request resolves at its deadline, not at its answer
 	ordered      bool // emit hosts in input order
 	single       bool // a Ping: any send error ends the run
 	onOutcome    func(Outcome)
@@ -325,13 +326,21 @@ func (r *run) arrive(tag int32, gen uint32, at time.Time, kind transport.Kind, r
 	}
 	r.outcome(p, rep, rtt, false)
 	// In cadence mode an answered request stays registered until its deadline, to count
-	// duplicates; in ping-pong mode its host goes on at once.
+	// duplicates; in ping-pong mode its host goes on at once. With awaitDups the request is
+	// resolved only at its deadline (see expire), so that its host, even after its last
+	// request, still counts the copies that come until then.
 	host := p.host
 	if r.cfg.interval < 0 {
 		r.retire(tag)
 	}
-	r.resolved(host)
+	if !r.lingers() {
+		r.resolved(host)
+	}
 }
+
+// lingers reports whether an answered request is resolved at its deadline rather than at its
+// answer (MultipingOptions.AwaitDuplicates, in cadence mode).
+func (r *run) lingers() bool { return r.cfg.awaitDups && r.cfg.interval >= 0 }
 
 func (r *run) outcome(p *probeState, rep *transport.Reply, rtt time.Duration, dup bool) {
 	if r.cfg.onOutcome != nil && rep != nil {
@@ -360,7 +369,7 @@ func (r *run) expire(now time.Time) {
 			r.cfg.onOutcome(Outcome{Seq: p.n, Destination: h.addr, TimedOut: true, Index: h.index, Host: h.res})
 		}
 		r.retire(tag)
-		if !answered {
+		if !answered || r.lingers() {
 			r.resolved(host)
 		}
 	}
