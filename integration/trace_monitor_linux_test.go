@@ -1,0 +1,90 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/icmpkit/icmpkit/internal/lab"
+	"github.com/icmpkit/icmpkit/probe"
+	"github.com/icmpkit/icmpkit/result"
+	"github.com/icmpkit/icmpkit/transport"
+)
+
+// monitorRouters is the length of the monitored chains: six hops, as in bench/mtr.sh.
+const monitorRouters = 5
+
+// monitorCycles gives the cycles of a lab monitor run: ICMPKIT_MONITOR_CYCLES, or def.
+func monitorCycles(def int) int {
+	if n, err := strconv.Atoi(os.Getenv("ICMPKIT_MONITOR_CYCLES")); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// monitorSummary gives "estimate (first sends lost/sent, limited)" for each hop.
+func monitorSummary(p *result.Path) string {
+	var b strings.Builder
+	for _, h := range p.Hops {
+		fmt.Fprintf(&b, " %d:%.0f%%(%d/%d,%d)", h.Distance, 100*h.Loss, h.FirstLost, h.Sent, h.RateLimited)
+	}
+	return b.String()
+}
+
+// The monitor's loss figures on a lab chain of six hops, at 100 ms a cycle: routers at
+// Linux's ICMP rate limits with no loss show no loss; router 3 dropping 20% of the echo
+// requests it forwards shows as 20% from hop 4 on and none before, with and without the rate
+// limits. The tolerances are the binomial ones of the cycles run (99.9%), and at most 3 points
+// above zero before the loss; ICMPKIT_MONITOR_CYCLES runs more cycles (bench/mtr.sh runs the
+// command for 100).
+func TestTraceMonitorLoss(t *testing.T) {
+	const lossAt, loss = 3, 20
+	for _, sit := range []struct {
+		name    string
+		cfg     lab.ChainConfig
+		cycles  int
+		lossPct int
+	}{
+		{"limits", lab.ChainConfig{Routers: monitorRouters, RateLimited: true}, 20, 0},
+		{"loss", lab.ChainConfig{Routers: monitorRouters, ForwardLoss: loss, ForwardLossAt: lossAt}, 60, loss},
+		{"both", lab.ChainConfig{Routers: monitorRouters, RateLimited: true, ForwardLoss: loss, ForwardLossAt: lossAt}, 20, loss},
+	} {
+		t.Run(sit.name, func(t *testing.T) {
+			for _, f := range traceFamilies {
+				t.Run(f.name, func(t *testing.T) {
+					traceModes(t, sit.cfg, traceBothModes, func(t *testing.T, info lab.ChainInfo, tr transport.Transport) {
+						dst := tracePick(info.Target, f.v6)
+						cycles := monitorCycles(sit.cycles)
+						start := time.Now()
+						var last *result.Path
+						for p, err := range probe.Monitor(context.Background(), tr, dst, &probe.MonitorOptions{Cycles: cycles, Interval: 100 * time.Millisecond}) {
+							require.NoError(t, err)
+							last = p
+						}
+						t.Logf("%d cycles in %v:%s", cycles, time.Since(start).Round(time.Millisecond), monitorSummary(last))
+						require.NotNil(t, last)
+						require.Len(t, last.Hops, monitorRouters+1)
+						assert.True(t, last.Hops[monitorRouters].Target)
+						for _, h := range last.Hops {
+							got := int(100*h.Loss + 0.5)
+							if h.Distance <= lossAt || sit.lossPct == 0 {
+								assert.LessOrEqual(t, got, 3, "hop %d", h.Distance)
+								continue
+							}
+							lo, hi := rawBinomial(h.Sent, float64(sit.lossPct)/100, 0.999)
+							assert.GreaterOrEqual(t, h.Loss*float64(h.Sent)+0.5, float64(lo), "hop %d: %d%%", h.Distance, got)
+							assert.LessOrEqual(t, h.Loss*float64(h.Sent)-0.5, float64(hi), "hop %d: %d%%", h.Distance, got)
+						}
+					})
+				})
+			}
+		})
+	}
+}
