@@ -195,7 +195,8 @@ var mtrCSVHeader = []string{"Mtr_Version", "Start_Time", "Status", "Host", "Hop"
 	"Drop", "Rcv", "Jttr", "Javg", "Jmax", "RateLimited", "FirstLost", "RouteChanges", "Uncertain", "Target", "Hosts"}
 
 // csv writes mtr's CSV report: a header (before the first target's lines), then a line per hop.
-// Like mtr's, the " " column holds 0 and the header ends with a comma; Hosts lists every responder, separated by spaces.
+// Like mtr's, the " " column holds the probes unanswered (mtr's Drop) and the header ends
+// with a comma; Hosts lists every responder, separated by spaces.
 func (r *mtrReport) csv(out *bufio.Writer, tg *mtrTarget, p *result.Path, header bool) {
 	if header {
 		out.WriteString(strings.Join(mtrCSVHeader, ",") + ",\n")
@@ -204,7 +205,7 @@ func (r *mtrReport) csv(out *bufio.Writer, tg *mtrTarget, p *result.Path, header
 		h := &p.Hops[i]
 		status := "OK"
 		var b []byte
-		b = fmt.Appendf(b, "MTR.0.95,%d,%s,%s,%d,%s,%.2f,%d,0", r.start.Unix(), status, tg.host, h.Distance, r.host(h.Address), 100*h.Loss, h.Sent)
+		b = fmt.Appendf(b, "MTR.0.95,%d,%s,%s,%d,%s,%.2f,%d,%d", r.start.Unix(), status, tg.host, h.Distance, r.host(h.Address), 100*h.Loss, h.Sent, h.Sent-h.Received)
 		for _, d := range []time.Duration{h.Last, h.Stats.Avg(), h.Stats.Min(), h.Stats.Max(), h.Stats.StdDev()} {
 			b = fmt.Appendf(b, ",%.2f", mtrMS(d))
 		}
