@@ -54,8 +54,15 @@ type PingOptions struct {
 	// error matching errors.ErrBroadcast.
 	Broadcast bool
 	// Transport, when set, carries the requests instead of one opened as Mode says; Mode,
-	// Source, Interface and Broadcast are then ignored, and Ping leaves it open.
+	// Source, Interface and Broadcast are then ignored, and Ping leaves it open. The call
+	// reads the transport for its duration: calls that overlap in time over one transport
+	// share a Prober instead.
 	Transport transport.Transport
+	// Prober, when set, runs the call: a long-lived probe.Prober that many calls, at once or
+	// one after another, share (with its reader and what its pacer learnt of routers' rate
+	// limits). Transport, Mode, Source, Interface and Broadcast are then ignored, and the
+	// Prober stays open.
+	Prober *probe.Prober
 	// DropRTTs keeps the statistics but not the list of RTTs (Host.RTTs stays nil), so
 	// memory stays flat over any number of requests.
 	DropRTTs bool
@@ -78,10 +85,11 @@ type edge struct {
 	broadcast bool
 	id        int
 	transport transport.Transport
+	prober    *probe.Prober
 }
 
 func (o *PingOptions) edge() edge {
-	return edge{o.Family, o.Mode, o.Source, o.Interface, o.Broadcast, o.ID, o.Transport}
+	return edge{o.Family, o.Mode, o.Source, o.Interface, o.Broadcast, o.ID, o.Transport, o.Prober}
 }
 
 // Validate checks the options and returns an error matching errors.ErrInvalidArgument that
@@ -124,12 +132,12 @@ func Ping(ctx context.Context, address string, opts *PingOptions) (*result.Host,
 	if err := o.Validate(dst); err != nil {
 		return nil, err
 	}
-	t, done, err := o.edge().open(dst)
+	p, done, err := o.edge().open(dst)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	return probe.Ping(ctx, t, dst, o.probe())
+	return p.Ping(ctx, dst, o.probe())
 }
 
 // MultipingOptions configures Multiping and MultipingSeq: icmplib's multiping parameters. The
@@ -143,8 +151,8 @@ type MultipingOptions struct {
 	Interval time.Duration
 	// Timeout is how long each request waits for its reply. Zero means 2 s.
 	Timeout time.Duration
-	// ID, Payload, PayloadSize, TTL, TrafficClass, Family, Mode, Source, Interface, Broadcast
-	// and Transport are as in PingOptions.
+	// ID, Payload, PayloadSize, TTL, TrafficClass, Family, Mode, Source, Interface, Broadcast,
+	// Transport and Prober are as in PingOptions.
 	ID           int
 	Payload      []byte
 	PayloadSize  int
@@ -156,6 +164,7 @@ type MultipingOptions struct {
 	Interface    string
 	Broadcast    bool
 	Transport    transport.Transport
+	Prober       *probe.Prober
 	// Concurrency is the most hosts in progress at once (icmplib's concurrent_tasks). Zero
 	// means 65,536.
 	Concurrency int
@@ -175,7 +184,7 @@ type MultipingOptions struct {
 }
 
 func (o *MultipingOptions) edge() edge {
-	return edge{o.Family, o.Mode, o.Source, o.Interface, o.Broadcast, o.ID, o.Transport}
+	return edge{o.Family, o.Mode, o.Source, o.Interface, o.Broadcast, o.ID, o.Transport, o.Prober}
 }
 
 // Validate is as PingOptions.Validate.
@@ -241,12 +250,12 @@ func Multiping(ctx context.Context, addresses []string, opts *MultipingOptions) 
 			return nil, err
 		}
 	}
-	t, done, err := o.edge().open(netip.Addr{})
+	p, done, err := o.edge().open(netip.Addr{})
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	return probe.Multiping(ctx, t, dsts, o.probe())
+	return p.Multiping(ctx, dsts, o.probe())
 }
 
 // resolveAll resolves hosts, several names at a time, and returns the first error in input
@@ -297,7 +306,7 @@ func MultipingSeq(ctx context.Context, targets iter.Seq[string], opts *Multiping
 			yield(nil, err)
 			return
 		}
-		t, done, err := o.edge().open(netip.Addr{})
+		p, done, err := o.edge().open(netip.Addr{})
 		if err != nil {
 			yield(nil, err)
 			return
@@ -321,7 +330,7 @@ func MultipingSeq(ctx context.Context, targets iter.Seq[string], opts *Multiping
 				}
 			}
 		}
-		for h, err := range probe.MultipingSeq(ctx, t, addrs, o.probe()) {
+		for h, err := range p.MultipingSeq(ctx, addrs, o.probe()) {
 			if !yield(h, err) || err != nil {
 				return
 			}
@@ -350,8 +359,8 @@ type TraceOptions struct {
 	// Fast is icmplib's fast mode: once a distance has answered, its remaining probes are not
 	// sent.
 	Fast bool
-	// ID, Payload, PayloadSize, TrafficClass, Family, Mode, Source, Interface and Transport
-	// are as in PingOptions.
+	// ID, Payload, PayloadSize, TrafficClass, Family, Mode, Source, Interface, Transport and
+	// Prober are as in PingOptions.
 	ID           int
 	Payload      []byte
 	PayloadSize  int
@@ -361,6 +370,7 @@ type TraceOptions struct {
 	Source       netip.Addr
 	Interface    string
 	Transport    transport.Transport
+	Prober       *probe.Prober
 	// Window is the most probes in flight at once. Zero means 16; 1 traces hop by hop as
 	// icmplib does.
 	Window int
@@ -379,7 +389,7 @@ type TraceOptions struct {
 }
 
 func (o *TraceOptions) edge() edge {
-	return edge{o.Family, o.Mode, o.Source, o.Interface, false, o.ID, o.Transport}
+	return edge{o.Family, o.Mode, o.Source, o.Interface, false, o.ID, o.Transport, o.Prober}
 }
 
 // Validate is as PingOptions.Validate.
@@ -432,12 +442,12 @@ func Traceroute(ctx context.Context, address string, opts *TraceOptions) (*resul
 	if err := o.Validate(dst); err != nil {
 		return nil, err
 	}
-	t, done, err := o.edge().open(dst)
+	p, done, err := o.edge().open(dst)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	return probe.Traceroute(ctx, t, dst, o.probe())
+	return p.Traceroute(ctx, dst, o.probe())
 }
 
 // validate checks the transport-related options, and with a valid dst that the source's
@@ -460,11 +470,16 @@ func (e edge) validate(dst netip.Addr) error {
 	return nil
 }
 
-// open gives the transport to use and the function that releases it. A valid dst restricts
-// the transport to dst's family.
-func (e edge) open(dst netip.Addr) (transport.Transport, func(), error) {
+// open gives the Prober a call runs on and the function that releases what open made: the
+// caller's Prober; else a Prober over the caller's transport, or over a transport opened for
+// the call. A valid dst restricts an opened transport to dst's family.
+func (e edge) open(dst netip.Addr) (*probe.Prober, func(), error) {
+	if e.prober != nil {
+		return e.prober, func() {}, nil
+	}
 	if e.transport != nil {
-		return e.transport, func() {}, nil
+		p := probe.New(e.transport, nil)
+		return p, func() { p.Close() }, nil
 	}
 	family := e.family
 	if dst.IsValid() {
@@ -474,7 +489,8 @@ func (e edge) open(dst netip.Addr) (transport.Transport, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return t, func() { t.Close() }, nil
+	p := probe.New(t, nil)
+	return p, func() { p.Close(); t.Close() }, nil
 }
 
 func checkCount(n int) error {

@@ -139,9 +139,9 @@ type dgramPinged struct {
 // dgramPing pings dst count times through tr with probe.Ping, interval apart, and records
 // every outcome. With wantTTL above zero, a reply must also arrive with that TTL / hop limit.
 // On a transport whose identifier is fixed (a Linux ping socket), each reply must carry it.
-func dgramPing(tr transport.Transport, dst netip.Addr, count int, interval time.Duration, wantTTL int) *dgramPinged {
+func dgramPing(pr *probe.Prober, dst netip.Addr, count int, interval time.Duration, wantTTL int) *dgramPinged {
 	p := &dgramPinged{dst: dst, count: count, wantID: -1, answered: map[int]int{}}
-	if idr, ok := tr.(transport.Identifier); ok {
+	if idr, ok := pr.Transport().(transport.Identifier); ok {
 		if id, fixed := idr.Identifier(dst); fixed {
 			p.wantID = id
 		}
@@ -171,7 +171,7 @@ func dgramPing(tr transport.Transport, dst netip.Addr, count int, interval time.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
-	p.host, p.err = probe.Ping(ctx, tr, dst, opts)
+	p.host, p.err = pr.Ping(ctx, dst, opts)
 	p.elapsed = time.Since(start)
 	return p
 }
@@ -200,7 +200,9 @@ func (p *dgramPinged) check(t *testing.T, what string) {
 // dgramPingCheck pings dst through tr and asserts an exact count (see dgramPing).
 func dgramPingCheck(t *testing.T, tr transport.Transport, dst netip.Addr, count int, interval time.Duration, wantTTL int) {
 	t.Helper()
-	dgramPing(tr, dst, count, interval, wantTTL).check(t, "ping")
+	pr := probe.New(tr, nil)
+	defer pr.Close()
+	dgramPing(pr, dst, count, interval, wantTTL).check(t, "ping")
 }
 
 // dgramHopLines renders a trace as the tests compare it: one line per distance that

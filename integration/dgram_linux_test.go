@@ -456,9 +456,11 @@ func TestDgramConcurrentPingers(t *testing.T) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for k, tr := range trs {
+		pr := probe.New(tr, nil)
+		defer pr.Close()
 		for _, dst := range []netip.Addr{info.Target.V4, info.Target.V6} {
 			wg.Go(func() {
-				p := dgramPing(tr, dst, count, interval, 0)
+				p := dgramPing(pr, dst, count, interval, 0)
 				mu.Lock()
 				defer mu.Unlock()
 				pings = append(pings, p)

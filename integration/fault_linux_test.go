@@ -163,22 +163,24 @@ func TestHardCloseUnderLoad(t *testing.T) {
 			results := make(chan outcome, 16)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
+			pr := probe.New(tr, nil)
+			defer pr.Close()
 			for _, dst := range []netip.Addr{c.Target.V4, c.Target.V6, c.DeadV4[0], c.DeadV6[0]} {
 				wg.Go(func() {
-					h, err := probe.Ping(ctx, tr, dst, &probe.PingOptions{Count: 1000, Interval: 5 * time.Millisecond, Timeout: 500 * time.Millisecond})
+					h, err := pr.Ping(ctx, dst, &probe.PingOptions{Count: 1000, Interval: 5 * time.Millisecond, Timeout: 500 * time.Millisecond})
 					results <- outcome{"ping " + dst.String(), []*result.Host{h}, err, time.Now()}
 				})
 			}
 			for i := range 2 {
 				wg.Go(func() {
 					targets := []netip.Addr{c.Target.V4, c.DeadV4[i], c.Target.V6, c.DeadV6[i]}
-					hosts, err := probe.Multiping(ctx, tr, targets, &probe.MultipingOptions{Count: 500, Interval: 5 * time.Millisecond, Timeout: 500 * time.Millisecond})
+					hosts, err := pr.Multiping(ctx, targets, &probe.MultipingOptions{Count: 500, Interval: 5 * time.Millisecond, Timeout: 500 * time.Millisecond})
 					results <- outcome{fmt.Sprintf("multiping %d", i), hosts, err, time.Now()}
 				})
 			}
 			wg.Go(func() {
 				// Ping-pong as fast as replies come back.
-				h, err := probe.Ping(ctx, tr, c.Target.V4, &probe.PingOptions{Count: 1 << 20, Interval: -1, Timeout: 500 * time.Millisecond, DropRTTs: true})
+				h, err := pr.Ping(ctx, c.Target.V4, &probe.PingOptions{Count: 1 << 20, Interval: -1, Timeout: 500 * time.Millisecond, DropRTTs: true})
 				results <- outcome{"flood ping", []*result.Host{h}, err, time.Now()}
 			})
 			time.Sleep(500 * time.Millisecond)
@@ -275,6 +277,8 @@ func hardDisruption(t *testing.T, cfg lab.ChainConfig, sendFails bool, disrupt f
 			var wg sync.WaitGroup
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
+			pr := probe.New(tr, nil)
+			defer pr.Close()
 			opts := probe.PingOptions{Count: count, Interval: interval, Timeout: 300 * time.Millisecond}
 			for i, dst := range dsts {
 				tallies[i] = &hardTally{onReply: func(n int) {
@@ -286,12 +290,12 @@ func hardDisruption(t *testing.T, cfg lab.ChainConfig, sendFails bool, disrupt f
 					start := time.Now()
 					o := opts
 					o.OnReply = tallies[i].add
-					h, err := probe.Ping(ctx, tr, dst, &o)
+					h, err := pr.Ping(ctx, dst, &o)
 					outcomes[i] = outcome{h, err, time.Since(start)}
 				})
 			}
 			wg.Go(func() {
-				multi, multiErr = probe.Multiping(ctx, tr, dsts, &probe.MultipingOptions{Count: count, Interval: interval, Timeout: opts.Timeout})
+				multi, multiErr = pr.Multiping(ctx, dsts, &probe.MultipingOptions{Count: count, Interval: interval, Timeout: opts.Timeout})
 			})
 			readyCh := make(chan struct{})
 			go func() { ready.Wait(); close(readyCh) }()

@@ -75,21 +75,23 @@ type rawPingRun struct {
 // test if Ping returns an error or outlives rawGuard.
 func rawPing(t *testing.T, tr *raw.Transport, dst netip.Addr, opts probe.PingOptions) rawPingRun {
 	t.Helper()
-	run, err := rawPingErr(tr, dst, opts)
+	pr := probe.New(tr, nil)
+	defer pr.Close()
+	run, err := rawPingErr(pr, dst, opts)
 	require.NoError(t, err, "ping %s", dst)
 	require.NotNil(t, run.host, "ping %s: no host", dst)
 	return run
 }
 
-// rawPingErr is rawPing for callers that check the error themselves (it may run on any
-// goroutine).
-func rawPingErr(tr *raw.Transport, dst netip.Addr, opts probe.PingOptions) (rawPingRun, error) {
+// rawPingErr is rawPing over a Prober, for callers that check the error themselves (it may
+// run on any goroutine).
+func rawPingErr(pr *probe.Prober, dst netip.Addr, opts probe.PingOptions) (rawPingRun, error) {
 	var run rawPingRun
 	opts.OnReply = func(o probe.Outcome) { run.outcomes = append(run.outcomes, o) }
 	ctx, cancel := context.WithTimeout(context.Background(), rawGuard)
 	defer cancel()
 	start := time.Now()
-	h, err := probe.Ping(ctx, tr, dst, &opts)
+	h, err := pr.Ping(ctx, dst, &opts)
 	run.elapsed = time.Since(start)
 	run.host = h
 	return run, err

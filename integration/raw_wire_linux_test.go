@@ -75,7 +75,7 @@ func TestRawBroadcast(t *testing.T) {
 	require.ErrorIs(t, sock.Send(req), icmperrors.ErrBroadcast, "broadcast off again")
 }
 
-// Per-packet TTL and traffic class leave the host: three Pings share one transport at once,
+// Per-packet TTL and traffic class leave the host: three Pings share one Prober at once,
 // with TTL 57 and traffic class 0xb8, TTL 33 and 0x20, and the defaults (64 and 0). A raw
 // socket in the target's namespace sees each call's requests, told apart by their payloads,
 // arrive with the TTL sent less the routers crossed and the traffic class unchanged.
@@ -99,10 +99,12 @@ func TestRawWireTTLTrafficClass(t *testing.T) {
 			dst := rawPick(c.Target, f.v6)
 			runs := make([]rawPingRun, len(calls))
 			errs := make([]error, len(calls))
+			pr := probe.New(tr, nil)
+			defer pr.Close()
 			var wg sync.WaitGroup
 			for i, call := range calls {
 				wg.Go(func() {
-					runs[i], errs[i] = rawPingErr(tr, dst, probe.PingOptions{
+					runs[i], errs[i] = rawPingErr(pr, dst, probe.PingOptions{
 						Count: count, Interval: time.Millisecond, Timeout: 2 * time.Second,
 						TTL: call.ttl, TrafficClass: call.class, Payload: rawTagged(call.tag, 56),
 					})
@@ -202,8 +204,10 @@ func TestRawClose(t *testing.T) {
 					err error
 				}
 				done := make(chan out, 1)
+				pr := probe.New(tr, nil)
+				defer pr.Close()
 				go func() {
-					run, err := rawPingErr(tr, dst, probe.PingOptions{Count: 10000, Interval: 5 * time.Millisecond, Timeout: wait})
+					run, err := rawPingErr(pr, dst, probe.PingOptions{Count: 10000, Interval: 5 * time.Millisecond, Timeout: wait})
 					done <- out{run, err}
 				}()
 				time.Sleep(200 * time.Millisecond)

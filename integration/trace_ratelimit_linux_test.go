@@ -86,7 +86,7 @@ func TestTraceRateLimitedBackToBack(t *testing.T) {
 	}
 }
 
-// Ten traces at once over one transport share what the routers can answer: every hop of each
+// Ten traces at once over one Prober share what the routers can answer: every hop of each
 // is exact, as the traces take turns at each router.
 func TestTraceRateLimitedConcurrent(t *testing.T) {
 	const traces = 10
@@ -99,6 +99,8 @@ func TestTraceRateLimitedConcurrent(t *testing.T) {
 				got := make([]*result.Trace, traces)
 				took := make([]time.Duration, traces)
 				streamed := make([][]int, traces)
+				pr := probe.New(tr, nil)
+				defer pr.Close()
 				var wg sync.WaitGroup
 				for i := range traces {
 					wg.Go(func() {
@@ -110,7 +112,7 @@ func TestTraceRateLimitedConcurrent(t *testing.T) {
 						}}
 						start := time.Now()
 						var err error
-						got[i], err = probe.Traceroute(t.Context(), tr, dst, &opts)
+						got[i], err = pr.Traceroute(t.Context(), dst, &opts)
 						took[i] = time.Since(start)
 						assert.NoError(t, err, "trace %d", i+1)
 					})

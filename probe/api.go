@@ -21,8 +21,11 @@ import (
 // resolve it as lost and count in Host.Errors; opts.OnReply sees each of them.
 //
 // Cancelling ctx stops Ping early; the Host then covers what was sent so far, and the error is
-// ctx's. Many Ping, Multiping and Traceroute calls may share one transport at once.
-func Ping(ctx context.Context, t transport.Transport, dst netip.Addr, opts *PingOptions) (*result.Host, error) {
+// ctx's. Many Ping, Multiping and Traceroute calls may share one Prober at once.
+func (pr *Prober) Ping(ctx context.Context, dst netip.Addr, opts *PingOptions) (*result.Host, error) {
+	if err := pr.usable(); err != nil {
+		return nil, err
+	}
 	if opts == nil {
 		opts = &PingOptions{}
 	}
@@ -33,12 +36,7 @@ func Ping(ctx context.Context, t transport.Transport, dst netip.Addr, opts *Ping
 	if err := checkTarget(dst, len(cfg.payload)); err != nil {
 		return nil, err
 	}
-	if t == nil {
-		return nil, icmperrors.Invalid("transport", "is nil")
-	}
-	e := acquire(t)
-	defer e.release()
-	r := newRun(e, cfg)
+	r := newRun(pr.e, cfg)
 	host := &result.Host{Address: dst.Unmap()}
 	r.emit = func(_ int64, h *result.Host) bool { host = h; return true }
 	err = r.loop(ctx, sliceTargets([]netip.Addr{dst}), 1)
@@ -78,7 +76,10 @@ func pingConfig(o *PingOptions) (runConfig, error) {
 //
 // Cancelling ctx stops it early: the hosts then hold what was measured so far (hosts not yet
 // started have PacketsSent 0), and the error is ctx's.
-func Multiping(ctx context.Context, t transport.Transport, targets []netip.Addr, opts *MultipingOptions) ([]*result.Host, error) {
+func (pr *Prober) Multiping(ctx context.Context, targets []netip.Addr, opts *MultipingOptions) ([]*result.Host, error) {
+	if err := pr.usable(); err != nil {
+		return nil, err
+	}
 	if len(targets) == 0 {
 		return nil, icmperrors.Invalid("targets", "the target list is empty")
 	}
@@ -94,12 +95,7 @@ func Multiping(ctx context.Context, t transport.Transport, targets []netip.Addr,
 			return nil, err
 		}
 	}
-	if t == nil {
-		return nil, icmperrors.Invalid("transport", "is nil")
-	}
-	e := acquire(t)
-	defer e.release()
-	r := newRun(e, cfg)
+	r := newRun(pr.e, cfg)
 	// Every Host lives in one slice, and the RTTs of the first requests in one slab.
 	r.results = make([]result.Host, len(targets))
 	if !cfg.dropRTTs && len(targets) <= maxSlab/min(cfg.count, 64) {
@@ -127,23 +123,25 @@ func Multiping(ctx context.Context, t transport.Transport, targets []netip.Addr,
 // An invalid target, a failed transport or the end of ctx yields the hosts in progress with
 // what they have, then the error, and ends the sequence. Breaking out of the loop stops
 // probing at once.
-func MultipingSeq(ctx context.Context, t transport.Transport, targets iter.Seq[netip.Addr], opts *MultipingOptions) iter.Seq2[*result.Host, error] {
+func (pr *Prober) MultipingSeq(ctx context.Context, targets iter.Seq[netip.Addr], opts *MultipingOptions) iter.Seq2[*result.Host, error] {
 	return func(yield func(*result.Host, error) bool) {
 		if opts == nil {
 			opts = &MultipingOptions{}
 		}
-		cfg, err := multipingConfig(opts)
-		if err == nil && (t == nil || targets == nil) {
-			err = icmperrors.Invalid("targets", "the transport or the target sequence is nil")
+		err := pr.usable()
+		var cfg runConfig
+		if err == nil {
+			cfg, err = multipingConfig(opts)
+		}
+		if err == nil && targets == nil {
+			err = icmperrors.Invalid("targets", "the target sequence is nil")
 		}
 		if err != nil {
 			yield(nil, err)
 			return
 		}
 		cfg.ordered = !opts.Unordered
-		e := acquire(t)
-		defer e.release()
-		r := newRun(e, cfg)
+		r := newRun(pr.e, cfg)
 		var waiting reorderBuf
 		r.emit = func(i int64, h *result.Host) bool {
 			if !cfg.ordered {

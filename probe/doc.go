@@ -5,9 +5,11 @@
 // The algorithms follow icmplib's parameters and defaults (RFC 792 and RFC 4443 echo, with the
 // ICMP errors of RFC 1122/1812 as per-probe outcomes) and go beyond it:
 //
-//   - One transport serves any number of concurrent calls. The first call on a transport
-//     starts a single reader that dispatches each reply to the call that sent its request, by
-//     destination, identifier and sequence; the last call to return stops it.
+//   - A Prober (New) serves any number of concurrent calls over one transport for as long as
+//     the program runs: it owns the transport's single reader, which dispatches each reply to
+//     the call that sent its request, by destination, identifier and sequence, and the pacer
+//     that learns routers' ICMP rate limits. Close releases both. The package-level functions
+//     make a Prober for one call.
 //   - Multiping keeps a window of hosts in progress, pulls targets from an iterator, paces
 //     requests to a rate, batches sends where the transport can, and has no 65,535-probe
 //     ceiling: sequences are reused once their request is resolved. It returns as soon as

@@ -4,19 +4,17 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/netip"
-	"reflect"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
 	"github.com/icmpkit/icmpkit/transport"
 )
 
 // An engine owns the single reader of one transport and dispatches what it reads to the
-// calls (Ping, Multiping, Traceroute) waiting on that transport. Calls on the same transport
-// share one engine, found in the registry; the first call to wait starts the reader (see
-// listen), the last call to leave stops it.
+// calls (Ping, Multiping, Traceroute) waiting on that transport. It is the heart of a Prober
+// and lives as long as it: the first call to wait starts the reader (see listen), Close stops
+// it.
 //
 // Requests in flight are kept in one table keyed by what a reply names (destination,
 // identifier, sequence). The table holds no pointers, so that a million entries cost the
@@ -35,13 +33,14 @@ type engine struct {
 	sinkOf    map[sink]uint32 // slots of sinks that registered through register
 	pace      pacer           // what calls learnt of the responders' ICMP rate limits
 
-	listening atomic.Bool        // the reader runs; set under registryMu
+	life      sync.Mutex         // guards starting and stopping the reader
+	listening atomic.Bool        // the reader runs; set under life
+	closed    bool               // Close was called; guarded by life
 	stop      context.CancelFunc // ends the reader; set with listening
 	exited    chan struct{}      // closed when the reader has returned
-	dead      chan struct{}      // closed when the transport failed; err says why
+	dead      chan struct{}      // closed when the transport failed or the Prober closed; err says why
+	deadOnce  sync.Once
 	err       error
-	refs      int // guarded by registryMu
-	shared    bool
 }
 
 // key names a request on the wire. Broadcast requests register with an invalid destination
@@ -101,30 +100,7 @@ type waiter struct {
 	gen  uint32
 }
 
-var (
-	registryMu sync.Mutex
-	registry   = map[transport.Transport]*engine{}
-	// kept holds what the pacers of engines that stopped knew of limited responders, for the
-	// next call over the same transport, until limitMemory has passed.
-	kept = map[transport.Transport]keptPacer{}
-)
-
-type keptPacer struct {
-	pace  pacer
-	until time.Time
-}
-
-// acquire gives the engine of t, starting it when t has none. Pair with release.
-func acquire(t transport.Transport) *engine {
-	shareable := reflect.TypeOf(t).Comparable()
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if shareable {
-		if e := registry[t]; e != nil {
-			e.refs++
-			return e
-		}
-	}
+func newEngine(t transport.Transport, paceMemory int) *engine {
 	e := &engine{
 		t:         t,
 		defaultID: 1 + rand.IntN(0xffff),
@@ -133,37 +109,23 @@ func acquire(t transport.Transport) *engine {
 		sinkOf:    make(map[sink]uint32),
 		exited:    make(chan struct{}),
 		dead:      make(chan struct{}),
-		refs:      1,
-		shared:    shareable,
+		pace:      pacer{maxResponders: paceMemory},
 	}
 	e.batch, _ = t.(transport.BatchReceiver)
 	e.poller, _ = t.(transport.Poller)
-	if shareable {
-		registry[t] = e
-		now := time.Now()
-		if k, ok := kept[t]; ok && now.Before(k.until) {
-			e.pace = k.pace
-		}
-		delete(kept, t)
-		for tt, k := range kept {
-			if !now.Before(k.until) {
-				delete(kept, tt)
-			}
-		}
-	}
 	return e
 }
 
 // listen starts the engine's reader unless it runs already. A call listens before it first
-// waits; until then replies stay with the transport, and a call whose replies all came by
-// polling (a ping on loopback) never starts the reader.
+// waits; until then replies stay with the transport, and a Prober whose replies all came by
+// polling (pings on loopback) never starts the reader.
 func (e *engine) listen() {
 	if e.listening.Load() {
 		return
 	}
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if e.listening.Load() {
+	e.life.Lock()
+	defer e.life.Unlock()
+	if e.listening.Load() || e.closed {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -172,27 +134,40 @@ func (e *engine) listen() {
 	go e.read(ctx)
 }
 
-// release drops a reference; the last one stops the reader, if it runs, and waits for it to
-// end.
-func (e *engine) release() {
-	registryMu.Lock()
-	e.refs--
-	last := e.refs == 0
-	if last && e.shared {
-		delete(registry, e.t)
-		e.mu.Lock()
-		if until, ok := e.pace.lastLimit(); ok {
-			kept[e.t] = keptPacer{pace: e.pace, until: until.Add(limitMemory)}
-		}
-		e.mu.Unlock()
+// close stops the reader, if it runs, waits for it to end, and ends the calls in progress.
+func (e *engine) close() {
+	e.life.Lock()
+	if e.closed {
+		e.life.Unlock()
+		return
 	}
+	e.closed = true
 	listening := e.listening.Load()
-	registryMu.Unlock()
-	if last && listening {
+	e.life.Unlock()
+	if listening {
 		e.stop()
 		<-e.exited
 	}
+	e.fail(errProberClosed)
 }
+
+// isClosed reports whether close was called.
+func (e *engine) isClosed() bool {
+	e.life.Lock()
+	defer e.life.Unlock()
+	return e.closed
+}
+
+// fail records why the engine can serve no more calls and wakes every call waiting on it.
+// The first reason stands.
+func (e *engine) fail(err error) {
+	e.deadOnce.Do(func() {
+		e.err = err
+		close(e.dead)
+	})
+}
+
+var errProberClosed = icmperrors.Wrap(icmperrors.ErrUnavailable, "probe", icmperrors.New("the prober is closed"))
 
 // readBatch is the most replies one ReceiveBatch hands over.
 const readBatch = 256
@@ -221,8 +196,7 @@ func (e *engine) read(ctx context.Context) {
 		}
 		if err != nil {
 			if ctx.Err() == nil {
-				e.err = err
-				close(e.dead)
+				e.fail(err)
 			}
 			return
 		}

@@ -23,6 +23,7 @@ type echoAll struct {
 	total    int
 	listened bool
 	closed   chan struct{}
+	prober   *Prober // the Prober reading it
 }
 
 func (t *echoAll) Send(ctx context.Context, req *transport.Request) error {
@@ -30,10 +31,7 @@ func (t *echoAll) Send(ctx context.Context, req *transport.Request) error {
 	t.mu.Lock()
 	t.sends++
 	if t.sends == t.total {
-		registryMu.Lock()
-		e := registry[transport.Transport(t)]
-		registryMu.Unlock()
-		t.listened = e != nil && e.listening.Load()
+		t.listened = t.prober.e.listening.Load()
 	}
 	t.ready = append(t.ready, transport.Reply{Source: req.Destination, Destination: req.Destination,
 		ID: req.ID, Seq: req.Seq, Type: ipv4.ICMPTypeEchoReply, ReceivedAt: req.SentAt})
@@ -85,7 +83,10 @@ func TestRunListensWhileSending(t *testing.T) {
 	for i := range targets {
 		targets[i] = netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)})
 	}
-	hosts, err := Multiping(context.Background(), tr, targets, &MultipingOptions{Count: 1, Interval: -1, Timeout: time.Second})
+	p := New(tr, nil)
+	defer p.Close()
+	tr.prober = p
+	hosts, err := p.Multiping(context.Background(), targets, &MultipingOptions{Count: 1, Interval: -1, Timeout: time.Second})
 	require.NoError(t, err)
 	for _, h := range hosts {
 		require.True(t, h.IsAlive(), "%s", h.Address)

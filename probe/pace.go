@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"net/netip"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 // burst of answers and then silence, which reads as loss.
 //
 // The pacer learns which responders limit their answers and spaces the probes that go to
-// them. It belongs to an engine, so every call over one transport shares it: concurrent
+// them. Every call over one Prober shares it: concurrent
 // traces of the same path take turns at each router instead of spending its budget against
 // each other, and the Time Exceeded or Destination Unreachable answers that a Ping or
 // Multiping draws (a low TTL, an unreachable network) count against the budget too.
@@ -31,16 +32,16 @@ import (
 // Ping and Multiping keep the schedule they were given: each of their requests is a sample,
 // and neither delays nor repeats them. Only traces are paced.
 //
-// When the last call over a transport ends, what its pacer knew of limited responders is kept
-// for the next call over the same transport, for limitMemory after the last loss: traces one
-// after another pace from the start what the first learnt. (The transport is referenced that
-// long at least: until a call over another transport finds the time passed.)
+// The pacer belongs to a Prober and lives as long as it: traces one after another pace from
+// the start what the first learnt. Its memory is bounded: at most Options.PaceMemory
+// responders (those not limited are dropped first) and maxPaths distances.
 //
 // The pacer's state is guarded by the engine's mutex. The reader touches it only for ICMP
 // errors from responders it already tracks: an echo reply costs one length check.
 type pacer struct {
-	resp map[netip.Addr]*responder
-	path map[pathKey]netip.Addr // the responder last seen at a distance toward a destination
+	maxResponders int // zero: defaultPaceMemory
+	resp          map[netip.Addr]*responder
+	path          map[pathKey]netip.Addr // the responder last seen at a distance toward a destination
 }
 
 type pathKey struct {
@@ -66,8 +67,9 @@ const (
 	paceMargin = 15 * time.Millisecond
 	// limitMemory is how long a responder stays known as limited after its last loss.
 	limitMemory = 30 * time.Second
-	// maxResponders bounds the responders tracked; beyond it, those not limited are dropped.
-	maxResponders = 4096
+	// defaultPaceMemory bounds the responders tracked unless Options.PaceMemory says
+	// otherwise; beyond it, those not limited are dropped.
+	defaultPaceMemory = 4096
 	// maxPaths bounds the distances whose responder is remembered.
 	maxPaths = 1 << 14
 )
@@ -90,16 +92,6 @@ func (p *pacer) heardError(r *transport.Reply) {
 	}
 }
 
-// lastLimit gives when a responder was last found limited; ok is false if none was.
-func (p *pacer) lastLimit() (last time.Time, ok bool) {
-	for _, x := range p.resp {
-		if x.limited.After(last) {
-			last, ok = x.limited, true
-		}
-	}
-	return last, ok
-}
-
 // responder gives the state of addr, made if need be. e.mu is held.
 func (p *pacer) responder(addr netip.Addr) *responder {
 	if x := p.resp[addr]; x != nil {
@@ -109,12 +101,18 @@ func (p *pacer) responder(addr netip.Addr) *responder {
 		p.resp = make(map[netip.Addr]*responder)
 		p.path = make(map[pathKey]netip.Addr)
 	}
-	if len(p.resp) >= maxResponders {
+	if limit := cmp.Or(p.maxResponders, defaultPaceMemory); len(p.resp) >= limit {
 		now := time.Now()
 		for a, x := range p.resp {
 			if !x.isLimited(now) {
 				delete(p.resp, a)
 			}
+		}
+		for a := range p.resp {
+			if len(p.resp) < limit {
+				break
+			}
+			delete(p.resp, a) // every one is limited: the bound holds all the same
 		}
 	}
 	x := &responder{interval: firstPaceInterval}

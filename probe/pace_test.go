@@ -81,7 +81,7 @@ func TestTracePacedBackToBack(t *testing.T) {
 	}
 }
 
-// Ten traces at once over one transport share the routers' budgets: every hop exact in each.
+// Ten traces at once over one Prober share the routers' budgets: every hop exact in each.
 func TestTracePacedConcurrent(t *testing.T) {
 	for _, dst := range paceDsts {
 		t.Run(dst.String(), func(t *testing.T) {
@@ -89,13 +89,15 @@ func TestTracePacedConcurrent(t *testing.T) {
 				n, routers := limitedChain(t, dst, 8)
 				tr := n.Transport(mock.TransportConfig{})
 				defer tr.Close()
+				p := probe.New(tr, nil)
+				defer p.Close()
 				const traces = 10
 				out := make([]*result.Trace, traces)
 				errs := make([]error, traces)
 				var wg sync.WaitGroup
 				for i := range traces {
 					wg.Go(func() {
-						out[i], errs[i] = probe.Traceroute(context.Background(), tr, dst, nil)
+						out[i], errs[i] = p.Traceroute(context.Background(), dst, nil)
 					})
 				}
 				wg.Wait()
@@ -230,7 +232,7 @@ func TestTracePacedOutcomes(t *testing.T) {
 	})
 }
 
-// Traces one after another over one transport keep what the first learnt of the routers'
+// Traces one after another over one Prober keep what the first learnt of the routers'
 // limits: once found, a router's probes are paced from the start, and none is lost.
 func TestTracePacedOneTransport(t *testing.T) {
 	for _, dst := range paceDsts {
@@ -239,9 +241,11 @@ func TestTracePacedOneTransport(t *testing.T) {
 				n, routers := limitedChain(t, dst, 8)
 				tr := n.Transport(mock.TransportConfig{})
 				defer tr.Close()
+				p := probe.New(tr, nil)
+				defer p.Close()
 				for run := range 10 {
 					start := time.Now()
-					trace, err := probe.Traceroute(context.Background(), tr, dst, nil)
+					trace, err := p.Traceroute(context.Background(), dst, nil)
 					elapsed := time.Since(start)
 					require.NoError(t, err)
 					what := fmt.Sprintf("run %d", run+1)

@@ -298,13 +298,15 @@ func TestConcurrentCallsShareOneTransport(t *testing.T) {
 		require.NoError(t, n.AddHost(hostA, mock.Host{Latency: 2 * time.Millisecond}))
 		require.NoError(t, n.AddHost(hostB, mock.Host{Latency: 3 * time.Millisecond, Loss: 0.5}))
 		require.NoError(t, n.AddHost(hostV6, mock.Host{Latency: time.Millisecond}))
+		p := probe.New(tr, nil)
+		defer p.Close()
 		var wg sync.WaitGroup
 		results := make([][3]int, 30) // sent, received, delivered-to-this-call's outcomes
 		for i := range results {
 			wg.Go(func() {
 				dst := []netip.Addr{hostA, hostB, hostV6}[i%3]
 				var seen int
-				h, err := probe.Ping(context.Background(), tr, dst, &probe.PingOptions{
+				h, err := p.Ping(context.Background(), dst, &probe.PingOptions{
 					Count: 20, Interval: time.Duration(i+1) * time.Millisecond, Timeout: 100 * time.Millisecond,
 					OnReply: func(o probe.Outcome) {
 						if !o.TimedOut {

@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 }
 
 // TestConcurrentCallsForAMinute runs Ping, Multiping and Traceroute calls side by side on one
-// transport for 60 s of simulated time; every call's counts must come out exact (run it with
+// Prober for 60 s of simulated time; every call's counts must come out exact (run it with
 // -race).
 func TestConcurrentCallsForAMinute(t *testing.T) {
 	bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
@@ -56,6 +56,8 @@ func TestConcurrentCallsForAMinute(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
+		p := probe.New(tr, nil)
+		defer p.Close()
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		calls := map[string]int{}
@@ -67,7 +69,7 @@ func TestConcurrentCallsForAMinute(t *testing.T) {
 		for w := range 4 {
 			wg.Go(func() {
 				for ctx.Err() == nil {
-					h, err := probe.Ping(ctx, tr, []netip.Addr{dst, dst6}[w%2], &probe.PingOptions{Count: 10, Interval: 100 * time.Millisecond, Timeout: 500 * time.Millisecond})
+					h, err := p.Ping(ctx, []netip.Addr{dst, dst6}[w%2], &probe.PingOptions{Count: 10, Interval: 100 * time.Millisecond, Timeout: 500 * time.Millisecond})
 					if err != nil {
 						return
 					}
@@ -80,7 +82,7 @@ func TestConcurrentCallsForAMinute(t *testing.T) {
 		for range 2 {
 			wg.Go(func() {
 				for ctx.Err() == nil {
-					hosts, err := probe.Multiping(ctx, tr, targets, &probe.MultipingOptions{Count: 3, Interval: 200 * time.Millisecond, Timeout: 300 * time.Millisecond, Window: 50})
+					hosts, err := p.Multiping(ctx, targets, &probe.MultipingOptions{Count: 3, Interval: 200 * time.Millisecond, Timeout: 300 * time.Millisecond, Window: 50})
 					if err != nil {
 						return
 					}
@@ -100,7 +102,7 @@ func TestConcurrentCallsForAMinute(t *testing.T) {
 			wg.Go(func() {
 				for ctx.Err() == nil {
 					target := []netip.Addr{dst, dst6}[w]
-					trace, err := probe.Traceroute(ctx, tr, target, &probe.TraceOptions{Timeout: 500 * time.Millisecond})
+					trace, err := p.Traceroute(ctx, target, &probe.TraceOptions{Timeout: 500 * time.Millisecond})
 					if err != nil {
 						return
 					}

@@ -28,7 +28,7 @@ import (
 // Routers limit the ICMP errors they send (Linux: a burst of 6 to each source, then one a
 // second). A probe unanswered while farther distances answer, with no answer from its distance
 // just after it, is taken as lost to such a limit: it is sent again when the responder can
-// answer, learnt from what the trace and the other calls over t have seen (see pace.go), up to
+// answer, learnt from what the trace and the other calls over the Prober have seen (see pace.go), up to
 // 4 sends in all, and later probes to that responder are spaced at that rate. Such a probe
 // counts once in the hop's PacketsSent, and the sends the limit took in its RateLimited. A
 // distance whose responder is not known yet is asked once more, a second after its first
@@ -37,16 +37,18 @@ import (
 // The result lists only the distances that answered, ascending; opts.OnHop sees each hop as
 // soon as it and every nearer distance are final. Cancelling ctx returns what is final so far
 // with ctx's error.
-func Traceroute(ctx context.Context, t transport.Transport, dst netip.Addr, opts *TraceOptions) (*result.Trace, error) {
+func (pr *Prober) Traceroute(ctx context.Context, dst netip.Addr, opts *TraceOptions) (*result.Trace, error) {
+	if err := pr.usable(); err != nil {
+		return nil, err
+	}
 	if opts == nil {
 		opts = &TraceOptions{}
 	}
-	tr, err := newTracer(t, dst, opts)
+	tr, err := newTracer(dst, opts)
 	if err != nil {
 		return nil, err
 	}
-	tr.e = acquire(t)
-	defer tr.e.release()
+	tr.e = pr.e
 	err = tr.loop(ctx)
 	return tr.result(), err
 }
@@ -127,7 +129,7 @@ type hopState struct {
 	unresolve int // probes sent or to be sent and not yet resolved
 }
 
-func newTracer(t transport.Transport, dst netip.Addr, o *TraceOptions) (*tracer, error) {
+func newTracer(dst netip.Addr, o *TraceOptions) (*tracer, error) {
 	tr := &tracer{dst: dst.Unmap(), opts: *o, mailbox: newMailbox()}
 	p := &tr.opts
 	p.Count = orDefault(p.Count, DefaultTraceCount)
@@ -137,8 +139,6 @@ func newTracer(t transport.Transport, dst netip.Addr, o *TraceOptions) (*tracer,
 	p.MaxHops = orDefault(p.MaxHops, DefaultMaxHops)
 	p.Window = orDefault(p.Window, DefaultTraceWindow)
 	switch {
-	case t == nil:
-		return nil, icmperrors.Invalid("transport", "is nil")
 	case o.Count < 0:
 		return nil, icmperrors.Invalid("count", "must be at least 1, got %d", o.Count)
 	case o.MinHops < 0 || p.MinHops > 255:
