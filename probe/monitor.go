@@ -23,9 +23,7 @@ type MonitorOptions struct {
 	// Cycles is the number of cycles; zero runs until ctx ends.
 	Cycles int
 	// Interval is the time from the start of one cycle to the start of the next (mtr's -i).
-	// A cycle that takes longer, because its answers are slow or because rate-limited routers
-	// are only asked at the pace they can answer, is followed at once by the next. Zero means
-	// 1 s; negative is invalid.
+	// Zero means 1 s; negative is invalid.
 	Interval time.Duration
 	// Timeout is how long each probe waits. Zero means 2 s.
 	Timeout time.Duration
@@ -40,68 +38,117 @@ type MonitorOptions struct {
 	// Window is the number of recent RTTs each hop keeps (PathHop.Recent). Zero means 32;
 	// negative keeps none.
 	Window int
-	// OnProbe, when set, sees every probe's outcome as Traceroute reports it.
-	OnProbe func(TraceOutcome)
 }
 
-// Monitor watches the path to dst as mtr does, over t: each cycle sends one probe to every
-// distance up to the destination (a Traceroute with Count 1), and after each the sequence
-// yields the Path with every hop's running statistics. The Path yielded is the caller's: the
-// monitor keeps its own.
+// Monitor is New(t, nil).Monitor(ctx, dst, opts), closing the Prober when the sequence ends.
+func Monitor(ctx context.Context, t transport.Transport, dst netip.Addr, opts *MonitorOptions) iter.Seq2[*result.Path, error] {
+	return func(yield func(*result.Path, error) bool) {
+		p := New(t, nil)
+		defer p.Close()
+		p.Monitor(ctx, dst, opts)(yield)
+	}
+}
+
+// Monitor watches the path to dst as mtr does: each cycle sends one probe to every distance
+// up to the destination, Interval after the previous cycle began, and once every probe of a
+// cycle is answered or timed out the sequence yields the Path with every hop's running
+// statistics, cycle after cycle in order. Cycles overlap while their probes wait; the Path
+// yielded is the caller's.
+//
+// A probe is sent once and never again: its answer, or its silence, is the sample. A router
+// whose answers are limited (an ICMP rate limit, Linux's one a second after a burst of 6)
+// would lose most probes to its limit at mtr's pace; the monitor learns such a router from
+// its losses, beyond what the distances past it lose in the same cycles, and from then on
+// asks it only as often as it answers: in the cycles between, its distance is not probed
+// (its Sent grows more slowly than the cycles; PathHop.Pace tells the pace kept). Each hop's
+// Loss then estimates the loss of the path up to it (see result.PathLoss), not its router's
+// refusals, which are counted in RateLimited.
 //
 // Memory stays bounded however long it runs: each hop keeps running statistics, its last
 // Window RTTs and at most result.MaxPathResponders responders.
 //
-// Each hop's Loss estimates the loss of the path up to it, not the share of its probes left
-// unanswered (see result.PathLoss): a probe counts as lost there when its first send went
-// unanswered, and the pacer that spaces the probes to rate-limited routers (shared by every
-// call over t) keeps the limits from being provoked cycle after cycle.
-//
 // Bad options, a failed transport or a failed send yield (nil, err) and end the sequence; the
 // end of ctx ends it quietly. Breaking out of the loop stops it; to reset the statistics, start
-// a new Monitor over the same transport: what the pacer learnt stays.
-func Monitor(ctx context.Context, t transport.Transport, dst netip.Addr, opts *MonitorOptions) iter.Seq2[*result.Path, error] {
-	return monitorSeq(ctx, t, dst, opts, func(ctx context.Context, o *TraceOptions) (*result.Trace, error) {
-		return Traceroute(ctx, t, dst, o)
-	})
-}
-
-type traceFunc func(context.Context, *TraceOptions) (*result.Trace, error)
-
-func monitorSeq(ctx context.Context, t transport.Transport, dst netip.Addr, opts *MonitorOptions, trace traceFunc) iter.Seq2[*result.Path, error] {
+// a new Monitor on the same Prober.
+func (pr *Prober) Monitor(ctx context.Context, dst netip.Addr, opts *MonitorOptions) iter.Seq2[*result.Path, error] {
 	return func(yield func(*result.Path, error) bool) {
-		m, err := newMonitor(t, dst, opts)
+		if err := pr.usable(); err != nil {
+			yield(nil, err)
+			return
+		}
+		m, err := newMonitor(pr, dst, opts)
 		if err != nil {
 			yield(nil, err)
 			return
 		}
-		m.run(ctx, trace, yield)
+		m.run(ctx, yield)
 	}
 }
 
-// forgetTarget is the number of cycles in a row without an answer from the destination after
-// which the monitor probes every distance up to MaxHops again.
-const forgetTarget = 3
+const (
+	// forgetTarget is the number of cycles in a row without an answer from the destination
+	// after which the monitor probes every distance up to MaxHops again.
+	forgetTarget = 3
+	// paceSamples is the number of probes to a distance after which the monitor judges
+	// whether its responder limits its answers ...
+	paceSamples = 8
+	// maxPaceSamples: the probes are judged again, one more at a time, up to that many.
+	maxPaceSamples = 32
+	// ... which it does when they lost that many or more with a chance below limitedP at
+	// the loss rate the distances beyond it had in the same cycles.
+	limitedP = 0.005
+	// firstPace is the pace kept with a limited responder: Linux's one answer a second, and
+	// a margin for the clock of routers that count their tokens in jiffies.
+	firstPace = time.Second + 15*time.Millisecond
+	// maxPace bounds the pace: it doubles while the responder still loses more than the path.
+	maxPace = 8 * time.Second
+)
 
 type monitor struct {
+	pr     *Prober
 	opts   MonitorOptions
 	dst    netip.Addr
+	trace  TraceOptions // of one probe; MinHops and MaxHops set per probe
 	path   result.Path
 	hops   []result.PathHop // MinHops..MaxHops
-	target int              // distance the destination answers at, 0 while unknown
+	pace   []hopPace        // the same
+	end    int              // distance the destination (or an unreachable answer) ends the path at; 0 unknown
 	missed int              // cycles in a row without the destination's answer
-	cycle  int
+	done   int              // cycles applied
 }
 
-func newMonitor(t transport.Transport, dst netip.Addr, o *MonitorOptions) (*monitor, error) {
+// hopPace is what the monitor knows of the rate limit of a distance's responder.
+type hopPace struct {
+	pace  time.Duration // time between probes; 0 while not limited
+	next  time.Time     // no probe before this
+	since time.Time     // when pace last changed
+	// Since the last judgement: probes and losses at this distance, and at the destination
+	// in the same cycles.
+	n, lost, nBeyond, lostBeyond int
+}
+
+// cycle is one cycle in progress.
+type cycle struct {
+	n        int
+	at       time.Time // when it started
+	pending  int
+	outcomes []monitorOutcome
+}
+
+// monitorOutcome is one probe's outcome: hop is nil when it went unanswered.
+type monitorOutcome struct {
+	cycle, dist int
+	hop         *result.Hop
+	err         error
+}
+
+func newMonitor(pr *Prober, dst netip.Addr, o *MonitorOptions) (*monitor, error) {
 	if o == nil {
 		o = &MonitorOptions{}
 	}
-	m := &monitor{opts: *o, dst: dst.Unmap()}
+	m := &monitor{pr: pr, opts: *o, dst: dst.Unmap()}
 	p := &m.opts
 	switch {
-	case t == nil:
-		return nil, icmperrors.Invalid("transport", "is nil")
 	case !dst.IsValid():
 		return nil, icmperrors.Invalid("address", "the zero netip.Addr is not an address")
 	case o.Cycles < 0:
@@ -110,14 +157,23 @@ func newMonitor(t transport.Transport, dst netip.Addr, o *MonitorOptions) (*moni
 		return nil, icmperrors.Invalid("interval", "must not be negative, got %v", o.Interval)
 	}
 	p.Interval = orDefault(p.Interval, DefaultMonitorInterval)
+	p.Timeout = orDefault(p.Timeout, DefaultTimeout)
 	p.MinHops = orDefault(p.MinHops, 1)
 	p.MaxHops = orDefault(p.MaxHops, DefaultMaxHops)
 	p.Window = orDefault(p.Window, DefaultMonitorWindow)
 	if o.MinHops < 0 || o.MaxHops < 0 || p.MinHops > 255 || p.MaxHops > 255 || p.MinHops > p.MaxHops {
 		return nil, icmperrors.Invalid("hops", "min %d and max %d must be in 1..255, min first", p.MinHops, p.MaxHops)
 	}
-	// Traceroute checks the rest, before it sends anything.
+	m.trace = TraceOptions{
+		Count: 1, Timeout: p.Timeout, ID: p.ID, Payload: p.Payload, PayloadSize: p.PayloadSize,
+		TrafficClass: p.TrafficClass, Paris: p.Paris, MinHops: p.MinHops, MaxHops: p.MinHops,
+	}
+	// The tracer checks the rest, as it would for each probe.
+	if _, err := newTracer(m.dst, &m.trace); err != nil {
+		return nil, err
+	}
 	m.hops = make([]result.PathHop, p.MaxHops-p.MinHops+1)
+	m.pace = make([]hopPace, len(m.hops))
 	for i := range m.hops {
 		m.hops[i].Distance = p.MinHops + i
 	}
@@ -125,131 +181,265 @@ func newMonitor(t transport.Transport, dst netip.Addr, o *MonitorOptions) (*moni
 	return m, nil
 }
 
-func (m *monitor) traceOptions(onProbe func(TraceOutcome)) *TraceOptions {
-	maxHops := m.opts.MaxHops
-	if m.target > 0 {
-		// Probes beyond the destination are only asked for when its own probe is lost; two
-		// more distances are enough for the trace to end there.
-		maxHops = min(maxHops, m.target+2)
+func (m *monitor) run(ctx context.Context, yield func(*result.Path, error) bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make(chan monitorOutcome, 64)
+	inFlight := 0 // probes whose goroutine has not reported
+	defer func() {
+		cancel()
+		for ; inFlight > 0; inFlight-- {
+			<-results
+		}
+	}()
+	// Cycles overlap while their probes wait, up to one cycle per Interval of the timeout.
+	maxCycles := int(m.opts.Timeout/m.opts.Interval) + 2
+	var cycles []*cycle // started and not yet applied, oldest first
+	started := 0
+	var next time.Time // when the next cycle is due; zero: at once
+	canStart := func() bool {
+		return (m.opts.Cycles == 0 || started < m.opts.Cycles) && len(cycles) < maxCycles
 	}
-	return &TraceOptions{
-		Count:        1,
-		Timeout:      m.opts.Timeout,
-		ID:           m.opts.ID,
-		Payload:      m.opts.Payload,
-		PayloadSize:  m.opts.PayloadSize,
-		TrafficClass: m.opts.TrafficClass,
-		MinHops:      m.opts.MinHops,
-		MaxHops:      maxHops,
-		Paris:        m.opts.Paris,
-		OnProbe:      onProbe,
-	}
-}
-
-func (m *monitor) run(ctx context.Context, trace traceFunc, yield func(*result.Path, error) bool) {
-	timer := time.NewTimer(0)
+	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	<-timer.C
-	for m.opts.Cycles == 0 || m.cycle < m.opts.Cycles {
-		start := time.Now()
-		m.cycle++
-		reached := false
-		var outcomes []TraceOutcome
-		_, err := trace(ctx, m.traceOptions(func(o TraceOutcome) {
-			outcomes = append(outcomes, o)
-			if m.opts.OnProbe != nil {
-				m.opts.OnProbe(o)
+	for {
+		if now := time.Now(); canStart() && !now.Before(next) {
+			started++
+			next = now.Add(m.opts.Interval)
+			c := &cycle{n: started, at: now}
+			cycles = append(cycles, c)
+			for _, d := range m.plan(now) {
+				c.pending++
+				inFlight++
+				go m.probe(ctx, started, d, results)
 			}
-		}))
-		if ctx.Err() != nil {
-			return
 		}
-		if err != nil {
-			yield(nil, err)
-			return
-		}
-		for i := range outcomes {
-			if o := &outcomes[i]; !o.TimedOut && o.Reply.Source == m.dst {
-				reached = true
-				if m.target == 0 || o.Distance < m.target {
-					m.setTarget(o.Distance)
+		// Apply the cycles whose probes are all in, oldest first.
+		for len(cycles) > 0 && cycles[0].pending == 0 {
+			c := cycles[0]
+			cycles = cycles[1:]
+			if err := m.apply(c); err != nil {
+				if ctx.Err() == nil {
+					yield(nil, err)
 				}
+				return
 			}
-		}
-		for i := range outcomes {
-			m.count(&outcomes[i])
-		}
-		if reached {
-			m.missed = 0
-		} else if m.missed++; m.missed >= forgetTarget && m.target > 0 {
-			m.target = 0
-			for i := range m.hops {
-				m.hops[i].Target = false
+			if !yield(m.snapshot(), nil) {
+				return
 			}
-		}
-		m.path.Cycles = m.cycle
-		m.path.Reached = reached
-		if !yield(m.snapshot(), nil) {
-			return
-		}
-		if m.opts.Cycles != 0 && m.cycle >= m.opts.Cycles {
-			return
-		}
-		if wait := time.Until(start.Add(m.opts.Interval)); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
+			if m.opts.Cycles != 0 && m.done >= m.opts.Cycles {
 				return
 			}
 		}
+		if canStart() && !time.Now().Before(next) {
+			continue
+		}
+		var wake <-chan time.Time
+		if canStart() {
+			timer.Reset(time.Until(next))
+			wake = timer.C
+		}
+		select {
+		case o := <-results:
+			inFlight--
+			for _, c := range cycles {
+				if c.n == o.cycle {
+					c.pending--
+					c.outcomes = append(c.outcomes, o)
+				}
+			}
+		case <-wake:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
-// setTarget notes that the destination answers at distance d; the distances beyond it are
+// plan gives the distances to probe in a cycle starting at now: up to the end of the path
+// when it is known, else up to MaxHops, but for those whose responder's pace holds them back.
+func (m *monitor) plan(now time.Time) []int {
+	last := m.opts.MaxHops
+	if m.end > 0 {
+		last = m.end
+	}
+	var ds []int
+	for d := m.opts.MinHops; d <= last; d++ {
+		p := &m.pace[d-m.opts.MinHops]
+		if p.pace > 0 {
+			if now.Before(p.next) {
+				continue
+			}
+			p.next = now.Add(p.pace)
+		}
+		ds = append(ds, d)
+	}
+	return ds
+}
+
+// probe sends one probe at distance d and reports its outcome.
+func (m *monitor) probe(ctx context.Context, n, d int, results chan<- monitorOutcome) {
+	o := m.trace
+	o.MinHops, o.MaxHops = d, d
+	tr, err := m.pr.Traceroute(ctx, m.dst, &o)
+	out := monitorOutcome{cycle: n, dist: d}
+	switch {
+	case err != nil && ctx.Err() == nil:
+		out.err = err
+	case err == nil && len(tr.Hops) > 0:
+		out.hop = &tr.Hops[0]
+	}
+	results <- out
+}
+
+// apply adds a cycle's outcomes to the path.
+func (m *monitor) apply(c *cycle) error {
+	m.done++
+	for i := range c.outcomes {
+		if err := c.outcomes[i].err; err != nil {
+			return err
+		}
+	}
+	slices.SortFunc(c.outcomes, func(a, b monitorOutcome) int { return a.dist - b.dist })
+	reached := false
+	for i := range c.outcomes {
+		o := &c.outcomes[i]
+		if o.hop == nil || o.hop.Distance != o.dist {
+			continue
+		}
+		if o.hop.Address == m.dst {
+			reached = true
+		}
+		if o.hop.Address == m.dst || o.hop.Unreachable != "" {
+			if m.end == 0 || o.dist < m.end {
+				m.setEnd(o.dist)
+			}
+		} else if o.dist == m.end {
+			// Another responder where the path ended: it is longer now.
+			m.setEnd(0)
+		}
+	}
+	for i := range c.outcomes {
+		o := &c.outcomes[i]
+		if m.end > 0 && o.dist > m.end {
+			continue // beyond the end: asked before it was known
+		}
+		m.count(o, c.n)
+	}
+	m.judge(c.outcomes, c.at)
+	if reached {
+		m.missed = 0
+	} else if m.missed++; m.missed >= forgetTarget && m.end > 0 {
+		m.setEnd(0)
+	}
+	m.path.Cycles = m.done
+	m.path.Reached = reached
+	return nil
+}
+
+// setEnd notes that the path ends at distance d (0: not known); the distances beyond it are
 // forgotten.
-func (m *monitor) setTarget(d int) {
-	m.target = d
+func (m *monitor) setEnd(d int) {
+	m.end = d
 	for i := range m.hops {
 		h := &m.hops[i]
-		h.Target = h.Distance == d
-		if h.Distance > d {
+		h.Target = false
+		if d > 0 && h.Distance > d {
 			*h = result.PathHop{Distance: h.Distance}
+			m.pace[i] = hopPace{}
 		}
 	}
 }
 
 // count adds one probe's outcome to its hop.
-func (m *monitor) count(o *TraceOutcome) {
-	if o.Distance < m.opts.MinHops || o.Distance > m.opts.MaxHops {
-		return
-	}
-	if m.target > 0 && o.Distance > m.target {
-		return // beyond the destination: asked only because its own probe was lost
-	}
-	h := &m.hops[o.Distance-m.opts.MinHops]
+func (m *monitor) count(o *monitorOutcome, cycle int) {
+	i := o.dist - m.opts.MinHops
+	h := &m.hops[i]
 	h.Sent++
-	if o.TimedOut {
+	if o.hop == nil {
 		h.FirstLost++
 		return
 	}
-	if o.RateLimited > 0 {
-		h.FirstLost++
-		h.RateLimited += o.RateLimited
-	}
+	x := o.hop
 	h.Received++
-	h.AddRTT(o.RTT, max(m.opts.Window, 0))
-	h.Heard(o.Reply.Source, m.cycle)
-	if mark := o.Reply.Unreachable(); mark != "" {
-		h.Unreachable = mark
+	h.AddRTT(x.Stats.Min(), max(m.opts.Window, 0))
+	if h.Heard(x.Address, cycle) {
+		m.pace[i] = hopPace{} // a new responder: its limit is not known
 	}
-	if len(o.Reply.MPLS) > 0 {
-		h.MPLS = slices.Clone(o.Reply.MPLS)
+	h.Target = x.Address == m.dst && o.dist == m.end
+	if x.Unreachable != "" {
+		h.Unreachable = x.Unreachable
+	}
+	if len(x.MPLS) > 0 {
+		h.MPLS = slices.Clone(x.MPLS)
 	}
 }
 
-// snapshot gives the caller's copy of the path: distances up to the destination, or to the
-// farthest that answered.
+// judge updates what the monitor knows of each probed responder's limit from a cycle's
+// outcomes: a distance that lost more than the destination in the same cycles, by more than
+// chance explains, is limited, and its pace set or doubled. (The destination's echo replies
+// are never limited, and whatever the path loses before it, it loses too.)
+func (m *monitor) judge(outs []monitorOutcome, at time.Time) {
+	if m.end == 0 {
+		return
+	}
+	var end *monitorOutcome
+	for i := range outs {
+		if outs[i].dist == m.end {
+			end = &outs[i]
+		}
+	}
+	if end == nil {
+		return
+	}
+	for i := range outs {
+		o := &outs[i]
+		if o.dist >= m.end {
+			continue
+		}
+		p := &m.pace[o.dist-m.opts.MinHops]
+		h := &m.hops[o.dist-m.opts.MinHops]
+		if at.Before(p.since) {
+			// Sent at the old pace to a responder since found limited: lost while the
+			// destination answered, its answer was withheld.
+			if o.hop == nil && end.hop != nil {
+				h.RateLimited++
+			}
+			continue
+		}
+		p.n++
+		if o.hop == nil {
+			p.lost++
+		}
+		p.nBeyond++
+		if end.hop == nil {
+			p.lostBeyond++
+		}
+		if p.n < paceSamples {
+			continue
+		}
+		rate := max(float64(p.lostBeyond)/float64(p.nBeyond), 0.01)
+		limited := result.LossTail(p.lost, p.n, rate) < limitedP
+		if !limited && p.n < maxPaceSamples {
+			continue // judge again over more probes
+		}
+		if limited {
+			if p.pace == 0 {
+				p.pace = firstPace
+			} else {
+				p.pace = min(2*p.pace, maxPace)
+			}
+			p.since = time.Now()
+			p.next = p.since.Add(p.pace)
+			h.Pace = p.pace
+			// The losses that showed the limit, beyond the destination's, were withheld.
+			h.RateLimited += max(0, p.lost-p.lostBeyond)
+		}
+		p.n, p.lost, p.nBeyond, p.lostBeyond = 0, 0, 0, 0
+	}
+}
+
+// snapshot gives the caller's copy of the path: distances up to the end, or to the farthest
+// that answered.
 func (m *monitor) snapshot() *result.Path {
 	last := -1
 	for i := range m.hops {
@@ -257,7 +447,7 @@ func (m *monitor) snapshot() *result.Path {
 		if h.Answered() {
 			last = i
 		}
-		if h.Target {
+		if m.end > 0 && h.Distance == m.end {
 			last = i
 			break
 		}

@@ -113,15 +113,17 @@ func TestMonitorRateLimitedIsNotLoss(t *testing.T) {
 				paths := monitorAll(t, tr, dst, &probe.MonitorOptions{Cycles: 100, Interval: 200 * time.Millisecond})
 				p := paths[len(paths)-1]
 				require.Len(t, p.Hops, 6)
-				limited := 0
-				for _, h := range p.Hops {
-					assert.Equal(t, 100, h.Sent, "hop %d", h.Distance)
-					assert.LessOrEqual(t, h.Loss, 0.03, "hop %d", h.Distance)
-					assert.False(t, h.Uncertain)
-					limited += h.RateLimited
+				for _, h := range p.Hops[:5] {
+					// Asked every cycle until the limit shows, once a second after.
+					assert.InDelta(t, 35, h.Sent, 10, "hop %d", h.Distance)
+					assert.Equal(t, time.Second+15*time.Millisecond, h.Pace, "hop %d", h.Distance)
+					assert.Zero(t, h.Loss, "hop %d", h.Distance)
+					assert.Positive(t, h.RateLimited, "hop %d", h.Distance)
+					assert.LessOrEqual(t, h.FirstLost-h.RateLimited, 2, "hop %d: the losses are the limit's", h.Distance)
 				}
-				assert.Positive(t, limited, "the limits were met")
+				assert.Equal(t, 100, p.Hops[5].Sent)
 				assert.Equal(t, 100, p.Hops[5].Received, "the destination's replies are never limited")
+				assert.Zero(t, p.Hops[5].Pace)
 			})
 		})
 	}
@@ -144,11 +146,14 @@ func TestMonitorLossAndRefusals(t *testing.T) {
 				for _, h := range p.Hops[:4] {
 					assert.LessOrEqual(t, h.Loss, 0.03, "hop %d", h.Distance)
 				}
-				assert.Greater(t, p.Hops[1].FirstLost, 30, "router 2 refused")
+				assert.Greater(t, p.Hops[1].AnswerLoss(), 0.3, "router 2 refused")
+				assert.Positive(t, p.Hops[1].Pace)
+				assert.Positive(t, p.Hops[1].RateLimited)
 				target := p.Hops[4]
 				assert.True(t, target.Target)
 				assert.InDelta(t, 0.2, target.Loss, 0.08)
-				assert.InDelta(t, float64(target.FirstLost)/100, target.Loss, 0.03)
+				assert.InDelta(t, target.AnswerLoss(), target.Loss, 0.03)
+				assert.Zero(t, target.RateLimited)
 			})
 		})
 	}

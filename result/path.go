@@ -33,11 +33,17 @@ type PathHop struct {
 	Responders []PathResponder
 	// Sent counts the probes sent (mtr's Snt), Received those answered.
 	Sent, Received int
-	// FirstLost counts the probes whose first send went unanswered, answered later or not.
+	// FirstLost counts the probes whose first send went unanswered, answered later or not
+	// (the monitor sends each probe once: the probes lost).
 	FirstLost int
-	// RateLimited counts the sends that went unanswered and were answered when sent again at
-	// the pace the responder's ICMP rate limit allows: answers the limit withheld.
+	// RateLimited counts the probes lost to the responder's refusal to answer (an ICMP rate
+	// limit) rather than to the path: those that showed the monitor the limit, beyond what the
+	// destination lost meanwhile, and those sent before it slowed down to the limit and lost
+	// while the destination answered. They are in Sent and FirstLost, not in Loss.
 	RateLimited int
+	// Pace is the time the monitor keeps between probes to this distance, having found its
+	// responder limits its answers; 0 when it is probed every cycle.
+	Pace time.Duration
 	// Stats summarizes every RTT (mtr's Avg, Best, Wrst, StDev).
 	Stats Stats
 	// Last is the RTT of the last answer.
@@ -151,15 +157,17 @@ func (p *Path) Clone() *Path {
 }
 
 // EstimateLoss sets every hop's Loss and Uncertain from the probes' first sends (see
-// PathLoss).
+// PathLoss), those counted in RateLimited left out.
 func (p *Path) EstimateLoss() {
 	s := make([]LossSample, len(p.Hops))
 	for i := range p.Hops {
-		s[i] = LossSample{Sent: p.Hops[i].Sent, Lost: p.Hops[i].FirstLost}
+		h := &p.Hops[i]
+		s[i] = LossSample{Sent: h.Sent - h.RateLimited, Lost: h.FirstLost - h.RateLimited}
 	}
 	loss, unc := PathLoss(s)
 	for i := range p.Hops {
-		p.Hops[i].Loss = loss[i]
-		p.Hops[i].Uncertain = unc[i]
+		h := &p.Hops[i]
+		h.Loss = loss[i]
+		h.Uncertain = unc[i]
 	}
 }

@@ -163,6 +163,10 @@ func binomTail(x, n int, p float64, upper bool) float64 {
 	return min(sum, 1)
 }
 
+// LossTail gives the probability that sent probes, each lost with probability rate, lose lost
+// or more of them.
+func LossTail(lost, sent int, rate float64) float64 { return binomTail(lost, sent, rate, true) }
+
 // exactTrials bounds the trials binomTail sums exactly.
 const exactTrials = 2000
 
