@@ -95,7 +95,7 @@ const (
 	// maxPaceSamples: the probes are judged again, one more at a time, up to that many.
 	maxPaceSamples = 32
 	// ... which it does when they lost that many or more with a chance below limitedP at
-	// the loss rate the distances beyond it had in the same cycles.
+	// the loss rate of the destination.
 	limitedP = 0.005
 	// firstPace is the pace kept with a limited responder: Linux's one answer a second, and
 	// a margin for the clock of routers that count their tokens in jiffies.
@@ -122,9 +122,8 @@ type hopPace struct {
 	pace  time.Duration // time between probes; 0 while not limited
 	next  time.Time     // no probe before this
 	since time.Time     // when pace last changed
-	// Since the last judgement: probes and losses at this distance, and at the destination
-	// in the same cycles.
-	n, lost, nBeyond, lostBeyond int
+	// Since the last judgement: probes and losses at this distance.
+	n, lost int
 }
 
 // cycle is one cycle in progress.
@@ -375,22 +374,20 @@ func (m *monitor) count(o *monitorOutcome, cycle int) {
 }
 
 // judge updates what the monitor knows of each probed responder's limit from a cycle's
-// outcomes: a distance that lost more than the destination in the same cycles, by more than
-// chance explains, is limited, and its pace set or doubled. (The destination's echo replies
-// are never limited, and whatever the path loses before it, it loses too.)
+// outcomes: a distance that lost more than the destination loses, by more than chance
+// explains, is limited, and its pace set or doubled. (The destination's echo replies are
+// never limited, and whatever the path loses before it, it loses too.) The probes lost while
+// the limit showed, and those sent at the old pace before the monitor slowed down, count as
+// withheld (RateLimited), not as the path's loss: most of them were.
 func (m *monitor) judge(outs []monitorOutcome, at time.Time) {
 	if m.end == 0 {
 		return
 	}
-	var end *monitorOutcome
-	for i := range outs {
-		if outs[i].dist == m.end {
-			end = &outs[i]
-		}
-	}
-	if end == nil {
+	end := &m.hops[m.end-m.opts.MinHops]
+	if end.Sent == 0 {
 		return
 	}
+	rate := max(float64(end.FirstLost)/float64(end.Sent), 0.01)
 	for i := range outs {
 		o := &outs[i]
 		if o.dist >= m.end {
@@ -399,9 +396,7 @@ func (m *monitor) judge(outs []monitorOutcome, at time.Time) {
 		p := &m.pace[o.dist-m.opts.MinHops]
 		h := &m.hops[o.dist-m.opts.MinHops]
 		if at.Before(p.since) {
-			// Sent at the old pace to a responder since found limited: lost while the
-			// destination answered, its answer was withheld.
-			if o.hop == nil && end.hop != nil {
+			if o.hop == nil {
 				h.RateLimited++
 			}
 			continue
@@ -410,14 +405,9 @@ func (m *monitor) judge(outs []monitorOutcome, at time.Time) {
 		if o.hop == nil {
 			p.lost++
 		}
-		p.nBeyond++
-		if end.hop == nil {
-			p.lostBeyond++
-		}
 		if p.n < paceSamples {
 			continue
 		}
-		rate := max(float64(p.lostBeyond)/float64(p.nBeyond), 0.01)
 		limited := result.LossTail(p.lost, p.n, rate) < limitedP
 		if !limited && p.n < maxPaceSamples {
 			continue // judge again over more probes
@@ -431,10 +421,9 @@ func (m *monitor) judge(outs []monitorOutcome, at time.Time) {
 			p.since = time.Now()
 			p.next = p.since.Add(p.pace)
 			h.Pace = p.pace
-			// The losses that showed the limit, beyond the destination's, were withheld.
-			h.RateLimited += max(0, p.lost-p.lostBeyond)
+			h.RateLimited += p.lost
 		}
-		p.n, p.lost, p.nBeyond, p.lostBeyond = 0, 0, 0, 0
+		p.n, p.lost = 0, 0
 	}
 }
 

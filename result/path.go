@@ -36,10 +36,10 @@ type PathHop struct {
 	// FirstLost counts the probes whose first send went unanswered, answered later or not
 	// (the monitor sends each probe once: the probes lost).
 	FirstLost int
-	// RateLimited counts the probes lost to the responder's refusal to answer (an ICMP rate
-	// limit) rather than to the path: those that showed the monitor the limit, beyond what the
-	// destination lost meanwhile, and those sent before it slowed down to the limit and lost
-	// while the destination answered. They are in Sent and FirstLost, not in Loss.
+	// RateLimited counts the probes taken as lost to the responder's refusal to answer (an
+	// ICMP rate limit) rather than to the path: those lost while the limit showed, and those
+	// sent before the monitor slowed down to it and lost. They are in Sent and FirstLost, not
+	// in Loss.
 	RateLimited int
 	// Pace is the time the monitor keeps between probes to this distance, having found its
 	// responder limits its answers; 0 when it is probed every cycle.

@@ -24,17 +24,16 @@ func (s LossSample) Rate() float64 {
 // A probe to distance k goes unanswered when the path up to k loses it or when router k does
 // not answer; only the first continues to every farther distance, and the destination's own
 // echo replies are never rate limited. So the loss seen at any farther distance bounds the
-// path's loss up to k, and the estimate is built from the farthest distance back:
+// path's loss up to k. The estimate goes in two steps:
 //
-//   - a distance that loses more probes than the estimate beyond it makes likely (a chance of
-//     2% or less) is refusing answers: its probes are not pooled, and it gets the estimate
-//     beyond it; when chance cannot explain its figure at all (1 in 10,000), it gets the
-//     estimate of the nearest distance before it that is not refusing (the loss starts no
-//     sooner than the figures require), or with none, the estimate beyond it;
-//   - a distance that loses fewer than the estimate beyond it makes likely (1% or less) is
-//     before the point where the loss starts: it starts an estimate of its own;
-//   - otherwise it measures the same loss, and its probes are pooled with those beyond it,
-//     which all get the pooled rate.
+//   - From the farthest distance back, a distance that loses more probes than the distances
+//     beyond it make likely (a chance of 2% or less) is refusing answers, and its probes are
+//     set aside: it takes the estimate beyond it, or, when chance cannot explain its figure at
+//     all (1 in 10,000), that of the nearest distance before it whose probes count (the loss
+//     starts no sooner than the figures require).
+//   - The distances whose probes count are cut into runs of equal loss where the loss steps
+//     up, as long as a step explains the figures better than chance would (a likelihood ratio
+//     test, by binary segmentation); each distance takes its run's pooled loss.
 //
 // The estimates never decrease with distance. Distances with nothing sent take the estimate
 // beyond them (0 when there is none). Uncertain reports, per distance, that its estimate
@@ -46,69 +45,144 @@ func PathLoss(s []LossSample) (loss []float64, uncertain []bool) {
 	if n == 0 {
 		return loss, uncertain
 	}
-	// Blocks of pooled distances, farthest first; block[k] is the block whose rate distance
-	// k takes.
-	type pool struct{ sent, lost int }
-	var blocks []pool
-	block := make([]int, n)
-	refusing := make([]bool, n)
-	for k := n - 1; k >= 0; k-- {
-		cur := len(blocks) - 1
-		switch {
-		case s[k].Sent <= 0:
-			if cur < 0 {
-				blocks = append(blocks, pool{})
-				cur = 0
-			}
-		case cur < 0:
-			blocks = append(blocks, pool{s[k].Sent, s[k].Lost})
-			cur = 0
-		default:
-			b := &blocks[cur]
-			if b.sent == 0 {
-				b.sent, b.lost = s[k].Sent, s[k].Lost
-				break
-			}
-			e := float64(b.lost) / float64(b.sent)
-			switch up := binomTail(s[k].Lost, s[k].Sent, e, true); {
-			case up < refuseP:
-				// Refusing answers: its own figure says only that the loss up to it is no
-				// more than the loss beyond; it takes the figure of the nearest distance before
-				// it that answers honestly (resolved below), as the loss starts no sooner
-				// than the figures require.
-				refusing[k] = up < clearlyRefusingP
-			case binomTail(s[k].Lost, s[k].Sent, e, false) < startP:
-				blocks = append(blocks, pool{s[k].Sent, s[k].Lost})
-				cur++
-			default:
-				b.sent += s[k].Sent
-				b.lost += s[k].Lost
-			}
+	refusing, clearly := refusals(s)
+	var kept []int // the distances whose probes count, nearest first
+	for k := range s {
+		if s[k].Sent > 0 && !refusing[k] {
+			kept = append(kept, k)
 		}
-		block[k] = cur
 	}
-	for k := n - 1; k >= 0; k-- {
-		if !refusing[k] {
+	if len(kept) == 0 {
+		return loss, uncertain
+	}
+	// run[i] is the run of kept[i]; runs are pooled samples.
+	run := make([]int, len(kept))
+	var runs []LossSample
+	var segment func(lo, hi int)
+	segment = func(lo, hi int) {
+		if j, ok := bestStep(s, kept[lo:hi+1]); ok {
+			segment(lo, lo+j)
+			segment(lo+j+1, hi)
+			return
+		}
+		var p LossSample
+		for i := lo; i <= hi; i++ {
+			p.Sent += s[kept[i]].Sent
+			p.Lost += s[kept[i]].Lost
+			run[i] = len(runs)
+		}
+		runs = append(runs, p)
+	}
+	segment(0, len(kept)-1)
+	at := make([]int, n) // the run each distance takes
+	for k := range at {
+		at[k] = -1
+	}
+	for i, k := range kept {
+		at[k] = run[i]
+	}
+	// The others: a clearly refusing distance takes the run of the nearest kept distance
+	// before it; any other, that of the nearest kept distance beyond it (or before, if none).
+	for k := range at {
+		if at[k] >= 0 {
 			continue
 		}
+		before, beyond := -1, -1
 		for j := k - 1; j >= 0; j-- {
-			if !refusing[j] {
-				block[k] = block[j]
+			if s[j].Sent > 0 && !refusing[j] {
+				before = at[j]
 				break
 			}
+		}
+		for j := k + 1; j < n; j++ {
+			if s[j].Sent > 0 && !refusing[j] {
+				beyond = at[j]
+				break
+			}
+		}
+		switch {
+		case clearly[k] && before >= 0, beyond < 0:
+			at[k] = before
+		default:
+			at[k] = beyond
 		}
 	}
 	for k := range n {
-		b := blocks[block[k]]
-		if b.sent > 0 {
-			loss[k] = float64(b.lost) / float64(b.sent)
+		if at[k] < 0 {
+			continue
 		}
-		uncertain[k] = b.sent < MinLossSamples
+		loss[k] = runs[at[k]].Rate()
+		uncertain[k] = runs[at[k]].Sent < MinLossSamples
 	}
 	for k := n - 2; k >= 0; k-- {
 		loss[k] = min(loss[k], loss[k+1])
 	}
 	return loss, uncertain
+}
+
+// refusals finds, from the farthest distance back, those that lose more than the pooled
+// distances beyond them make likely; clearly marks those that chance cannot explain at all.
+func refusals(s []LossSample) (refusing, clearly []bool) {
+	n := len(s)
+	refusing, clearly = make([]bool, n), make([]bool, n)
+	var beyond LossSample
+	for k := n - 1; k >= 0; k-- {
+		if s[k].Sent <= 0 {
+			continue
+		}
+		if beyond.Sent > 0 {
+			if up := binomTail(s[k].Lost, s[k].Sent, beyond.Rate(), true); up < refuseP {
+				refusing[k], clearly[k] = true, up < clearlyRefusingP
+				continue
+			}
+			if binomTail(s[k].Lost, s[k].Sent, beyond.Rate(), false) < startP {
+				// Before a step of the loss: compare the nearer ones with this one.
+				beyond = LossSample{}
+			}
+		}
+		beyond.Sent += s[k].Sent
+		beyond.Lost += s[k].Lost
+	}
+	return refusing, clearly
+}
+
+// bestStep finds where, among the distances ks (nearest first), the loss steps up the most
+// plausibly: the split into ks[:j+1] and ks[j+1:] with a lower loss before than after whose
+// likelihood ratio against no step is largest, if it passes stepLR.
+func bestStep(s []LossSample, ks []int) (j int, ok bool) {
+	var all LossSample
+	for _, k := range ks {
+		all.Sent += s[k].Sent
+		all.Lost += s[k].Lost
+	}
+	whole := logLikelihood(all)
+	best := stepLR
+	var before LossSample
+	for i := 0; i < len(ks)-1; i++ {
+		before.Sent += s[ks[i]].Sent
+		before.Lost += s[ks[i]].Lost
+		after := LossSample{Sent: all.Sent - before.Sent, Lost: all.Lost - before.Lost}
+		if before.Rate() >= after.Rate() {
+			continue
+		}
+		if lr := 2 * (logLikelihood(before) + logLikelihood(after) - whole); lr > best {
+			best, j, ok = lr, i, true
+		}
+	}
+	return j, ok
+}
+
+// logLikelihood is the binomial log-likelihood of s at its own rate (without the constant).
+func logLikelihood(s LossSample) float64 {
+	p := s.Rate()
+	ll := 0.0
+	if s.Lost > 0 {
+		ll += float64(s.Lost) * math.Log(p)
+	}
+	if s.Sent > s.Lost {
+		ll += float64(s.Sent-s.Lost) * math.Log1p(-p)
+	}
+	return ll
 }
 
 // MinLossSamples is the number of probes below which PathLoss calls an estimate uncertain.
@@ -119,8 +193,11 @@ const (
 	// (or less) to lose at the loss rate beyond it is taken as refusing answers ...
 	refuseP = 0.02
 	// startP: ... and one that loses at most as many as it had this probability (or less)
-	// to lose is taken as before the loss.
+	// to lose is taken as before a step of the loss, when looking for refusals.
 	startP = 0.01
+	// stepLR is the likelihood ratio statistic a step of the loss must pass: about 1 in 300
+	// by chance for one place (chi-squared, one degree of freedom).
+	stepLR = 9.0
 	// clearlyRefusingP: a refusing distance whose loss had this probability or less at the
 	// rate beyond it takes the estimate of the distances before it.
 	clearlyRefusingP = 1e-4

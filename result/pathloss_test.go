@@ -30,6 +30,9 @@ func TestPathLossCases(t *testing.T) {
 		{"loss from 3", s(100, 0, 100, 60, 100, 21, 100, 19, 100, 20), []float64{0, 0, 0.2, 0.2, 0.2}},
 		// A silent router (everything unanswered) takes the figure of the hop before it.
 		{"silent", s(100, 0, 100, 100, 100, 10), []float64{0, 0, 0.1}},
+		// Routers asked only at the pace their limits allow: few probes, none lost, before a
+		// step to 20% that the distances beyond show on many.
+		{"few before a step", s(15, 0, 15, 0, 15, 0, 100, 20, 100, 21, 100, 19), []float64{0, 0, 0, 0.2, 0.2, 0.2}},
 		// Nothing known beyond: a hop's own figure stands.
 		{"last", s(100, 5), []float64{0.05}},
 		// A hop with nothing sent takes the estimate beyond it.
