@@ -262,3 +262,10 @@ func TraceLossSamples(hops []Hop) []LossSample {
 	}
 	return s
 }
+
+// TraceLoss gives the estimated loss of the path up to each hop of a traceroute (PathLoss
+// over TraceLossSamples): what a hop's PacketLoss should report, its RateLimited kept apart.
+func TraceLoss(hops []Hop) []float64 {
+	loss, _ := PathLoss(TraceLossSamples(hops))
+	return loss
+}

@@ -115,3 +115,30 @@ func TestPathLossTolerance(t *testing.T) {
 		})
 	}
 }
+
+// A traceroute through rate-limited routers and a path that loses 20% from hop 3 on: the
+// losses the resends relabelled as rate limited count again at hops 3 to 5; hops 1 and 2,
+// whose routers withheld most answers, say nothing of the path but that it loses no more
+// than the hops beyond, whose figure they take. (A monitor, which asks such routers at their
+// pace, learns more: see Monitor.)
+func TestTraceLoss(t *testing.T) {
+	hop := func(d, sent, received, limited int) result.Hop {
+		h := result.Hop{Distance: d, RateLimited: limited}
+		h.PacketsSent = sent
+		for range received {
+			h.Add(1)
+		}
+		return h
+	}
+	hops := []result.Hop{
+		hop(1, 10, 10, 8), // answered, most only when sent again past the limit
+		hop(2, 10, 10, 6),
+		hop(3, 10, 10, 2), // the path loses 20% from here on, relabelled by the resends
+		hop(4, 10, 9, 1),
+		hop(5, 10, 8, 0), // the destination: never limited, never sent again
+	}
+	s := result.TraceLossSamples(hops)
+	assert.Equal(t, []result.LossSample{{10, 8}, {10, 6}, {10, 2}, {10, 2}, {10, 2}}, s)
+	loss := result.TraceLoss(hops)
+	assert.InDeltaSlice(t, []float64{0.2, 0.2, 0.2, 0.2, 0.2}, loss, 1e-9)
+}

@@ -12,7 +12,6 @@ import (
 	"github.com/icmpkit/icmpkit"
 	"github.com/icmpkit/icmpkit/probe"
 	"github.com/icmpkit/icmpkit/result"
-	"github.com/icmpkit/icmpkit/transport"
 )
 
 // mtr's defaults: 64-byte packets (IP header included), 10 cycles in a report.
@@ -51,11 +50,11 @@ func (f *mtrFlags) define(c *command) {
 	c.boolVar(&f.paris, "paris", false, "keep one flow identity for every probe, so per-flow load balancers keep one path")
 }
 
-// mtrTarget is one HOST of the command line.
+// mtrTarget is one HOST of the command line, and the Prober of its family's transport.
 type mtrTarget struct {
 	host string
 	dst  netip.Addr
-	t    transport.Transport
+	pr   *probe.Prober
 }
 
 func runMtr(ctx context.Context, args []string, e *env) int {
@@ -86,10 +85,12 @@ func runMtr(ctx context.Context, args []string, e *env) int {
 		f.cycles = mtrReportCycles
 	}
 	targets := make([]*mtrTarget, len(c.operands))
-	opened := map[icmpkit.Family]transport.Transport{}
+	// One transport per family, read by one Prober that every target of the family shares.
+	opened := map[icmpkit.Family]*probe.Prober{}
 	defer func() {
-		for _, t := range opened {
-			t.Close()
+		for _, pr := range opened {
+			pr.Close()
+			pr.Transport().Close()
 		}
 	}()
 	for i, host := range c.operands {
@@ -105,15 +106,16 @@ func runMtr(ctx context.Context, args []string, e *env) int {
 			return c.usageError(e, fmt.Sprintf("-s %d is less than the %d bytes of headers to %s", f.size, header, dst))
 		}
 		fam := familyOf(dst)
-		t := opened[fam]
-		if t == nil {
-			var code int
-			if t, code = e.openTransport("mtr", ed.mode, ed.config(fam), false); t == nil {
+		pr := opened[fam]
+		if pr == nil {
+			t, code := e.openTransport("mtr", ed.mode, ed.config(fam), false)
+			if t == nil {
 				return code
 			}
-			opened[fam] = t
+			pr = probe.New(t, nil)
+			opened[fam] = pr
 		}
-		targets[i] = &mtrTarget{host: host, dst: dst, t: t}
+		targets[i] = &mtrTarget{host: host, dst: dst, pr: pr}
 	}
 	opts := func(dst netip.Addr) *probe.MonitorOptions {
 		header := 20 + 8
@@ -152,7 +154,7 @@ func runMtrReport(ctx context.Context, e *env, f *mtrFlags, targets []*mtrTarget
 		go func() {
 			defer wg.Done()
 			defer close(done[i])
-			for p, err := range probe.Monitor(ctx, tg.t, tg.dst, opts(tg.dst)) {
+			for p, err := range tg.pr.Monitor(ctx, tg.dst, opts(tg.dst)) {
 				if err != nil {
 					errs[i] = err
 					return

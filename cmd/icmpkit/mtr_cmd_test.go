@@ -126,6 +126,19 @@ func TestMtrBadInput(t *testing.T) {
 	})
 }
 
+// Two targets of one family share its transport, and each gets every one of its hops.
+func TestMtrTwoTargetsOneFamily(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := runOn(t, mockLab(t), runOpts{}, "mtr", "-r", "-n", "-c", "5", "-i", "0.1", "198.18.9.9", "198.18.0.2")
+		require.Equal(t, exitOK, r.code, r.stderr)
+		assert.Len(t, r.opened, 1)
+		l := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+		require.Len(t, l, 10, r.stdout)
+		assert.Contains(t, l[4], "198.18.9.9                 0.0%     5")
+		assert.Contains(t, l[8], "198.18.0.2                 0.0%     5")
+	})
+}
+
 // A destination that never answers: hops up to the last that did, and exit status 1.
 func TestMtrUnreached(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

@@ -106,7 +106,7 @@ func (v *mtrView) runMonitors(ctx context.Context, g *mtrGate, opts func(netip.A
 			for ctx.Err() == nil {
 				gen, gctx, changed := g.current()
 				finished := false
-				for p, err := range probe.Monitor(gctx, tg.t, tg.dst, opts(tg.dst)) {
+				for p, err := range tg.pr.Monitor(gctx, tg.dst, opts(tg.dst)) {
 					v.mu.Lock()
 					if gen2, _, _ := g.current(); gen2 == gen {
 						v.paths[i], v.errs[i] = p, err
