@@ -38,23 +38,27 @@ func monitorSummary(p *result.Path) string {
 	return b.String()
 }
 
-// The monitor's loss figures on a lab chain of six hops, at 100 ms a cycle: routers at
+// The monitor's loss figures on a lab chain of six hops, at 100 or 200 ms a cycle: routers at
 // Linux's ICMP rate limits with no loss show no loss; router 3 dropping 20% of the echo
 // requests it forwards shows as 20% from hop 4 on and none before, with and without the rate
-// limits. The tolerances are the binomial ones of the cycles run (99.9%), and at most 3 points
-// above zero before the loss; ICMPKIT_MONITOR_CYCLES runs more cycles (bench/mtr.sh runs the
-// command for 100).
+// limits. The tolerances are the binomial ones of the probes sent to each hop (99.9%), and at
+// most 3 points above zero before the loss. IPv4 and IPv6, raw and ping sockets;
+// ICMPKIT_MONITOR_CYCLES runs more cycles (bench/mtr.sh runs the command for 100 at 0.2 s).
 func TestTraceMonitorLoss(t *testing.T) {
 	const lossAt, loss = 3, 20
 	for _, sit := range []struct {
-		name    string
-		cfg     lab.ChainConfig
-		cycles  int
-		lossPct int
+		name     string
+		cfg      lab.ChainConfig
+		cycles   int
+		interval time.Duration
+		lossPct  int
 	}{
-		{"limits", lab.ChainConfig{Routers: monitorRouters, RateLimited: true}, 20, 0},
-		{"loss", lab.ChainConfig{Routers: monitorRouters, ForwardLoss: loss, ForwardLossAt: lossAt}, 60, loss},
-		{"both", lab.ChainConfig{Routers: monitorRouters, RateLimited: true, ForwardLoss: loss, ForwardLossAt: lossAt}, 20, loss},
+		// The routers answer one probe a second once their burst is spent: the monitor needs
+		// a few seconds to learn that, and the paced probes of 20 s to tell the path's loss
+		// before them from the loss after.
+		{"limits", lab.ChainConfig{Routers: monitorRouters, RateLimited: true}, 30, 100 * time.Millisecond, 0},
+		{"loss", lab.ChainConfig{Routers: monitorRouters, ForwardLoss: loss, ForwardLossAt: lossAt}, 60, 100 * time.Millisecond, loss},
+		{"both", lab.ChainConfig{Routers: monitorRouters, RateLimited: true, ForwardLoss: loss, ForwardLossAt: lossAt}, 100, 200 * time.Millisecond, loss},
 	} {
 		t.Run(sit.name, func(t *testing.T) {
 			for _, f := range traceFamilies {
@@ -64,7 +68,7 @@ func TestTraceMonitorLoss(t *testing.T) {
 						cycles := monitorCycles(sit.cycles)
 						start := time.Now()
 						var last *result.Path
-						for p, err := range probe.Monitor(context.Background(), tr, dst, &probe.MonitorOptions{Cycles: cycles, Interval: 100 * time.Millisecond}) {
+						for p, err := range probe.Monitor(context.Background(), tr, dst, &probe.MonitorOptions{Cycles: cycles, Interval: sit.interval}) {
 							require.NoError(t, err)
 							last = p
 						}

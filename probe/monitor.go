@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"iter"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -387,7 +388,9 @@ func (m *monitor) judge(outs []monitorOutcome, at time.Time) {
 	if end.Sent == 0 {
 		return
 	}
-	rate := max(float64(end.FirstLost)/float64(end.Sent), 0.01)
+	// The destination's loss rate, at the top of its one-sigma (Wilson) interval: early on,
+	// a few probes lost or not by chance must not make a lossy path look limited.
+	rate := max(wilsonUpper(end.FirstLost, end.Sent, 1), 0.01)
 	for i := range outs {
 		o := &outs[i]
 		if o.dist >= m.end {
@@ -446,4 +449,12 @@ func (m *monitor) snapshot() *result.Path {
 	p := m.path.Clone()
 	m.path.Hops = nil
 	return p
+}
+
+// wilsonUpper gives the upper end of the Wilson score interval, z standard deviations wide,
+// of a proportion of lost in n.
+func wilsonUpper(lost, n int, z float64) float64 {
+	p, fn := float64(lost)/float64(n), float64(n)
+	z2 := z * z
+	return (p + z2/(2*fn) + z*math.Sqrt(p*(1-p)/fn+z2/(4*fn*fn))) / (1 + z2/fn)
 }

@@ -147,8 +147,6 @@ func TestMonitorLossAndRefusals(t *testing.T) {
 					assert.LessOrEqual(t, h.Loss, 0.03, "hop %d", h.Distance)
 				}
 				assert.Greater(t, p.Hops[1].AnswerLoss(), 0.3, "router 2 refused")
-				assert.Positive(t, p.Hops[1].Pace)
-				assert.Positive(t, p.Hops[1].RateLimited)
 				target := p.Hops[4]
 				assert.True(t, target.Target)
 				assert.InDelta(t, 0.2, target.Loss, 0.08)
@@ -245,5 +243,41 @@ func TestMonitorCancel(t *testing.T) {
 			cycles = p.Cycles
 		}
 		assert.Equal(t, 3, cycles)
+	})
+}
+
+// Two monitors on one Prober, to two destinations at once, as the command runs its targets.
+func TestMonitorsShareProber(t *testing.T) {
+	bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+		monitorChain(t, n, monitorDsts[0], 3, mock.Host{}, nil)
+		monitorChain(t, n, monitorDsts[1], 2, mock.Host{}, nil)
+		pr := probe.New(tr, nil)
+		defer pr.Close()
+		got := make([]*result.Path, 2)
+		done := make(chan int)
+		for i, dst := range monitorDsts {
+			go func() {
+				for p, err := range pr.Monitor(context.Background(), dst, &probe.MonitorOptions{Cycles: 20, Interval: 50 * time.Millisecond}) {
+					assert.NoError(t, err)
+					got[i] = p
+				}
+				done <- i
+			}()
+		}
+		<-done
+		<-done
+		for i, want := range []int{4, 3} {
+			require.NotNil(t, got[i])
+			require.Len(t, got[i].Hops, want)
+			for _, h := range got[i].Hops {
+				assert.Equal(t, 20, h.Received, "%s hop %d", monitorDsts[i], h.Distance)
+			}
+		}
+		// A closed Prober fails at once.
+		pr.Close()
+		for p, err := range pr.Monitor(context.Background(), monitorDsts[0], nil) {
+			assert.Nil(t, p)
+			assert.True(t, icmperrors.Is(err, icmperrors.ErrUnavailable), "%v", err)
+		}
 	})
 }
