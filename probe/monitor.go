@@ -88,8 +88,10 @@ func (pr *Prober) Monitor(ctx context.Context, dst netip.Addr, opts *MonitorOpti
 
 const (
 	// forgetTarget is the number of cycles in a row without an answer from the destination
-	// after which the monitor probes every distance up to MaxHops again.
-	forgetTarget = 3
+	// after which the monitor probes every distance up to MaxHops again: a path that loses
+	// 20% loses that many in a row once in 10 million cycles. (A longer path shows sooner:
+	// another responder answers where the destination did.)
+	forgetTarget = 10
 	// paceSamples is the number of probes to a distance after which the monitor judges
 	// whether its responder limits its answers ...
 	paceSamples = 8
