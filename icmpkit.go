@@ -173,6 +173,9 @@ type MultipingOptions struct {
 	Rate float64
 	// DropRTTs keeps each Host's statistics but not its list of RTTs.
 	DropRTTs bool
+	// Unordered lets MultipingSeq yield each Host as soon as it completes, rather than in
+	// input order. Multiping returns its Hosts in input order either way.
+	Unordered bool
 	// OnProgress, when set, is called after hosts complete with the number done so far.
 	OnProgress func(done int)
 	// OnReply, when set, is called with each outcome of every host as it happens (see
@@ -219,7 +222,7 @@ func (o *MultipingOptions) probe() *probe.MultipingOptions {
 	return &probe.MultipingOptions{
 		Count: o.Count, Interval: o.Interval, Timeout: o.Timeout, ID: o.ID,
 		Payload: o.Payload, PayloadSize: o.PayloadSize, TTL: o.TTL, TrafficClass: o.TrafficClass,
-		Rate: o.Rate, Window: o.Concurrency, DropRTTs: o.DropRTTs, OnProgress: o.OnProgress,
+		Rate: o.Rate, Window: o.Concurrency, DropRTTs: o.DropRTTs, Unordered: o.Unordered, OnProgress: o.OnProgress,
 		OnReply: o.OnReply, OnIdle: o.OnIdle,
 	}
 }
@@ -454,15 +457,15 @@ func Traceroute(ctx context.Context, address string, opts *TraceOptions) (*resul
 // family matches.
 func (e edge) validate(dst netip.Addr) error {
 	switch {
-	case !e.family.valid():
-		return errors.Invalid("family", "must be 0, 4 or 6, got %d", int(e.family))
+	case !e.family.Valid():
+		return errors.Invalid("family", "must be FamilyAny, IPv4 or IPv6, got %d", int(e.family))
 	case e.mode < ModeAuto || e.mode > ModeUnprivileged:
 		return errors.Invalid("mode", "unknown mode %d", int(e.mode))
 	case e.id < 0 || e.id > 0xffff:
 		return errors.Invalid("identifier", "must be in 0..65535, got %d", e.id)
 	case e.source.Is4In6():
 		return errors.Invalid("source", "%s is an IPv4-mapped IPv6 address; use %s", e.source, e.source.Unmap())
-	case e.source.IsValid() && !e.family.matches(e.source):
+	case e.source.IsValid() && !e.family.Includes(e.source):
 		return errors.Invalid("source", "%s is not an %s address", e.source, e.family)
 	case e.source.IsValid() && dst.IsValid() && e.source.Is4() != dst.Is4():
 		return errors.Invalid("source", "%s and the destination %s are of different families", e.source, dst)

@@ -23,7 +23,7 @@ const (
 	ModePrivileged
 	// ModeUnprivileged uses datagram ICMP "ping" sockets (transport/dgram): on Linux the
 	// process's group must be inside the sysctl net.ipv4.ping_group_range. On Windows it is
-	// the ICMP API (IcmpSendEcho2Ex, Icmp6SendEcho2), which needs no privilege.
+	// the ICMP API (IcmpSendEcho2Ex, Icmp6SendEcho2; transport/winicmp), which needs no privilege.
 	ModeUnprivileged
 )
 
@@ -94,10 +94,10 @@ func (c *Config) validate() error {
 	if c.Source.Is4In6() {
 		return errors.Invalid("source", "%s is an IPv4-mapped IPv6 address; use %s", c.Source, c.Source.Unmap())
 	}
-	if !c.Family.valid() {
-		return errors.Invalid("family", "must be 0, 4 or 6, got %d", int(c.Family))
+	if !c.Family.Valid() {
+		return errors.Invalid("family", "must be FamilyAny, IPv4 or IPv6, got %d", int(c.Family))
 	}
-	if c.Source.IsValid() && !c.Family.matches(c.Source) {
+	if c.Source.IsValid() && !c.Family.Includes(c.Source) {
 		return errors.Invalid("source", "%s is not an %s address", c.Source, c.Family)
 	}
 	return nil

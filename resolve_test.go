@@ -87,3 +87,52 @@ func TestPick(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// TestParseAddrInetAton checks the literals getaddrinfo(3) takes, inet_aton(3)'s forms among
+// them, and what it refuses.
+func TestParseAddrInetAton(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"127.0.0.1", "127.0.0.1"},
+		{"127.1", "127.0.0.1"},
+		{"0177.0.0.1", "127.0.0.1"},
+		{"2130706433", "127.0.0.1"},
+		{"0x7f.1", "127.0.0.1"},
+		{"0X7F.0.1", "127.0.0.1"},
+		{"0x7f000001", "127.0.0.1"},
+		{"127.0.1", "127.0.0.1"},
+		{"127.65535", "127.0.255.255"},
+		{"1.2.65535", "1.2.255.255"},
+		{"010.0.0.1", "8.0.0.1"},
+		{"0", "0.0.0.0"},
+		{"00", "0.0.0.0"},
+		{"4294967295", "255.255.255.255"},
+		{"198.18.000.001", "198.18.0.1"},
+		{"::1", "::1"},
+		{"[2001:db8::1]", "2001:db8::1"},
+		{"::ffff:198.18.0.1", "198.18.0.1"},
+		{"fe80::1%eth0", "fe80::1%eth0"},
+	} {
+		got, err := ParseAddr(tc.in)
+		if assert.NoError(t, err, tc.in) {
+			assert.Equal(t, netip.MustParseAddr(tc.want), got, tc.in)
+		}
+	}
+	for _, in := range []string{
+		"", "4294967296", "256.1", "1.16777216", "1.2.65536", "1.2.3.256", "1.2.3.4.5",
+		"08", "0x", "0x.1", "0xg", "1..2", ".1", "1.", "-1", "+1", " 1", "1 ", "1.2.3.4 ",
+		"0x7f.1.", "example.com", "1e3", "1_000", "127.0.0.1/8",
+	} {
+		got, err := ParseAddr(in)
+		assert.ErrorIs(t, err, errors.ErrInvalidArgument, "%q gave %v", in, got)
+	}
+	// Such a literal needs no lookup: it resolves with a done context.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, host := range []string{"127.1", "0x7f.1", "0177.0.0.1", "2130706433"} {
+		a, err := Resolve(ctx, host, FamilyAny)
+		require.NoError(t, err, host)
+		assert.Equal(t, netip.MustParseAddr("127.0.0.1"), a)
+		_, err = Resolve(ctx, host, IPv6)
+		assert.ErrorIs(t, err, errors.ErrInvalidArgument, "%s is not IPv6", host)
+	}
+}

@@ -3,6 +3,8 @@
 # (bench/cmd/multiping-bench), the references, medians and figure lines. Sourced, not run.
 
 set -euo pipefail
+# shellcheck source=bench/isolate.sh
+source "$(dirname "${BASH_SOURCE[0]}")/isolate.sh"
 
 RUNS=${RUNS:-5}
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

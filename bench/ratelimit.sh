@@ -25,6 +25,8 @@
 # Needs root, ip(8), traceroute(8) and Go. The namespaces are named ikr<pid>-<node> and deleted
 # on exit; addresses come from 198.18.0.0/15 and 2001:db8::/32 alone.
 set -euo pipefail
+# shellcheck source=bench/isolate.sh
+source "$(dirname "${BASH_SOURCE[0]}")/isolate.sh"
 
 RUNS=${RUNS:-10}
 REFILL=${REFILL:-7}

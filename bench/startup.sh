@@ -19,31 +19,23 @@ set -euo pipefail
 
 runs=${RUNS:-200}
 root=$(cd "$(dirname "$0")/.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
-# A static, pure-Go build, as the empty program is: with cgo, importing net links libc
-# dynamically, and the dynamic loader alone costs about half an empty program.
-#
-# Every program runs from a copy of what the Go command built (install_copy). A file the
-# linker has just written sits in the page cache unlike one that cp wrote: the same icmpkit
-# binary ran 7 to 16% slower from it than from its copy, by an amount that changed from one
-# build to the next, and the empty program 10 to 12% slower. Copies put the programs on the
-# same footing from one run of this script to the next.
-mkdir "$tmp/build"
-install_copy() { cp "$tmp/build/$1" "$tmp/$1"; }
-(cd "$root" && CGO_ENABLED=0 go build -o "$tmp/build/icmpkit" ./cmd/icmpkit) && install_copy icmpkit
-printf 'package main\n\nfunc main() {}\n' >"$tmp/empty.go"
-(cd "$tmp" && CGO_ENABLED=0 go build -o "$tmp/build/empty" empty.go) && install_copy empty
-
-ping=("$tmp/icmpkit" ping -c 1 127.0.0.1)
-if ! "${ping[@]}" >/dev/null; then
-	echo "startup.sh: '${ping[*]}' failed; it needs the right to ping (see above)" >&2
-	exit 1
+# The programs are built first, in the machine's network namespace (the pro-bing build may need
+# the Go module proxy); then, as root, bench/isolate.sh runs this script again in a namespace
+# of its own with only loopback, which finds them in ICMPKIT_STARTUP_BUILT and times them there.
+if [ -n "${ICMPKIT_STARTUP_BUILT:-}" ]; then
+	tmp=$ICMPKIT_STARTUP_BUILT
+else
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	build_all=1
 fi
 
+# install_copy NAME puts a copy of what the Go command built where the programs run from.
+install_copy() { cp "$tmp/build/$1" "$tmp/$1"; }
+
 # probing_build builds $tmp/probing, a pro-bing ping of one echo request with a Ctrl-C
-# handler, printing the reply and a summary as icmpkit does.
+# handler, printing the reply and a summary as icmpkit does. It is timed only with hyperfine.
 probing_build() {
 	mkdir "$tmp/probing.d"
 	cat >"$tmp/probing.d/main.go" <<'EOF'
@@ -90,8 +82,36 @@ EOF
 			go mod init probing-startup >/dev/null 2>&1 &&
 			GOFLAGS=-mod=mod go get "github.com/prometheus-community/pro-bing@${PROBING_VERSION:-v0.9.1}" >/dev/null 2>&1 &&
 			CGO_ENABLED=0 GOFLAGS=-mod=mod go build -o "$tmp/build/probing" . 2>&1
-	) && install_copy probing && "$tmp/probing" 127.0.0.1 >/dev/null
+	) && install_copy probing
 }
+
+# A static, pure-Go build, as the empty program is: with cgo, importing net links libc
+# dynamically, and the dynamic loader alone costs about half an empty program.
+#
+# Every program runs from a copy of what the Go command built (install_copy). A file the
+# linker has just written sits in the page cache unlike one that cp wrote: the same icmpkit
+# binary ran 7 to 16% slower from it than from its copy, by an amount that changed from one
+# build to the next, and the empty program 10 to 12% slower. Copies put the programs on the
+# same footing from one run of this script to the next.
+if [ -n "${build_all:-}" ]; then
+	mkdir "$tmp/build"
+	(cd "$root" && CGO_ENABLED=0 go build -o "$tmp/build/icmpkit" ./cmd/icmpkit) && install_copy icmpkit
+	printf 'package main\n\nfunc main() {}\n' >"$tmp/empty.go"
+	(cd "$tmp" && CGO_ENABLED=0 go build -o "$tmp/build/empty" empty.go) && install_copy empty
+	if [ "${PROBING:-1}" = 1 ] && command -v hyperfine >/dev/null 2>&1; then
+		probing_build >"$tmp/probing.log" 2>&1 || true
+	fi
+	export ICMPKIT_STARTUP_BUILT=$tmp
+fi
+
+# shellcheck source=bench/isolate.sh
+source "$root/bench/isolate.sh"
+
+ping=("$tmp/icmpkit" ping -c 1 127.0.0.1)
+if ! "${ping[@]}" >/dev/null; then
+	echo "startup.sh: '${ping[*]}' failed; it needs the right to ping (see above)" >&2
+	exit 1
+fi
 
 if command -v hyperfine >/dev/null 2>&1; then
 	names=(empty icmpkit)
@@ -106,7 +126,7 @@ if command -v hyperfine >/dev/null 2>&1; then
 		names+=(iputils) cmds+=("$(command -v ping) -c 1 127.0.0.1") labels+=("iputils ping -c 1")
 	fi
 	if [ "${PROBING:-1}" = 1 ]; then
-		if probing_build >"$tmp/probing.log" 2>&1; then
+		if [ -x "$tmp/probing" ] && "$tmp/probing" 127.0.0.1 >/dev/null 2>>"$tmp/probing.log"; then
 			names+=(probing) cmds+=("$tmp/probing 127.0.0.1") labels+=("pro-bing, one ping")
 		else
 			echo "startup.sh: pro-bing not built, skipped (PROBING=0 skips it quietly): $(tail -n 1 "$tmp/probing.log")" >&2

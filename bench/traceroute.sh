@@ -24,6 +24,8 @@
 # and deleted on exit; addresses come from 198.18.0.0/15 and 2001:db8::/32 alone. Inside
 # them, ICMP rate limits are lifted so that every router answers every probe.
 set -euo pipefail
+# shellcheck source=bench/isolate.sh
+source "$(dirname "${BASH_SOURCE[0]}")/isolate.sh"
 
 # Inside the client's namespace: run the commands alternately and print, for each run,
 # "LABEL MICROSECONDS OUTPUTFILE", after WARM untimed rounds. Invoked by this script itself.

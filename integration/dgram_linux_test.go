@@ -41,7 +41,7 @@ func TestDgramPing(t *testing.T) {
 	info := dgramChildStart(t)
 
 	t.Run("raw refused", func(t *testing.T) {
-		for _, fam := range []raw.Family{raw.FamilyBoth, raw.FamilyIPv4, raw.FamilyIPv6} {
+		for _, fam := range []transport.Family{transport.FamilyBoth, transport.FamilyIPv4, transport.FamilyIPv6} {
 			tr, err := raw.New(raw.Config{Family: fam})
 			if err == nil {
 				tr.Close()
@@ -252,7 +252,7 @@ func TestDgramModes(t *testing.T) {
 			return
 		}
 		info := dgramChildStart(t)
-		for _, fam := range []dgram.Family{dgram.FamilyBoth, dgram.FamilyIPv4, dgram.FamilyIPv6} {
+		for _, fam := range []transport.Family{transport.FamilyBoth, transport.FamilyIPv4, transport.FamilyIPv6} {
 			tr, err := dgram.New(dgram.Config{Family: fam})
 			if err == nil {
 				tr.Close()

@@ -3,8 +3,10 @@ package integration
 import (
 	"testing"
 
+	"github.com/icmpkit/icmpkit/internal/lab"
 	"github.com/icmpkit/icmpkit/internal/leakcheck"
 )
 
-// TestMain fails the package's tests when they leave goroutines or file descriptors behind.
-func TestMain(m *testing.M) { leakcheck.Main(m) }
+// TestMain runs the package's tests, as root, in a network namespace of their own with only
+// loopback (lab.Isolate), and fails them when they leave goroutines or file descriptors behind.
+func TestMain(m *testing.M) { lab.Isolate(); leakcheck.Main(m) }

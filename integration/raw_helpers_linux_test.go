@@ -18,6 +18,7 @@ import (
 	"github.com/icmpkit/icmpkit/internal/lab"
 	"github.com/icmpkit/icmpkit/probe"
 	"github.com/icmpkit/icmpkit/result"
+	"github.com/icmpkit/icmpkit/transport"
 	"github.com/icmpkit/icmpkit/transport/raw"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -37,12 +38,12 @@ func rawPick(n lab.Node, v6 bool) netip.Addr {
 	return n.V4
 }
 
-// rawFamily gives the raw.Family that opens only the socket of the family.
-func rawFamily(v6 bool) raw.Family {
+// rawFamily gives the transport.Family that opens only the socket of the family.
+func rawFamily(v6 bool) transport.Family {
 	if v6 {
-		return raw.FamilyIPv6
+		return transport.FamilyIPv6
 	}
-	return raw.FamilyIPv4
+	return transport.FamilyIPv4
 }
 
 // rawGuard bounds every probing call of these tests: a call that hangs fails its test here

@@ -28,7 +28,7 @@ func TestRawBroadcast(t *testing.T) {
 	const timeout = time.Second
 	b := lab.NewBroadcast(t, lab.BroadcastConfig{Responders: responders})
 	require.Len(t, b.Responders, responders)
-	tr := rawOpen(t, b.Client.NS, raw.Config{Family: raw.FamilyIPv4})
+	tr := rawOpen(t, b.Client.NS, raw.Config{Family: transport.FamilyIPv4})
 	id, _ := tr.Identifier(b.Broadcast)
 	sock, err := icmpkit.NewICMPv4Socket(icmpkit.SocketConfig{Transport: tr})
 	require.NoError(t, err)

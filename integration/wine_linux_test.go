@@ -32,7 +32,7 @@ var wineTests = []struct {
 	gapOK map[string]string // test -> what its skip message must name
 }{
 	{
-		pkg: "./transport/dgram", run: "^TestWindows",
+		pkg: "./transport/winicmp", run: "^TestWindows",
 		pass: []string{"TestWindowsPingLoopback", "TestWindowsFamilies", "TestWindowsManyInFlight",
 			"TestWindowsPoll", "TestWindowsCloseAndContext", "TestWindowsBadInput",
 			"TestWindowsProbePingAndMultiping", "TestWindowsLabTTL", "TestWindowsLabTraceroute",

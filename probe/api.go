@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"iter"
+	"math"
 	"net/netip"
 	"time"
 
@@ -36,7 +37,7 @@ func (pr *Prober) Ping(ctx context.Context, dst netip.Addr, opts *PingOptions) (
 	if err := checkTarget(dst, len(cfg.payload)); err != nil {
 		return nil, err
 	}
-	r := newRun(pr.e, cfg)
+	r := newRun(pr.e, cfg, singleAlloc(&cfg))
 	host := &result.Host{Address: dst.Unmap()}
 	r.emit = func(_ int64, h *result.Host) bool { host = h; return true }
 	err = r.loop(ctx, sliceTargets([]netip.Addr{dst}), 1)
@@ -74,6 +75,11 @@ func pingConfig(o *PingOptions) (runConfig, error) {
 // opts.Window hosts are in progress at once, and opts.Rate caps the requests per second.
 // Multiping returns as soon as every host has been answered or has timed out.
 //
+// A request that cannot be sent for its destination (a broadcast address without broadcast
+// on, no route) counts in its Host's PacketsSent and SendErrors, and opts.OnReply sees it as
+// an Outcome with SendError set; the other hosts go on. When no request at all could be sent,
+// Multiping returns the hosts with the first send error.
+//
 // Cancelling ctx stops it early: the hosts then hold what was measured so far (hosts not yet
 // started have PacketsSent 0), and the error is ctx's.
 func (pr *Prober) Multiping(ctx context.Context, targets []netip.Addr, opts *MultipingOptions) ([]*result.Host, error) {
@@ -95,17 +101,13 @@ func (pr *Prober) Multiping(ctx context.Context, targets []netip.Addr, opts *Mul
 			return nil, err
 		}
 	}
-	r := newRun(pr.e, cfg)
 	// Every Host lives in one slice, and the RTTs of the first requests in one slab.
-	r.results = make([]result.Host, len(targets))
-	if !cfg.dropRTTs && len(targets) <= maxSlab/min(cfg.count, 64) {
-		r.rtts = make([]time.Duration, len(targets)*min(cfg.count, 64))
-	}
+	r := newRun(pr.e, cfg, slabAlloc(&cfg, len(targets)))
 	r.emit = func(int64, *result.Host) bool { return true }
 	err = r.loop(ctx, sliceTargets(targets), len(targets))
 	hosts := make([]*result.Host, len(targets))
 	for i := range hosts {
-		h := &r.results[i]
+		h := &r.alloc.slab[i]
 		if !h.Address.IsValid() {
 			// Never started.
 			h.Address = targets[i].Unmap()
@@ -124,7 +126,20 @@ func (pr *Prober) Multiping(ctx context.Context, targets []netip.Addr, opts *Mul
 // what they have, then the error, and ends the sequence. Breaking out of the loop stops
 // probing at once.
 func (pr *Prober) MultipingSeq(ctx context.Context, targets iter.Seq[netip.Addr], opts *MultipingOptions) iter.Seq2[*result.Host, error] {
-	return func(yield func(*result.Host, error) bool) {
+	return func(body func(*result.Host, error) bool) {
+		// yield calls the loop's body, and never again once the body has panicked: the run
+		// ends then through its deferred cleanup, which must not go on yielding, so that the
+		// body's panic reaches the caller as it was.
+		panicked := false
+		yield := func(h *result.Host, err error) bool {
+			if panicked {
+				return false
+			}
+			panicked = true
+			more := body(h, err)
+			panicked = false
+			return more
+		}
 		if opts == nil {
 			opts = &MultipingOptions{}
 		}
@@ -141,7 +156,7 @@ func (pr *Prober) MultipingSeq(ctx context.Context, targets iter.Seq[netip.Addr]
 			return
 		}
 		cfg.ordered = !opts.Unordered
-		r := newRun(pr.e, cfg)
+		r := newRun(pr.e, cfg, blockAlloc(&cfg))
 		var waiting reorderBuf
 		r.emit = func(i int64, h *result.Host) bool {
 			if !cfg.ordered {
@@ -182,9 +197,6 @@ func (pr *Prober) MultipingSeq(ctx context.Context, targets iter.Seq[netip.Addr]
 	}
 }
 
-// maxSlab bounds the RTT slab Multiping allocates up front, in RTTs.
-const maxSlab = 1 << 22
-
 func multipingConfig(o *MultipingOptions) (runConfig, error) {
 	cfg := runConfig{
 		count:        orDefault(o.Count, DefaultMultipingCount),
@@ -193,7 +205,7 @@ func multipingConfig(o *MultipingOptions) (runConfig, error) {
 		id:           o.ID,
 		ttl:          o.TTL,
 		trafficClass: o.TrafficClass,
-		rate:         o.Rate,
+		rate:         min(o.Rate, MaxRate),
 		window:       orDefault(o.Window, DefaultMultipingWindow),
 		reorder:      orDefault(o.Reorder, DefaultMultipingReorder),
 		dropRTTs:     o.DropRTTs,
@@ -207,8 +219,10 @@ func multipingConfig(o *MultipingOptions) (runConfig, error) {
 		return cfg, err
 	}
 	switch {
-	case o.Rate < 0:
-		return cfg, icmperrors.Invalid("rate", "must not be negative, got %g", o.Rate)
+	case math.IsNaN(o.Rate) || o.Rate < 0:
+		return cfg, icmperrors.Invalid("rate", "must be 0 (no limit) or a number of requests a second, got %g", o.Rate)
+	case o.Rate > 0 && o.Rate < MinRate:
+		return cfg, icmperrors.Invalid("rate", "%g requests a second is below the least rate, one an hour (%g)", o.Rate, MinRate)
 	case o.Window < 0:
 		return cfg, icmperrors.Invalid("window", "must not be negative, got %d", o.Window)
 	case o.Reorder < 0:

@@ -23,6 +23,14 @@ const (
 	DefaultMultipingReorder = 1 << 18
 )
 
+// The bounds of MultipingOptions.Rate, in requests a second.
+const (
+	// MinRate is the slowest rate: one request an hour.
+	MinRate = 1.0 / 3600
+	// MaxRate is the fastest: a hundred million requests a second, more than any host sends.
+	MaxRate = 1e8
+)
+
 // PingOptions configures Ping. The zero value (or a nil *PingOptions) gives icmplib's defaults.
 type PingOptions struct {
 	// Count is the number of echo requests. Zero means 4; negative is invalid.
@@ -79,6 +87,11 @@ type Outcome struct {
 	Duplicate bool
 	// Index is the host's position among the targets of its call, from 0 (always 0 in Ping).
 	Index int64
+	// SendError, when not nil, reports that the request could not be sent: the system refused
+	// it for its destination (a broadcast address without broadcast on, no route). Multiping
+	// counts it in the Host's PacketsSent and SendErrors, and goes on with the other hosts;
+	// Reply is zero. (A Ping whose request cannot be sent fails with the error instead.)
+	SendError error
 	// Host is the host's result as it stands once this outcome is counted: requests sent so
 	// far, replies, statistics. It is valid only during the call and must not be modified;
 	// a program that prints running figures, as fping's per-reply lines, reads them here.
@@ -101,7 +114,8 @@ type MultipingOptions struct {
 	TTL          int
 	TrafficClass int
 	// Rate caps the requests sent per second over all hosts. Zero means as fast as the
-	// transport takes them.
+	// transport takes them. A rate below MinRate is invalid; one above MaxRate, beyond what
+	// any host can send, means MaxRate.
 	Rate float64
 	// Window is the most hosts in progress at once. Zero means 65,536.
 	Window int

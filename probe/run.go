@@ -36,71 +36,37 @@ type runConfig struct {
 
 // A run drives echo requests to a stream of hosts over one engine: Ping is a run with one host,
 // Multiping a run with many. It keeps a window of hosts in progress, paces sends, matches
-// replies, expires requests, and hands each host on when it completes.
+// replies, expires requests, and hands each host on when it completes. Its parts: the arena
+// of hosts in progress and their requests, the scheduler of sends, the allocation of the
+// Hosts it hands on; drive runs its loop.
 type run struct {
 	e    *engine
 	cfg  runConfig
 	slot uint32 // the run's slot in the engine
 
 	mailbox
+	arena
+	sched scheduler
+	alloc hostAlloc
 
-	hosts       []hostState
-	freeHosts   []int32
-	probes      []probeState
-	freeProbes  []int32
-	expiry      ring    // probes in send order, to expire them in deadline order
-	due         dueHeap // hosts waiting for the time of their next request
-	ready       fifo    // hosts whose next request may go now
-	batch       []transport.Request
-	batchProbe  []int32
-	regs        []registration
-	unreg       []key // retired requests, unregistered in one go before the run waits
-	polls       pollBuffers
-	polledFirst bool // the replies to the first sends were polled for
+	batch      []transport.Request
+	batchProbe []int32
+	regs       []registration
+	unreg      []key // retired requests, unregistered in one go before the run waits
 
-	// results, when set, holds the Host of every input index (non-streaming Multiping);
-	// rtts is a slab the Hosts' RTTs start in.
-	results []result.Host
-	rtts    []time.Duration
-	// hostBlock and rttBlock are where a streaming run takes the Hosts it hands on, and their
-	// first RTTs: allocated hostBlockSize Hosts at a time, not one by one.
-	hostBlock []result.Host
-	rttBlock  []time.Duration
-
-	anySource bool // a Ping over a transport with broadcast on: replies match from any source
-	stopped   bool // the consumer wants no more hosts
-	active    int  // hosts in progress
+	next      func() (netip.Addr, bool) // the next target; false when there are none left
+	more      bool                      // next may give more targets
+	anySource bool                      // a Ping over a transport with broadcast on: replies match from any source
+	stopped   bool                      // the consumer wants no more hosts
+	active    int                       // hosts in progress
 	started   int64
 	completed int
-	sentTotal int64
-	rateStart time.Time
+
+	sendFailed   int64 // requests that could not be sent, for their own destination
+	firstSendErr error // the first of those failures
 
 	emit    func(index int64, h *result.Host) bool // false stops the run
 	yielded int64                                  // in ordered streaming, the hosts handed on
-}
-
-type hostState struct {
-	index int64
-	addr  netip.Addr
-	id    int
-	res   *result.Host
-	sent  int       // requests sent
-	open  int       // requests sent and neither answered nor expired
-	first time.Time // when the first request went, the base of the cadence
-	head  int32     // first of its registered requests, a list through probeState.next; -1 none
-}
-
-type probeState struct {
-	host     int32
-	gen      uint32
-	n        int // the request's number within its host
-	seq      int
-	deadline time.Time
-	sentAt   time.Time
-	live     bool // registered; replies are matched
-	answered bool // an echo reply or ICMP error came in time
-	prev     int32
-	next     int32
 }
 
 // arrival is a reply delivered whole, for callers that see every reply (OnReply, traces).
@@ -118,9 +84,10 @@ type note struct {
 	kind transport.Kind
 }
 
-func newRun(e *engine, cfg runConfig) *run {
-	r := &run{e: e, cfg: cfg, mailbox: newMailbox()}
+func newRun(e *engine, cfg runConfig, alloc hostAlloc) *run {
+	r := &run{e: e, cfg: cfg, mailbox: newMailbox(), alloc: alloc}
 	r.compact = cfg.onOutcome == nil
+	r.sched.rate = cfg.rate
 	return r
 }
 
@@ -202,10 +169,6 @@ const sendBatch = 256
 // requests go in small bursts, at the rate asked for on average.
 const rateTick = 250 * time.Microsecond
 
-// hostBlockSize is how many Hosts a streaming run allocates at once. A block stays in memory
-// while any of its Hosts is referenced.
-const hostBlockSize = 64
-
 // admitChunk is the most hosts admitted between two rounds of matching and sending.
 const admitChunk = 4 * sendBatch
 
@@ -213,12 +176,6 @@ const admitChunk = 4 * sendBatch
 // gives the next target; ok=false when there are no more. hint is how many targets there
 // are, when known (else 0).
 func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool), hint int) error {
-	var timer *time.Timer // made when the run first waits for a time
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
 	// Requests in flight at once, at most: hosts in progress times the requests each may
 	// have open, for sizing the engine's table (which caps it).
 	inFlight := min(r.cfg.window, maxPresize)
@@ -239,86 +196,67 @@ func (r *run) loop(ctx context.Context, next func() (netip.Addr, bool), hint int
 		r.e.detach(r.slot)
 	}()
 	defer r.abandon()
-	more := true
-	room := func() bool {
-		return more && !r.stopped && r.active < r.cfg.window &&
-			(!r.cfg.ordered || r.started-r.yielded < int64(r.cfg.reorder))
+	r.next, r.more = next, true
+	r.sched.start = time.Now()
+	if err := drive(ctx, r.e, &r.mailbox, r); err != nil {
+		return err
 	}
-	r.rateStart = time.Now()
-	for {
-		// Admit new hosts while there is room, a chunk at a time so that sending starts at
-		// once and replies are matched as they come.
-		for admitted := 0; admitted < admitChunk && room(); admitted++ {
-			addr, ok := next()
-			if !ok {
-				more = false
-				break
-			}
-			r.admit(addr)
+	if r.sendFailed > 0 && r.sendFailed == r.sched.sent {
+		return r.firstSendErr // nothing could be sent at all
+	}
+	return nil
+}
+
+// room reports whether another host may start.
+func (r *run) room() bool {
+	return r.more && !r.stopped && r.active < r.cfg.window &&
+		(!r.cfg.ordered || r.started-r.yielded < int64(r.cfg.reorder))
+}
+
+// step admits new hosts while there is room, a chunk at a time so that sending starts at once
+// and replies are matched as they come, then expires, sends and hands on what is due.
+func (r *run) step(ctx context.Context) (done, again bool, err error) {
+	for admitted := 0; admitted < admitChunk && r.room(); admitted++ {
+		addr, ok := r.next()
+		if !ok {
+			r.more = false
+			break
 		}
-		r.takeArrivals()
-		now := time.Now()
-		r.expire(now)
-		r.promote(now)
-		if err := r.send(ctx, now); err != nil {
-			return err
-		}
-		if r.stopped || (r.active == 0 && !more) {
-			return nil
-		}
-		r.flush()
-		if r.active > 0 && !r.e.listening.Load() {
-			// Requests are out and nobody reads the transport yet. The replies that came during
-			// the sends are taken once (a ping on loopback may be done with that); whatever is
-			// still outstanding then has the engine's reader started, so that replies are
-			// taken as they come while the run goes on sending.
-			if !r.polledFirst {
-				r.polledFirst = true
-				if r.polls.poll(r.e) {
-					continue
-				}
-			}
-			r.e.listen()
-		}
-		if room() {
-			continue // hosts completed while sending: admit more first
-		}
-		if r.active > 0 && r.polls.poll(r.e) {
-			continue // replies that came while the run was busy: take them before waiting
-		}
-		if wait := r.cfg.onWait; wait != nil {
-			r.cfg.onWait = nil
-			wait()
-		}
-		if r.cfg.onIdle != nil {
-			r.cfg.onIdle()
-		}
-		var fire <-chan time.Time // nil: no time to wake at
-		if wake, ok := r.nextWake(time.Now()); ok {
-			if timer == nil {
-				timer = time.NewTimer(time.Until(wake))
-			} else {
-				timer.Reset(time.Until(wake))
-			}
-			fire = timer.C
-		}
-		select {
-		case <-r.notify:
-		case <-fire:
-		case <-ctx.Done():
-			r.takeArrivals()
-			return ctx.Err()
-		case <-r.e.dead:
-			r.takeArrivals()
-			return r.e.failure()
-		}
+		r.admit(addr)
+	}
+	r.takeArrivals()
+	now := time.Now()
+	r.expire(now)
+	r.sched.promote(now)
+	if err := r.send(ctx, now); err != nil {
+		return false, false, err
+	}
+	if r.stopped || (r.active == 0 && !r.more) {
+		return true, false, nil
+	}
+	r.flush()
+	// Hosts completed while sending: admit more before waiting.
+	return false, r.room(), nil
+}
+
+func (r *run) expecting() bool { return r.active > 0 }
+
+func (r *run) idle() {
+	if wait := r.cfg.onWait; wait != nil {
+		r.cfg.onWait = nil
+		wait()
+	}
+	if r.cfg.onIdle != nil {
+		r.cfg.onIdle()
 	}
 }
 
 // matchAddr gives the destination a host's requests register under: the invalid address,
-// which matches replies from any source, when the run takes broadcast answers.
+// which matches replies from any source, when the run takes broadcast answers, and for the
+// unspecified address (0.0.0.0, ::), which the system delivers to a local address that
+// answers from itself.
 func (r *run) matchAddr(h *hostState) netip.Addr {
-	if r.anySource {
+	if r.anySource || h.addr.IsUnspecified() {
 		return netip.Addr{}
 	}
 	return h.addr
@@ -332,46 +270,11 @@ func (r *run) flush() {
 
 func (r *run) admit(addr netip.Addr) {
 	addr = addr.Unmap()
-	var slot int32
-	if n := len(r.freeHosts); n > 0 {
-		slot = r.freeHosts[n-1]
-		r.freeHosts = r.freeHosts[:n-1]
-	} else {
-		r.hosts = append(r.hosts, hostState{})
-		slot = int32(len(r.hosts) - 1)
-	}
-	var res *result.Host
-	switch {
-	case r.results != nil:
-		res = &r.results[r.started]
-	case r.cfg.single:
-		res = new(result.Host)
-	default:
-		if len(r.hostBlock) == 0 {
-			r.hostBlock = make([]result.Host, hostBlockSize)
-		}
-		res, r.hostBlock = &r.hostBlock[0], r.hostBlock[1:]
-	}
-	*res = result.Host{Address: addr}
-	if !r.cfg.dropRTTs {
-		k := min(r.cfg.count, 64)
-		switch {
-		case r.rtts != nil:
-			i := int(r.started) * k
-			res.RTTs = r.rtts[i : i : i+k]
-		case r.cfg.single:
-			res.RTTs = make([]time.Duration, 0, k)
-		default:
-			if len(r.rttBlock) < k {
-				r.rttBlock = make([]time.Duration, hostBlockSize*k)
-			}
-			res.RTTs, r.rttBlock = r.rttBlock[:0:k], r.rttBlock[k:]
-		}
-	}
-	r.hosts[slot] = hostState{index: r.started, addr: addr, id: r.e.identifier(addr, r.cfg.id), res: res, head: -1}
+	res := r.alloc.take(r.started, addr)
+	hs := r.addHost(hostState{index: r.started, addr: addr, id: r.e.identifier(addr, r.cfg.id), res: res})
 	r.started++
 	r.active++
-	r.ready.push(slot)
+	r.sched.ready.push(hs)
 }
 
 // takeArrivals matches the replies the reader delivered.
@@ -392,14 +295,11 @@ func (r *run) arriveWhole(a *arrival) {
 // arrive matches one reply, received at the given time, of the given kind; rep is the whole
 // reply when the run reports outcomes.
 func (r *run) arrive(tag int32, gen uint32, at time.Time, kind transport.Kind, rep *transport.Reply) {
-	if int(tag) >= len(r.probes) {
+	p := r.matches(tag, gen)
+	if p == nil {
 		return
 	}
-	p := &r.probes[tag]
-	if p.gen != gen || !p.live {
-		return
-	}
-	h := &r.hosts[p.host]
+	h := r.host(p.host)
 	rtt := max(at.Sub(p.sentAt), 0)
 	if rtt > r.cfg.timeout {
 		return // late: the request counts as lost
@@ -435,27 +335,28 @@ func (r *run) arrive(tag int32, gen uint32, at time.Time, kind transport.Kind, r
 
 func (r *run) outcome(p *probeState, rep *transport.Reply, rtt time.Duration, dup bool) {
 	if r.cfg.onOutcome != nil && rep != nil {
-		h := &r.hosts[p.host]
+		h := r.host(p.host)
 		r.cfg.onOutcome(Outcome{Seq: p.n, Destination: h.addr, Reply: *rep, RTT: rtt, Duplicate: dup, Index: h.index, Host: h.res})
 	}
 }
 
 // expire retires the requests whose deadline has passed, in send order.
 func (r *run) expire(now time.Time) {
-	for r.expiry.len() > 0 {
-		tag, gen := r.expiry.front()
-		p := &r.probes[tag]
-		if p.gen != gen || !p.live {
-			r.expiry.pop()
+	q := &r.sched.expiry
+	for q.len() > 0 {
+		tag, gen := q.front()
+		p := r.matches(tag, gen)
+		if p == nil {
+			q.pop()
 			continue
 		}
 		if p.deadline.After(now) {
 			return
 		}
-		r.expiry.pop()
+		q.pop()
 		host, answered := p.host, p.answered
 		if !answered && r.cfg.onOutcome != nil {
-			h := &r.hosts[host]
+			h := r.host(host)
 			r.cfg.onOutcome(Outcome{Seq: p.n, Destination: h.addr, TimedOut: true, Index: h.index, Host: h.res})
 		}
 		r.retire(tag)
@@ -467,41 +368,25 @@ func (r *run) expire(now time.Time) {
 
 // retire frees a request's slot; its registration goes at the next flush.
 func (r *run) retire(tag int32) {
-	p := &r.probes[tag]
+	p := r.probe(tag)
 	if !p.live {
 		return
 	}
-	h := &r.hosts[p.host]
+	h := r.host(p.host)
 	r.unreg = append(r.unreg, makeKey(r.matchAddr(h), uint16(h.id), uint16(p.seq)))
 	r.unlink(tag)
-	p.live = false
-	p.gen++
-	r.freeProbes = append(r.freeProbes, tag)
-}
-
-// unlink takes a request off its host's list.
-func (r *run) unlink(tag int32) {
-	p := &r.probes[tag]
-	h := &r.hosts[p.host]
-	if p.prev >= 0 {
-		r.probes[p.prev].next = p.next
-	} else {
-		h.head = p.next
-	}
-	if p.next >= 0 {
-		r.probes[p.next].prev = p.prev
-	}
+	r.freeProbe(tag)
 }
 
 // resolved notes that one of a host's requests was answered or expired: the host completes
 // after its last, and in ping-pong mode its next request may go.
 func (r *run) resolved(hs int32) {
-	h := &r.hosts[hs]
+	h := r.host(hs)
 	h.open--
 	switch {
 	case h.sent < r.cfg.count:
 		if r.cfg.interval < 0 {
-			r.ready.push(hs)
+			r.sched.ready.push(hs)
 		}
 	case h.open == 0:
 		r.complete(hs)
@@ -509,13 +394,12 @@ func (r *run) resolved(hs int32) {
 }
 
 func (r *run) complete(hs int32) {
-	h := &r.hosts[hs]
+	h := r.host(hs)
 	for h.head >= 0 {
 		r.retire(h.head)
 	}
 	index, res := h.index, h.res
-	*h = hostState{head: -1}
-	r.freeHosts = append(r.freeHosts, hs)
+	r.removeHost(hs)
 	r.active--
 	r.completed++
 	if !r.stopped && !r.emit(index, res) {
@@ -526,32 +410,22 @@ func (r *run) complete(hs int32) {
 	}
 }
 
-// promote moves hosts whose next request is due to the ready list.
-func (r *run) promote(now time.Time) {
-	for r.due.len() > 0 && !r.due.min().after(now) {
-		r.ready.push(r.due.pop().host)
-	}
-}
-
 // send sends what is ready, in batches, within the rate limit.
 func (r *run) send(ctx context.Context, now time.Time) error {
-	r.ready.reset()
-	for r.ready.len() > 0 {
-		n := min(r.ready.len(), sendBatch)
-		if r.cfg.rate > 0 {
-			allowed := int64(now.Sub(r.rateStart).Seconds()*r.cfg.rate) + 1 - r.sentTotal
-			if allowed <= 0 {
-				break
-			}
-			n = int(min(int64(n), allowed))
+	ready := &r.sched.ready
+	ready.reset()
+	for ready.len() > 0 {
+		n := r.sched.allowed(now, min(ready.len(), sendBatch))
+		if n == 0 {
+			break
 		}
-		// sendSome may put hosts back on the ready list, behind this batch.
-		if err := r.sendSome(ctx, r.ready.take(n)); err != nil {
+		// sendSome may put hosts back on the ready queue, behind this batch.
+		if err := r.sendSome(ctx, ready.take(n)); err != nil {
 			return err
 		}
 		now = time.Now()
 	}
-	r.ready.reset()
+	ready.reset()
 	return nil
 }
 
@@ -560,25 +434,23 @@ func (r *run) sendSome(ctx context.Context, hosts []int32) error {
 	r.batchProbe = r.batchProbe[:0]
 	r.regs = r.regs[:0]
 	for _, hs := range hosts {
-		h := &r.hosts[hs]
+		h := r.host(hs)
 		tag := r.newProbe(hs)
-		r.regs = append(r.regs, registration{dst: r.matchAddr(h), id: uint16(h.id), tag: tag, gen: r.probes[tag].gen})
+		r.regs = append(r.regs, registration{dst: r.matchAddr(h), id: uint16(h.id), tag: tag, gen: r.probe(tag).gen})
 	}
 	registered, err := r.e.registerBatch(r.slot, r.regs)
 	for i, reg := range r.regs {
-		p := &r.probes[reg.tag]
+		p := r.probe(reg.tag)
 		if i >= registered || err != nil {
 			// Not registered, or not to be sent: give back the slot (and the sequence).
 			if i < registered {
-				h := &r.hosts[p.host]
+				h := r.host(p.host)
 				r.unreg = append(r.unreg, makeKey(r.matchAddr(h), uint16(h.id), reg.seq))
 			}
-			p.live = false
-			p.gen++
-			r.freeProbes = append(r.freeProbes, reg.tag)
+			r.freeProbe(reg.tag)
 			continue
 		}
-		h := &r.hosts[p.host]
+		h := r.host(p.host)
 		p.seq = int(reg.seq)
 		r.link(p.host, reg.tag)
 		r.batch = append(r.batch, transport.Request{
@@ -598,8 +470,8 @@ func (r *run) sendSome(ctx context.Context, hosts []int32) error {
 	now := time.Now()
 	deadline := now.Add(r.cfg.timeout)
 	for i, tag := range r.batchProbe {
-		p := &r.probes[tag]
-		h := &r.hosts[p.host]
+		p := r.probe(tag)
+		h := r.host(p.host)
 		if i >= sent {
 			// Not sent: give back the sequence and the slot.
 			r.retire(tag)
@@ -611,7 +483,7 @@ func (r *run) sendSome(ctx context.Context, hosts []int32) error {
 		}
 		p.sentAt = req.SentAt
 		p.deadline = deadline
-		r.expiry.push(tag, p.gen)
+		r.sched.expiry.push(tag, p.gen)
 		p.n = h.sent
 		if h.sent == 0 {
 			h.first = p.sentAt
@@ -619,9 +491,9 @@ func (r *run) sendSome(ctx context.Context, hosts []int32) error {
 		h.sent++
 		h.open++
 		h.res.PacketsSent++
-		r.sentTotal++
+		r.sched.sent++
 		if h.sent < r.cfg.count && r.cfg.interval >= 0 {
-			r.due.push(dueEntry{at: h.first.Add(time.Duration(h.sent) * r.cfg.interval), host: p.host})
+			r.sched.due.push(dueEntry{at: h.first.Add(time.Duration(h.sent) * r.cfg.interval), host: p.host})
 		}
 		if r.cfg.onSend != nil {
 			r.cfg.onSend(p.n, p.sentAt)
@@ -633,29 +505,38 @@ func (r *run) sendSome(ctx context.Context, hosts []int32) error {
 	if r.cfg.single || fatalSendError(ctx, err) {
 		return err
 	}
-	// The request at index sent failed for its own destination: count it as sent and lost,
-	// and go on with the rest of the batch.
+	// The request at index sent failed for its own destination: count it as sent, lost and
+	// failed, and go on with the rest of the batch.
 	failed := r.batch[sent].Destination
+	if r.firstSendErr == nil {
+		r.firstSendErr = err
+	}
 	for _, hs := range hosts[sent:] {
-		h := &r.hosts[hs]
+		h := r.host(hs)
 		if h.addr == failed && h.sent < r.cfg.count {
 			if h.sent == 0 {
 				h.first = time.Now()
 			}
+			n := h.sent
 			h.sent++
 			h.res.PacketsSent++
-			r.sentTotal++
+			h.res.SendErrors++
+			r.sched.sent++
+			r.sendFailed++
+			if r.cfg.onOutcome != nil {
+				r.cfg.onOutcome(Outcome{Seq: n, Destination: h.addr, SendError: err, Index: h.index, Host: h.res})
+			}
 			switch {
 			case h.sent < r.cfg.count && r.cfg.interval >= 0:
-				r.due.push(dueEntry{at: h.first.Add(time.Duration(h.sent) * r.cfg.interval), host: hs})
+				r.sched.due.push(dueEntry{at: h.first.Add(time.Duration(h.sent) * r.cfg.interval), host: hs})
 			case h.sent < r.cfg.count:
-				r.ready.push(hs)
+				r.sched.ready.push(hs)
 			case h.open == 0:
 				r.complete(hs)
 			}
 			continue
 		}
-		r.ready.push(hs)
+		r.sched.ready.push(hs)
 	}
 	return nil
 }
@@ -682,63 +563,21 @@ func fatalSendError(ctx context.Context, err error) bool {
 		icmperrors.Is(err, context.DeadlineExceeded)
 }
 
-func (r *run) newProbe(hs int32) int32 {
-	var tag int32
-	if n := len(r.freeProbes); n > 0 {
-		tag = r.freeProbes[n-1]
-		r.freeProbes = r.freeProbes[:n-1]
-	} else {
-		r.probes = append(r.probes, probeState{})
-		tag = int32(len(r.probes) - 1)
-	}
-	p := &r.probes[tag]
-	*p = probeState{host: hs, gen: p.gen + 1, live: true, prev: -1, next: -1}
-	return tag
-}
-
-// link puts a registered request on its host's list.
-func (r *run) link(hs, tag int32) {
-	h := &r.hosts[hs]
-	p := &r.probes[tag]
-	p.next = h.head
-	if h.head >= 0 {
-		r.probes[h.head].prev = tag
-	}
-	h.head = tag
-}
-
 func (r *run) nextWake(now time.Time) (time.Time, bool) {
-	var wake time.Time
-	ok := false
-	consider := func(t time.Time) {
-		if !ok || t.Before(wake) {
-			wake, ok = t, true
-		}
+	var expiry time.Time
+	q := &r.sched.expiry
+	if q.len() > 0 {
+		tag, _ := q.front()
+		expiry = r.probe(tag).deadline
 	}
-	if r.expiry.len() > 0 {
-		tag, _ := r.expiry.front()
-		consider(r.probes[tag].deadline)
-	}
-	if r.due.len() > 0 {
-		consider(r.due.min().at)
-	}
-	if r.ready.len() > 0 && r.cfg.rate > 0 {
-		// The next request is due at its place in the cadence; at high rates the run wakes
-		// once a rateTick and sends the few then due together.
-		at := r.rateStart.Add(time.Duration(float64(r.sentTotal) / r.cfg.rate * float64(time.Second)))
-		if tick := now.Add(rateTick); at.Before(tick) {
-			at = tick
-		}
-		consider(at)
-	}
-	return wake, ok
+	return r.sched.nextWake(now, expiry, q.len() > 0)
 }
 
 // abandon hands on the hosts in progress with what they have when the run ends early; their
 // requests are unregistered by the flush that follows.
 func (r *run) abandon() {
-	for hs := range r.hosts {
-		if r.hosts[hs].res != nil {
+	for hs := range r.hosts.len() {
+		if r.inProgress(int32(hs)) {
 			r.complete(int32(hs))
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/icmpkit/icmpkit/internal/lab"
 	"github.com/icmpkit/icmpkit/probe"
 	"github.com/icmpkit/icmpkit/transport"
 	"github.com/icmpkit/icmpkit/transport/mock"
@@ -19,8 +20,10 @@ import (
 	"golang.org/x/net/ipv6"
 )
 
-// TestMain checks that the package's tests leave no goroutine behind.
+// TestMain runs the package's tests, as root, in a network namespace of their own with only
+// loopback (lab.Isolate), and checks that they leave no goroutine behind.
 func TestMain(m *testing.M) {
+	lab.Isolate()
 	before := runtime.NumGoroutine()
 	code := m.Run()
 	if code == 0 {

@@ -72,22 +72,20 @@ type tracer struct {
 	payload []byte
 	mailbox
 
-	probes   []traceProbe // (ttl - MinHops) * Count + round
-	hops     []hopState   // ttl - MinHops
-	inWindow int
-	end      int // smallest TTL that ended the trace; MaxHops+1 while unknown
-	reached  bool
-	emitted  int                // hops final and handed to OnHop, from MinHops
-	rtts     []time.Duration    // every RTT seen, sorted
-	pmtu     int                // with PathMTU: the largest size that may pass, IP header included
-	localOK  int                // with PathMTU, after the local link refused a size: the largest it took
-	passed   map[netip.Addr]int // with PathMTU: the largest probe each too-big answerer got
-	polls    pollBuffers
+	// probes are indexed by distance: those of distance ttl are at(ttl), in round order.
+	probes     []traceProbe // (ttl - MinHops) * Count + round
+	hops       []hopState   // ttl - MinHops
+	unsentFrom int          // no probe before this index is left to send
+	inWindow   int
+	end        int // smallest TTL that ended the trace; MaxHops+1 while unknown
+	reached    bool
+	emitted    int             // hops final and handed to OnHop, from MinHops
+	rtts       []time.Duration // every RTT seen, sorted
+	mtu        pathMTU         // with PathMTU: the search for the path MTU
 }
 
 // A traceProbe is one of the Count probes of a distance. It is sent again when its send is
-// taken as lost to the responder's rate limit (see pace.go): each send is an attempt, and the
-// probe is answered by the first answer to any of them.
+// taken as lost to the responder's rate limit (see resends).
 type traceProbe struct {
 	ttl, round int
 	seq        int       // of the current attempt
@@ -101,23 +99,7 @@ type traceProbe struct {
 	inWindow   bool
 	skipped    bool // never to be sent
 	size       int  // with PathMTU: the probe's size, IP header included
-
-	attempts   int       // sends so far
-	earlier    []attempt // earlier attempts, still registered: a late answer still counts
-	waiting    bool      // the current attempt is taken as lost to a rate limit: another is due
-	notBefore  time.Time // the next attempt goes no sooner (a scout, or a limited responder's turn)
-	paced      bool      // the current attempt took its turn at a limited responder
-	scout      bool      // the current attempt asks a distance whose responder is not known
-	firstSent  time.Time // the first attempt's
-	answerSent time.Time // when the attempt that was answered went out; zero until answered
-}
-
-// attempt is an earlier send of a probe.
-type attempt struct {
-	seq      int
-	n        int // its number among the probe's attempts, from 0
-	sentAt   time.Time
-	deadline time.Time
+	resends
 }
 
 type hopState struct {
@@ -159,7 +141,7 @@ func newTracer(dst netip.Addr, o *TraceOptions) (*tracer, error) {
 	}
 	payload := tracePayload(o)
 	if o.PathMTU {
-		tr.pmtu = startMTU
+		tr.mtu = newPathMTU(tr.dst)
 		size = startMTU - headerLen(dst.Unmap())
 		payload = nil
 	}
@@ -187,46 +169,49 @@ func newTracer(dst netip.Addr, o *TraceOptions) (*tracer, error) {
 
 func (tr *tracer) loop(ctx context.Context) error {
 	tr.id = tr.e.identifier(tr.dst, tr.opts.ID)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
 	defer tr.forget()
-	for {
-		tr.take(tr.arrive)
-		now := time.Now()
-		tr.expire(now)
-		if err := tr.resend(ctx, now); err != nil {
-			return err
-		}
-		if err := tr.send(ctx, time.Now()); err != nil {
-			return err
-		}
-		tr.emit()
-		if tr.done() {
-			return nil
-		}
-		if tr.inWindow > 0 && tr.polls.poll(tr.e) {
-			continue // answers that came while the tracer was busy: take them before waiting
-		}
-		tr.e.listen()
-		if wake, ok := tr.nextWake(time.Now()); ok {
-			timer.Reset(time.Until(wake))
-		} else {
-			timer.Stop()
-		}
-		select {
-		case <-tr.notify:
-		case <-timer.C:
-		case <-ctx.Done():
-			tr.take(tr.arrive)
-			return ctx.Err()
-		case <-tr.e.dead:
-			tr.take(tr.arrive)
-			return tr.e.failure()
-		}
-	}
+	return drive(ctx, tr.e, &tr.mailbox, tr)
 }
 
+func (tr *tracer) takeArrivals() { tr.take(tr.arrive) }
+
+// step expires, sends again and sends what is due, and hands on the hops that are final.
+func (tr *tracer) step(ctx context.Context) (done, again bool, err error) {
+	now := time.Now()
+	tr.expire(now)
+	if err := tr.resend(ctx, now); err != nil {
+		return false, false, err
+	}
+	if err := tr.send(ctx, time.Now()); err != nil {
+		return false, false, err
+	}
+	tr.emit()
+	if tr.done() {
+		return true, false, nil
+	}
+	// The reader runs while the trace waits, even with no probe in the window: probes that
+	// gave up their place still wait for their answers.
+	tr.e.listen()
+	return false, false, nil
+}
+
+func (tr *tracer) expecting() bool { return tr.inWindow > 0 }
+
+func (tr *tracer) idle() {}
+
 func (tr *tracer) hop(ttl int) *hopState { return &tr.hops[ttl-tr.opts.MinHops] }
+
+// at gives the probes of distance ttl.
+func (tr *tracer) at(ttl int) []traceProbe {
+	i := (ttl - tr.opts.MinHops) * tr.opts.Count
+	return tr.probes[i : i+tr.opts.Count]
+}
+
+// upToEnd gives how many probes lie at distances up to the trace's end: the only ones still
+// sent, expired or waited for.
+func (tr *tracer) upToEnd() int {
+	return min(tr.end-tr.opts.MinHops+1, len(tr.hops)) * tr.opts.Count
+}
 
 func (tr *tracer) arrive(a *arrival) {
 	if int(a.tag) >= len(tr.probes) {
@@ -246,7 +231,7 @@ func (tr *tracer) arrive(a *arrival) {
 		// A probe past the end, kept for path MTU discovery (see stopAt): a too-big answer
 		// it drew tells how large a probe reached the router that sent it.
 		if tr.opts.PathMTU && tooBig(rep) {
-			tr.notePassed(rep.Source, p.size)
+			tr.mtu.notePassed(rep.Source, p.size)
 		}
 		tr.retire(a.tag)
 		return
@@ -310,8 +295,8 @@ func (tr *tracer) arrive(a *arrival) {
 		tr.stopAt(p.ttl)
 	}
 	if tr.opts.FastMode {
-		for i := range tr.probes {
-			if q := &tr.probes[i]; q.ttl == p.ttl && !q.sent && !q.skipped {
+		for i := range tr.at(p.ttl) {
+			if q := &tr.at(p.ttl)[i]; !q.sent && !q.skipped {
 				tr.skip(q)
 			}
 		}
@@ -328,11 +313,8 @@ func (tr *tracer) stopAt(ttl int) {
 		return
 	}
 	tr.end = ttl
-	for i := range tr.probes {
+	for i := (ttl - tr.opts.MinHops + 1) * tr.opts.Count; i < len(tr.probes); i++ {
 		q := &tr.probes[i]
-		if q.ttl <= ttl {
-			continue
-		}
 		switch {
 		case !q.sent && !q.skipped:
 			tr.skip(q)
@@ -379,20 +361,6 @@ func (tr *tracer) retire(tag int32) {
 	p.gen++
 }
 
-// attemptOf finds the registered attempt of p with sequence seq: when it was sent, and its
-// number among p's attempts.
-func (p *traceProbe) attemptOf(seq int) (sentAt time.Time, n int, ok bool) {
-	if p.live && seq == p.seq {
-		return p.sentAt, p.attempts - 1, true
-	}
-	for _, a := range p.earlier {
-		if a.seq == seq {
-			return a.sentAt, a.n, true
-		}
-	}
-	return sentAt, 0, false
-}
-
 func (tr *tracer) patience() time.Duration {
 	if len(tr.rtts) == 0 {
 		return min(tr.opts.Timeout, initialPatience)
@@ -401,7 +369,7 @@ func (tr *tracer) patience() time.Duration {
 }
 
 func (tr *tracer) expire(now time.Time) {
-	for i := range tr.probes {
+	for i := range tr.upToEnd() {
 		p := &tr.probes[i]
 		if !p.sent || p.resolved {
 			continue
@@ -433,28 +401,17 @@ func (tr *tracer) expire(now time.Time) {
 	}
 }
 
-// pruneEarlier unregisters p's earlier attempts whose time is up.
-func (tr *tracer) pruneEarlier(p *traceProbe, now time.Time) {
-	kept := p.earlier[:0]
-	for _, a := range p.earlier {
-		if a.deadline.After(now) {
-			kept = append(kept, a)
-		} else {
-			tr.e.unregister(tr.dst, tr.id, a.seq)
-		}
-	}
-	clear(p.earlier[len(kept):])
-	p.earlier = kept
-}
-
 // send sends the next eligible probes, nearest distance first, while the window has room.
 func (tr *tracer) send(ctx context.Context, now time.Time) error {
-	for i := range tr.probes {
+	for tr.unsentFrom < len(tr.probes) && (tr.probes[tr.unsentFrom].sent || tr.probes[tr.unsentFrom].skipped) {
+		tr.unsentFrom++
+	}
+	for i := tr.unsentFrom; i < tr.upToEnd(); i++ {
 		if tr.inWindow >= tr.opts.Window {
 			return nil
 		}
 		p := &tr.probes[i]
-		if p.sent || p.skipped || p.ttl > tr.end || now.Before(p.notBefore) {
+		if p.sent || p.skipped || now.Before(p.notBefore) {
 			continue
 		}
 		h := tr.hop(p.ttl)
@@ -514,7 +471,7 @@ func (tr *tracer) sendAttempt(ctx context.Context, tag int32) error {
 	for {
 		req.Payload = tr.payload
 		if tr.opts.PathMTU {
-			p.size = tr.probeSize()
+			p.size = tr.mtu.probeSize()
 			req.Payload = req.Payload[:p.size-headerLen(tr.dst)]
 		}
 		if tr.opts.Paris {
@@ -522,10 +479,10 @@ func (tr *tracer) sendAttempt(ctx context.Context, tag int32) error {
 		}
 		err := tr.e.t.Send(ctx, &req)
 		if err == nil {
-			tr.fits(p.size)
+			tr.mtu.fits(p.size)
 			break
 		}
-		if !tr.opts.PathMTU || !icmperrors.Is(err, icmperrors.ErrMessageSize) || !tr.tooLong(p.size) {
+		if !tr.opts.PathMTU || !icmperrors.Is(err, icmperrors.ErrMessageSize) || !tr.mtu.tooLong(p.size) {
 			p.live = false
 			tr.e.unregister(tr.dst, tr.id, seq)
 			return err
@@ -543,145 +500,6 @@ func (tr *tracer) sendAttempt(ctx context.Context, tag int32) error {
 	p.attempts++
 	p.paced, p.scout = false, false
 	tr.inWindow++
-	return nil
-}
-
-// Rate limits (see pace.go).
-
-// maxAttempts bounds the sends of one probe.
-const maxAttempts = 4
-
-// retryAfter is how long after its first send a probe lost to the limit of a responder not
-// yet known goes again. It gives a Linux router, which refills one answer a second, time for
-// one; the attempt waits no longer than the probe's first send would have.
-const retryAfter = time.Second
-
-// soonAfter is how soon after a lost attempt an answer from the same distance shows that the
-// responder had answers to give: that attempt was lost otherwise, not to the limit. A bucket
-// that refills one answer a second gains one in 10 ms about once in a hundred times.
-const soonAfter = 10 * time.Millisecond
-
-// judgeAfter is how long an attempt waits unanswered before it may be taken as lost to a
-// rate limit: longer than its place in the window, so that an answer merely slow is not taken
-// for one lost. It costs nothing: the next attempt waits for the responder's next answer.
-func (tr *tracer) judgeAfter() time.Duration {
-	return min(tr.opts.Timeout/2, max(tr.patience(), minJudge))
-}
-
-// minJudge is the least judgeAfter.
-const minJudge = 500 * time.Millisecond
-
-// responderAt gives the responder known at distance ttl: the one that answered this trace
-// there, or the one any call over the transport saw there.
-func (tr *tracer) responderAt(ttl int) (netip.Addr, bool) {
-	if a := tr.hop(ttl).hop.Address; a.IsValid() {
-		return a, true
-	}
-	return tr.e.paceResponder(tr.dst, ttl)
-}
-
-// judge decides, once probe tag's current attempt has waited judgeAfter unanswered, whether
-// it was lost to its responder's rate limit, and if so plans another attempt. It was when the
-// path beyond works (a farther distance answered) and no attempt sent to the same distance
-// just after was answered; another goes when the probe has attempts left, and its responder
-// is known, or has not been asked again yet (a scout, a second after the first send).
-func (tr *tracer) judge(tag int32, now time.Time) {
-	p := &tr.probes[tag]
-	h := tr.hop(p.ttl)
-	if p.attempts >= maxAttempts || h.silent || tr.opts.FastMode && h.answered || !tr.fartherAnswered(p.ttl) {
-		return
-	}
-	for i := (p.ttl - tr.opts.MinHops) * tr.opts.Count; i < (p.ttl-tr.opts.MinHops+1)*tr.opts.Count; i++ {
-		q := &tr.probes[i]
-		after := q.answerSent.After(p.sentAt) || q.answerSent.Equal(p.sentAt) && q.round > p.round
-		if q != p && after && !q.answerSent.After(p.sentAt.Add(soonAfter)) {
-			return // the responder answered just after: this one was lost otherwise
-		}
-	}
-	if x, ok := tr.responderAt(p.ttl); ok {
-		tr.e.paceLost(x, now, p.paced)
-		p.waiting = true
-		p.notBefore = now
-		return
-	}
-	if h.scouted {
-		// The distance was asked again and stayed silent: a silent router, not a limited one.
-		tr.giveUp(h)
-		return
-	}
-	at := p.firstSent.Add(retryAfter)
-	if !at.Before(p.firstSent.Add(tr.opts.Timeout)) {
-		return
-	}
-	p.waiting = true
-	p.notBefore = at
-}
-
-// giveUp stops the attempts at distance h: its probes wait out their current attempt.
-func (tr *tracer) giveUp(h *hopState) {
-	h.silent = true
-	d := h.hop.Distance - tr.opts.MinHops
-	for i := d * tr.opts.Count; i < (d+1)*tr.opts.Count; i++ {
-		tr.probes[i].waiting = false
-	}
-}
-
-// fartherAnswered reports whether a distance beyond ttl answered.
-func (tr *tracer) fartherAnswered(ttl int) bool {
-	for j := ttl - tr.opts.MinHops + 1; j < len(tr.hops); j++ {
-		if tr.hops[j].answered {
-			return true
-		}
-	}
-	return false
-}
-
-// resend sends the attempts that are due, while the window has room: at a limited
-// responder's turn, or, for a distance whose responder is not known, one scout at a time.
-func (tr *tracer) resend(ctx context.Context, now time.Time) error {
-	for i := range tr.probes {
-		if tr.inWindow >= tr.opts.Window {
-			return nil
-		}
-		p := &tr.probes[i]
-		if !p.waiting || p.ttl > tr.end || now.Before(p.notBefore) {
-			continue
-		}
-		h := tr.hop(p.ttl)
-		x, known := tr.responderAt(p.ttl)
-		paced, scout := false, false
-		if known {
-			var turn bool
-			if turn, paced, p.notBefore = tr.e.paceTake(x, now); !turn {
-				continue
-			}
-		} else {
-			if h.scouted {
-				continue // one scout at a time; the others wait for what it learns
-			}
-			scout = true
-		}
-		if p.live {
-			p.earlier = append(p.earlier, attempt{seq: p.seq, n: p.attempts - 1, sentAt: p.sentAt, deadline: p.deadline})
-			p.live = false
-		}
-		if err := tr.sendAttempt(ctx, int32(i)); err != nil {
-			return err
-		}
-		p.waiting = false
-		p.paced, p.scout = paced, scout
-		if scout {
-			h.scouted = true
-			// A scout waits no longer than the probe's first send would have.
-			if first := p.firstSent.Add(tr.opts.Timeout); p.deadline.After(first) {
-				p.deadline = first
-			}
-			if p.release.After(p.deadline) {
-				p.release = p.deadline
-			}
-		}
-		now = time.Now()
-	}
 	return nil
 }
 
@@ -721,14 +539,9 @@ func (tr *tracer) done() bool {
 }
 
 func (tr *tracer) nextWake(now time.Time) (time.Time, bool) {
-	var wake time.Time
-	ok := false
-	consider := func(t time.Time) {
-		if !ok || t.Before(wake) {
-			wake, ok = t, true
-		}
-	}
-	for i := range tr.probes {
+	var w wake
+	consider := w.consider
+	for i := range tr.upToEnd() {
 		p := &tr.probes[i]
 		switch {
 		case p.sent && !p.resolved && !p.waiting:
@@ -760,7 +573,7 @@ func (tr *tracer) nextWake(now time.Time) (time.Time, bool) {
 			}
 		}
 	}
-	return wake, ok
+	return w.at, w.ok
 }
 
 // forget unregisters every probe still registered.
@@ -771,7 +584,7 @@ func (tr *tracer) forget() {
 }
 
 func (tr *tracer) result() *result.Trace {
-	out := &result.Trace{Destination: tr.dst, Reached: tr.reached, PathMTU: tr.pmtu}
+	out := &result.Trace{Destination: tr.dst, Reached: tr.reached, PathMTU: tr.mtu.pmtu}
 	for i := range tr.hops {
 		h := &tr.hops[i]
 		if h.hop.Distance > tr.end {
@@ -791,128 +604,9 @@ func (tr *tracer) final(i int) result.Hop {
 	hop := tr.hops[i].hop
 	if tr.opts.PathMTU {
 		for j := i; j < len(tr.hops) && tr.hops[j].hop.Distance <= tr.end; j++ {
-			hop.MTU = max(hop.MTU, tr.seen(j))
+			h := &tr.hops[j].hop
+			hop.MTU = max(hop.MTU, tr.mtu.reached(h.MTU, h.Responders))
 		}
 	}
 	return hop
-}
-
-// seen gives the largest probe that hop i answered, or that drew a Packet Too Big from it.
-func (tr *tracer) seen(i int) int {
-	h := &tr.hops[i].hop
-	size := h.MTU
-	for _, a := range h.Responders {
-		size = max(size, tr.passed[a])
-	}
-	return size
-}
-
-// Path MTU discovery.
-
-// startMTU is the size of the first probes of a path MTU discovery: Ethernet's MTU.
-const startMTU = 1500
-
-// minMTU gives the smallest MTU of dst's family (RFC 791, RFC 8200).
-func minMTU(dst netip.Addr) int {
-	if dst.Is6() {
-		return 1280
-	}
-	return 68
-}
-
-// headerLen gives the bytes of IP and ICMP header in an echo request to dst.
-func headerLen(dst netip.Addr) int {
-	if dst.Is6() {
-		return 40 + 8
-	}
-	return 20 + 8
-}
-
-// tooBig reports a Packet Too Big, or a Fragmentation Needed, answer.
-func tooBig(r *transport.Reply) bool {
-	switch r.Kind() {
-	case transport.KindPacketTooBig:
-		return true
-	case transport.KindDestinationUnreachable:
-		return !r.IsV6() && r.Code == 4
-	}
-	return false
-}
-
-// plateaus are RFC 1191's MTU plateaus, for routers that do not report the next-hop MTU.
-var plateaus = []int{65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68}
-
-// shrink lowers the probe size after a too-big answer to probe tag, and sends the probe again.
-func (tr *tracer) shrink(tag int32, from netip.Addr, mtu int) {
-	p := &tr.probes[tag]
-	if mtu <= 0 || mtu >= p.size {
-		// No usable MTU in the answer: step down to the next plateau.
-		mtu = minMTU(tr.dst)
-		for _, v := range plateaus {
-			if v < p.size {
-				mtu = v
-				break
-			}
-		}
-	}
-	mtu = max(mtu, minMTU(tr.dst), headerLen(tr.dst))
-	if mtu < tr.pmtu {
-		tr.pmtu = mtu
-		tr.localOK = min(tr.localOK, mtu)
-	}
-	tr.notePassed(from, p.size)
-	tr.retire(tag)
-	if p.size <= tr.pmtu {
-		// Already as small as it gets: the answer stands as the hop's.
-		tr.resolve(p)
-		return
-	}
-	p.sent = false
-	if p.inWindow {
-		p.inWindow = false
-		tr.inWindow--
-	}
-	tr.hop(p.ttl).hop.PacketsSent--
-	p.waiting = false
-}
-
-// notePassed records that a probe of size bytes reached from, which answered it too big.
-func (tr *tracer) notePassed(from netip.Addr, size int) {
-	if tr.passed == nil {
-		tr.passed = map[netip.Addr]int{}
-	}
-	tr.passed[from] = max(tr.passed[from], size)
-}
-
-// The local link's MTU is found by bisection: a size it refuses fails at once, with no packet
-// sent, so each refusal narrows the range between the largest size it took (localOK) and the
-// smallest it refused (pmtu+1), until they meet.
-
-// probeSize gives the size of the next probe.
-func (tr *tracer) probeSize() int {
-	if tr.localOK > 0 && tr.localOK < tr.pmtu {
-		return (tr.localOK + tr.pmtu + 1) / 2
-	}
-	return tr.pmtu
-}
-
-// fits notes that the local link took a probe of this size.
-func (tr *tracer) fits(size int) {
-	if tr.localOK > 0 {
-		tr.localOK = max(tr.localOK, size)
-	}
-}
-
-// tooLong notes that the local link refused a probe of this size, and reports whether a
-// smaller one may still go.
-func (tr *tracer) tooLong(size int) bool {
-	floor := max(minMTU(tr.dst), headerLen(tr.dst))
-	if size <= floor {
-		return false
-	}
-	tr.pmtu = min(tr.pmtu, size-1)
-	if tr.localOK == 0 || tr.localOK > tr.pmtu {
-		tr.localOK = floor
-	}
-	return true
 }

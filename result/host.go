@@ -22,6 +22,11 @@ type Host struct {
 	// Errors counts the ICMP error messages (unreachable, time exceeded ...) received for
 	// this host's requests.
 	Errors int
+	// SendErrors counts the requests that could not be sent: the system refused them (a
+	// broadcast address without broadcast on, no route to the host). They count in
+	// PacketsSent, as fping's xmt counts them, and so in the loss; SendErrors tells them
+	// from requests lost on the way.
+	SendErrors int
 }
 
 // Add records one reply's RTT in both RTTs and Stats.
@@ -33,12 +38,13 @@ func (h *Host) Add(rtt time.Duration) {
 // PacketsReceived counts the requests that got an echo reply in time.
 func (h *Host) PacketsReceived() int { return h.Stats.Count() }
 
-// PacketLoss is the fraction of requests without a reply, 0..1; 0 when nothing was sent.
+// PacketLoss is the fraction of requests without a reply, 0..1: lost/sent, so that 1 lost
+// of 10 is 0.1 exactly. 0 when nothing was sent.
 func (h *Host) PacketLoss() float64 {
 	if h.PacketsSent == 0 {
 		return 0
 	}
-	return 1 - float64(h.PacketsReceived())/float64(h.PacketsSent)
+	return float64(h.PacketsSent-h.PacketsReceived()) / float64(h.PacketsSent)
 }
 
 // IsAlive reports whether at least one echo reply came back.

@@ -64,7 +64,12 @@ func appendHostFields(b []byte, h *Host) []byte {
 	b = append(b, `],"duplicates":`...)
 	b = strconv.AppendInt(b, int64(h.Duplicates), 10)
 	b = append(b, `,"errors":`...)
-	return strconv.AppendInt(b, int64(h.Errors), 10)
+	b = strconv.AppendInt(b, int64(h.Errors), 10)
+	if h.SendErrors != 0 {
+		b = append(b, `,"send_errors":`...)
+		b = strconv.AppendInt(b, int64(h.SendErrors), 10)
+	}
+	return b
 }
 
 // appendLoss appends h.PacketLoss() as appendFloat does; nothing lost and everything lost,

@@ -28,6 +28,7 @@ type refHost struct {
 	RTTs            []float64 `json:"rtts"`
 	Duplicates      int       `json:"duplicates"`
 	Errors          int       `json:"errors"`
+	SendErrors      int       `json:"send_errors,omitempty"`
 }
 
 type refMPLS struct {
@@ -67,7 +68,7 @@ func refOfHost(h *Host) refHost {
 		rtts[i] = ms(r)
 	}
 	return refHost{refAddr(h.Address), h.IsAlive(), h.PacketsSent, h.PacketsReceived(), h.PacketLoss(),
-		ms(h.MinRTT()), ms(h.AvgRTT()), ms(h.MaxRTT()), ms(h.StdDev()), ms(h.Jitter()), rtts, h.Duplicates, h.Errors}
+		ms(h.MinRTT()), ms(h.AvgRTT()), ms(h.MaxRTT()), ms(h.StdDev()), ms(h.Jitter()), rtts, h.Duplicates, h.Errors, h.SendErrors}
 }
 
 func refOfHop(h *Hop) refHop {
@@ -103,6 +104,9 @@ func randomHost(r *rand.Rand) Host {
 			d = time.Duration(r.Int64N(int64(2 * time.Second)))
 		}
 		h.Add(d)
+	}
+	if r.IntN(4) == 0 {
+		h.SendErrors = 1 + r.IntN(h.PacketsSent+1)
 	}
 	return h
 }

@@ -3,6 +3,7 @@ package result_test
 import (
 	"encoding/json"
 	"math"
+	"math/big"
 	"net/netip"
 	"testing"
 	"time"
@@ -127,4 +128,30 @@ func TestTraceJSON(t *testing.T) {
 	b, err = json.Marshal(result.Trace{Destination: netip.MustParseAddr("198.18.4.2")})
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"hops":[]`)
+}
+
+func TestPacketLossIsLostOverSent(t *testing.T) {
+	// 1 lost of 10 is 0.1, not 1 - 9/10 (0.09999999999999998); likewise for every count.
+	for sent := 1; sent <= 100; sent++ {
+		for received := 0; received <= sent; received++ {
+			h := result.Host{PacketsSent: sent}
+			for range received {
+				h.Add(ms(1))
+			}
+			want, _ := new(big.Rat).SetFrac64(int64(sent-received), int64(sent)).Float64()
+			require.Equal(t, want, h.PacketLoss(), "%d received of %d", received, sent)
+		}
+	}
+	h := result.Host{PacketsSent: 10}
+	for range 9 {
+		h.Add(ms(1))
+	}
+	assert.Contains(t, string(h.AppendJSON(nil)), `"packet_loss":0.1,`)
+}
+
+func TestSendErrorsInJSONOnlyWhenThere(t *testing.T) {
+	h := result.Host{PacketsSent: 3}
+	assert.NotContains(t, string(h.AppendJSON(nil)), "send_errors", "JSON without send errors is unchanged")
+	h.SendErrors = 2
+	assert.Contains(t, string(h.AppendJSON(nil)), `"errors":0,"send_errors":2}`)
 }

@@ -117,46 +117,91 @@ func (r *Reply) Message() string {
 	return icmperrors.Message(r.IsV6(), typ, code)
 }
 
-// Unreachable gives traceroute(8)'s annotation for a Destination Unreachable reply: "!N",
-// "!H", "!P", "!F", "!X", "!A" ..., or "" for other replies.
+// Mark gives traceroute(8)'s annotation of an answer to a probe, as traceroute 2.1 prints it
+// after the probe's time: "" for an echo reply, a Time Exceeded in transit or a Port
+// Unreachable (the destination reached); for a Destination Unreachable "!N" (no route to the
+// network), "!H" (host), "!P" (protocol), "!S" (source route failed), "!X" (administratively
+// prohibited), "!V" (host precedence violation), "!C" (precedence cutoff) or "!<code>" for a
+// code it has no letter for; "!F-<mtu>" for Fragmentation Needed and Packet Too Big; and
+// "!<type-code>" for any other message.
+func (r *Reply) Mark() string {
+	typ, code := r.TypeCode()
+	if r.IsV6() {
+		switch r.Type {
+		case ipv6.ICMPTypeEchoReply:
+			return ""
+		case ipv6.ICMPTypeTimeExceeded:
+			if code == 0 {
+				return ""
+			}
+		case ipv6.ICMPTypePacketTooBig:
+			return "!F-" + strconv.Itoa(r.MTU)
+		case ipv6.ICMPTypeDestinationUnreachable:
+			return unreachableMark(code, marksV6[:])
+		}
+		return "!<" + strconv.Itoa(typ) + "-" + strconv.Itoa(code) + ">"
+	}
+	switch r.Type {
+	case ipv4.ICMPTypeEchoReply:
+		return ""
+	case ipv4.ICMPTypeTimeExceeded:
+		if code == 0 {
+			return ""
+		}
+	case ipv4.ICMPTypeDestinationUnreachable:
+		if code == 4 { // fragmentation needed
+			return "!F-" + strconv.Itoa(r.MTU)
+		}
+		return unreachableMark(code, marksV4[:])
+	}
+	return "!<" + strconv.Itoa(typ) + "-" + strconv.Itoa(code) + ">"
+}
+
+// markNone stands, in marksV4 and marksV6, for a code that traceroute(8) has no letter for.
+const markNone = "?"
+
+// marksV4 and marksV6 are traceroute(8)'s letters for the codes of Destination Unreachable
+// (RFC 792, RFC 1812 and RFC 4443 name the codes). A port unreachable has none: the
+// destination answered.
+var (
+	marksV4 = [...]string{
+		0:  "!N",     // network unreachable
+		1:  "!H",     // host unreachable
+		2:  "!P",     // protocol unreachable
+		3:  "",       // port unreachable
+		4:  markNone, // fragmentation needed: see Mark
+		5:  "!S",     // source route failed
+		6:  "!N",     // destination network unknown
+		7:  "!H",     // destination host unknown
+		8:  "!N",     // source host isolated
+		9:  "!X",     // network administratively prohibited
+		10: "!X",     // host administratively prohibited
+		11: "!N",     // network unreachable for the type of service
+		12: "!H",     // host unreachable for the type of service
+		13: "!X",     // communication administratively prohibited
+		14: "!V",     // host precedence violation
+		15: "!C",     // precedence cutoff in effect
+	}
+	marksV6 = [...]string{
+		0: "!N", // no route to destination
+		1: "!X", // administratively prohibited
+		2: "!H", // beyond the scope of the source address
+		3: "!H", // address unreachable
+		4: "",   // port unreachable
+	}
+)
+
+func unreachableMark(code int, marks []string) string {
+	if code >= 0 && code < len(marks) && marks[code] != markNone {
+		return marks[code]
+	}
+	return "!<" + strconv.Itoa(code) + ">"
+}
+
+// Unreachable gives Mark for a Destination Unreachable reply, and "" for other replies.
 func (r *Reply) Unreachable() string {
 	if r.Kind() != KindDestinationUnreachable {
 		return ""
 	}
-	if r.IsV6() {
-		switch r.Code {
-		case 0:
-			return "!N"
-		case 1:
-			return "!X"
-		case 2:
-			return "!S"
-		case 3:
-			return "!H"
-		case 4:
-			return "!P"
-		case 5, 6:
-			return "!X"
-		}
-		return "!<" + strconv.Itoa(r.Code) + ">"
-	}
-	switch r.Code {
-	case 0, 6, 11:
-		return "!N"
-	case 1, 7, 8, 12:
-		return "!H"
-	case 2:
-		return "!P"
-	case 4:
-		return "!F"
-	case 5:
-		return "!S"
-	case 9, 10, 13:
-		return "!X"
-	case 14:
-		return "!V"
-	case 15:
-		return "!C"
-	}
-	return "!<" + strconv.Itoa(r.Code) + ">"
+	return r.Mark()
 }

@@ -35,9 +35,11 @@ var (
 	binDir    string
 )
 
-// TestMain runs the tests, checks that they left no goroutine or file descriptor behind, and
-// removes the built program.
+// TestMain runs the tests, as root in a network namespace of their own with only loopback
+// (lab.Isolate), checks that they left no goroutine or file descriptor behind, and removes the
+// built program.
 func TestMain(m *testing.M) {
+	lab.Isolate()
 	code := leakcheck.Run(m, leakcheck.DefaultGrace, os.Stderr)
 	if binDir != "" {
 		os.RemoveAll(binDir)
@@ -155,6 +157,10 @@ func TestCLIBadInput(t *testing.T) {
 		{"traceroute", "-Q", "999", "127.0.0.1"},
 		{"traceroute", "no-such-host.invalid"},
 		{"tracert", "127.0.0.1"},
+		{"ping", "--json=1", "127.0.0.1"},
+		{"ping", "--help=x"},
+		{"multiping", "--json=yes", "127.0.0.1"},
+		{"traceroute", "--paris=1", "127.0.0.1"},
 	}
 	for _, args := range tests {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
@@ -571,5 +577,93 @@ func TestCLIBroadcast(t *testing.T) {
 	require.Equal(t, exitOK, r.code, r.stderr)
 	for _, resp := range b.Responders {
 		assert.Contains(t, r.stdout, "64 bytes from "+resp.V4.String()+": icmp_seq=1")
+	}
+}
+
+// TestCLIWriteError runs each subcommand with its standard output on /dev/full: the run
+// stops at the first write that fails and says so on stderr, exit 2, rather than losing its
+// results silently. (A standard output closed with >&- cannot be told apart: Go's runtime
+// gives a program started with a closed descriptor 0, 1 or 2 /dev/null in its place, so that
+// the program's own files never take that number, and what is written there is discarded as
+// with >/dev/null.)
+func TestCLIWriteError(t *testing.T) {
+	privileged(t)
+	for _, args := range [][]string{
+		{"ping", "-c1", "127.0.0.1"},
+		{"ping", "-c", "100", "-i", "0.2", "127.0.0.1"},
+		{"ping", "--json", "-c1", "127.0.0.1"},
+		{"ping", "-q", "-c1", "::1"},
+		{"multiping", "-c1", "127.0.0.1", "::1"},
+		{"multiping", "-q", "-c1", "127.0.0.1"},
+		{"multiping", "--json", "-c1", "127.0.0.1"},
+		{"multiping", "-l", "-p", "100", "127.0.0.1"},
+		{"traceroute", "127.0.0.1"},
+		{"traceroute", "--json", "-n", "127.0.0.1"},
+		{"ping", "-h"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+			require.NoError(t, err)
+			defer full.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, binary(t), args...)
+			var stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = full, &stderr
+			err = cmd.Run()
+			require.NoError(t, ctx.Err(), "the run ends at the first failed write")
+			var exit *exec.ExitError
+			require.True(t, errorsAs(err, &exit), "%v", err)
+			assert.Equal(t, exitError, exit.ExitCode())
+			assert.Equal(t, "icmpkit "+args[0]+": write error: no space left on device\n", stderr.String())
+		})
+	}
+}
+
+// TestCLIMultipingInterrupt stops a multiping with Ctrl-C after a few rounds: every host has
+// answered, so it exits 0, as fping does.
+func TestCLIMultipingInterrupt(t *testing.T) {
+	privileged(t)
+	for _, quiet := range []bool{false, true} {
+		t.Run(fmt.Sprintf("quiet %v", quiet), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			args := []string{"multiping", "-c", "100", "-i", "0.2", "127.0.0.1", "::1"}
+			if quiet {
+				args = append(args, "-q")
+			}
+			cmd := exec.CommandContext(ctx, binary(t), args...)
+			out, err := cmd.StdoutPipe()
+			require.NoError(t, err)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			require.NoError(t, cmd.Start())
+			r := bufio.NewReader(out)
+			if quiet {
+				time.Sleep(900 * time.Millisecond) // four rounds
+			} else {
+				for range 8 { // four rounds of two replies
+					l, err := r.ReadString('\n')
+					require.NoError(t, err)
+					require.Contains(t, l, "bytes")
+				}
+			}
+			require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+			rest, _ := io.ReadAll(r)
+			err = cmd.Wait()
+			var summaries []string
+			for _, l := range lines(string(rest)) {
+				if hostLine.MatchString(l) {
+					summaries = append(summaries, l)
+				}
+			}
+			require.Len(t, summaries, 2, "%s\nstderr: %s", rest, stderr.String())
+			for _, l := range summaries {
+				m := hostLine.FindStringSubmatch(l)
+				assert.NotEqual(t, "0", m[3], "answered: %s", l)
+				assert.Less(t, len(m[2]), 3, "stopped after a few rounds: %s", l)
+			}
+			require.NoError(t, err, "exit 0: every host answered\n%s\nstderr: %s", rest, stderr.String())
+		})
 	}
 }

@@ -11,35 +11,40 @@ import (
 	"unicode/utf8"
 
 	"github.com/icmpkit/icmpkit"
+	"github.com/icmpkit/icmpkit/cmd/icmpkit/internal/getopt"
 	"github.com/icmpkit/icmpkit/errors"
 )
 
 // command is a subcommand's options, listed in the help in the order they were defined.
 type command struct {
 	name, args, summary string
-	set                 optionSet
+	set                 getopt.Set
 	// operands are the arguments that are not options, in order, once parsed.
 	operands []string
 }
 
 func newCommand(name, args, summary string) *command {
-	c := &command{name: name, args: args, summary: summary}
-	c.set.opts = make([]*option, 0, 32)
-	return c
+	return &command{name: name, args: args, summary: summary}
 }
 
 // define adds an option. spec names it: "c" (short), "mode" (long), or "c|count" (both).
-func (c *command) define(spec, meta, usage string, v value, isBool bool) {
-	o := &option{meta: meta, usage: usage, v: v, isBool: isBool}
+func (c *command) define(spec, meta, usage string, v getopt.Value, isBool bool) *getopt.Option {
+	o := &getopt.Option{Meta: meta, Usage: usage, Value: v, Switch: isBool}
 	short, long, both := strings.Cut(spec, "|")
 	if !both && utf8.RuneCountInString(spec) > 1 {
 		short, long = "", spec
 	}
 	if short != "" {
-		o.short, _ = utf8.DecodeRuneInString(short)
+		o.Short, _ = utf8.DecodeRuneInString(short)
 	}
-	o.long = long
-	c.set.add(o)
+	o.Long = long
+	// What an option holds before it is given is shown as its default only when the option
+	// would take it.
+	if dv, ok := v.(interface{ validDefault() bool }); ok && !dv.validDefault() {
+		o.NoDefault = true
+	}
+	c.set.Add(o)
+	return o
 }
 
 func (c *command) intVar(p *int, name, meta string, def, lo, hi int, usage string) {
@@ -47,9 +52,15 @@ func (c *command) intVar(p *int, name, meta string, def, lo, hi int, usage strin
 	c.define(name, meta, usage, &intValue{p, lo, hi}, false)
 }
 
+// tosVar defines a traffic class option, 0 by default.
+func (c *command) tosVar(p *int, name, usage string) {
+	*p = 0
+	c.define(name, "N", usage, tosValue{p}, false)
+}
+
 func (c *command) boolVar(p *bool, name string, def bool, usage string) {
 	*p = def
-	c.define(name, "", usage, boolValue{p}, true)
+	c.define(name, "", usage, getopt.Bool{P: p}, true)
 }
 
 func (c *command) secondsVar(p *time.Duration, name string, def time.Duration, zeroOK bool, usage string) {
@@ -63,18 +74,18 @@ func (c *command) floatVar(p *float64, name, meta string, def float64, usage str
 }
 
 func (c *command) stringVar(p *string, name, meta string, usage string) {
-	c.define(name, meta, usage, stringValue{p}, false)
+	c.define(name, meta, usage, getopt.String{P: p}, false)
 }
 
-func (c *command) value(v value, name, meta, usage string) {
+func (c *command) value(v getopt.Value, name, meta, usage string) {
 	c.define(name, meta, usage, v, false)
 }
 
 // given reports whether the arguments set the option of that short or long name.
 func (c *command) given(name string) bool {
-	for _, o := range c.set.opts {
-		if o.long == name || o.short != 0 && string(o.short) == name {
-			return o.given
+	for _, o := range c.set.Options() {
+		if o.Long == name || o.Short != 0 && string(o.Short) == name {
+			return o.Given
 		}
 	}
 	return false
@@ -83,30 +94,33 @@ func (c *command) given(name string) bool {
 // usage writes the subcommand's help: every option with its default.
 func (c *command) usage(w io.Writer) {
 	fmt.Fprintf(w, "usage: icmpkit %s [options] %s\n\n%s\n\noptions (anywhere among the arguments; -- ends them):\n", c.name, c.args, c.summary)
-	for _, o := range c.set.opts {
-		if o.help {
+	for _, o := range c.set.Options() {
+		if o.Help {
 			continue
 		}
 		var left string
 		switch {
-		case o.short != 0 && o.long != "":
-			left = "-" + string(o.short) + ", --" + o.long
+		case o.Short != 0 && o.Long != "":
+			left = "-" + string(o.Short) + ", --" + o.Long
 		default:
-			left = o.name()
+			left = o.Name()
 		}
-		if o.meta != "" {
-			left += " " + o.meta
+		if o.Meta != "" {
+			left += " " + o.Meta
 		}
-		def := o.def
-		switch def {
-		case "":
+		def := o.Default
+		switch {
+		case o.NoDefault:
+			fmt.Fprintf(w, "  %-24s %s\n", left, o.Usage)
+			continue
+		case def == "":
 			def = "none"
-		case "false":
+		case o.Switch && def == "false":
 			def = "off"
-		case "true":
+		case o.Switch && def == "true":
 			def = "on"
 		}
-		fmt.Fprintf(w, "  %-24s %s (default %s)\n", left, o.usage, def)
+		fmt.Fprintf(w, "  %-24s %s (default %s)\n", left, o.Usage, def)
 	}
 	fmt.Fprintf(w, "  %-24s %s\n", "-h, --help", "print this help")
 }
@@ -114,11 +128,11 @@ func (c *command) usage(w io.Writer) {
 // parse parses args. done reports that the program should end with code: after -h, or on a
 // bad option (a one-line message on stderr).
 func (c *command) parse(args []string, e *env) (code int, done bool) {
-	c.set.add(&option{short: 'h', long: "help", help: true})
+	c.set.Add(&getopt.Option{Short: 'h', Long: "help", Help: true})
 	var err error
-	c.operands, err = c.set.parse(args)
+	c.operands, err = c.set.Parse(args)
 	switch {
-	case err == errHelp:
+	case err == getopt.ErrHelp:
 		c.usage(e.stdout)
 		return exitOK, true
 	case err != nil:
@@ -146,6 +160,8 @@ func (v *intValue) String() string {
 	return strconv.Itoa(*v.p)
 }
 
+func (v *intValue) validDefault() bool { return v.p != nil && *v.p >= v.lo && *v.p <= v.hi }
+
 func (v *intValue) Set(s string) error {
 	n, err := strconv.Atoi(s)
 	if err != nil {
@@ -158,6 +174,28 @@ func (v *intValue) Set(s string) error {
 		return fmt.Errorf("must be in %d..%d", v.lo, v.hi)
 	}
 	*v.p = n
+	return nil
+}
+
+// tosValue is a traffic class (the DS field and ECN bits, the old TOS byte), 0..255, in
+// decimal or in hexadecimal after 0x, as iputils ping's -Q takes it.
+type tosValue struct{ p *int }
+
+func (v tosValue) String() string { return strconv.Itoa(*v.p) }
+
+func (v tosValue) Set(s string) error {
+	digits, base := s, 10
+	if len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
+		digits, base = s[2:], 16
+	}
+	n, err := strconv.ParseInt(digits, base, 64)
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange):
+		return errors.New("not a number: give it in decimal, or in hex after 0x")
+	case err != nil || n < 0 || n > 255:
+		return errors.New("must be in 0..255")
+	}
+	*v.p = int(n)
 	return nil
 }
 
@@ -177,6 +215,8 @@ func (v *secondsValue) String() string {
 	}
 	return strconv.FormatFloat(v.p.Seconds(), 'f', -1, 64)
 }
+
+func (v *secondsValue) validDefault() bool { return v.p != nil && (*v.p > 0 || v.zeroOK) }
 
 func (v *secondsValue) Set(s string) error {
 	d, err := parseDuration(s, time.Second, "seconds")

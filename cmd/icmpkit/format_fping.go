@@ -221,6 +221,7 @@ type fpingStats struct {
 	targets, alive, unreachable int
 	timeouts, sent, received    int
 	otherICMP                   int
+	unknown                     int // lines of files that named no address
 	minRTT, maxRTT, sumRTT      time.Duration
 	replies                     int
 	start                       time.Time
@@ -266,7 +267,7 @@ func (s *fpingStats) write(w io.Writer, end time.Time) {
 	line(s.targets, "targets")
 	line(s.alive, "alive")
 	line(s.unreachable, "unreachable")
-	line(0, "unknown addresses")
+	line(s.unknown, "unknown addresses")
 	bw.WriteString("\n")
 	line(s.timeouts, "timeouts (waiting for response)")
 	line(s.sent, "ICMP Echos sent")

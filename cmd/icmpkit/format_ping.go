@@ -131,7 +131,7 @@ type pingLines struct {
 	// a broadcast (-b) or multicast address, where several answers are the rule.
 	markDups bool
 	// names, when set, names the hosts that answer ("NAME (ADDRESS)"); else addresses alone.
-	names *nameCache
+	names *names
 	buf   []byte
 }
 

@@ -213,7 +213,8 @@ func TestPingReplyLines(t *testing.T) {
 
 	// Names: "NAME (ADDRESS)", an address without a name alone, each looked up once.
 	look := &fakeLookups{names: map[netip.Addr]string{src4: "r1.lab", src6: "2001:db8::2"}}
-	l.names = newNameCache(context.Background(), look)
+	l.names = newNames(context.Background(), look.name, 0)
+	defer l.names.close()
 	assert.Equal(t, "64 bytes from r1.lab (198.18.0.2): icmp_seq=1 ttl=64 time=0.045 ms\n", line(probe.Outcome{Seq: 0, RTT: 45 * time.Microsecond, Reply: echo4}))
 	assert.Equal(t, "From r1.lab (198.18.0.2) icmp_seq=1 Time to live exceeded\n", line(probe.Outcome{Seq: 0, Reply: te}))
 	assert.Equal(t, "64 bytes from 2001:db8::2: icmp_seq=3 time=150 ms\n", line(probe.Outcome{Seq: 2, RTT: 150 * time.Millisecond, Reply: noTTL}), "a name that is the address")
@@ -229,7 +230,7 @@ func TestPingReplyLines(t *testing.T) {
 	// Once the run has ended, lookups give up: the address alone.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	l.names = newNameCache(ctx, look)
+	l.names = newNames(ctx, look.name, 0)
 	assert.Equal(t, "64 bytes from 198.18.0.2: icmp_seq=1 ttl=64 time=0.045 ms\n", line(probe.Outcome{Seq: 0, RTT: 45 * time.Microsecond, Reply: echo4}))
 	assert.Equal(t, 1, look.asked[src4])
 }

@@ -4,12 +4,10 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/icmpkit/icmpkit/probe"
-	"github.com/icmpkit/icmpkit/transport"
 	"golang.org/x/net/icmp"
 )
 
@@ -53,7 +51,7 @@ func traceSlots(outs []probe.TraceOutcome, count int, ext bool) []traceSlot {
 		if o.TimedOut {
 			continue
 		}
-		s := traceSlot{answered: true, from: o.Reply.Source, rtt: o.RTT, mark: traceMark(&o.Reply)}
+		s := traceSlot{answered: true, from: o.Reply.Source, rtt: o.RTT, mark: o.Reply.Mark()}
 		if ext {
 			s.ext = mplsExtension(o.Reply.MPLS)
 		}
@@ -106,53 +104,6 @@ func writeTraceLine(w io.Writer, l *traceLine, named func(netip.Addr) string) {
 		fmt.Fprintf(w, "  pmtu %d", l.pmtu)
 	}
 	io.WriteString(w, "\n")
-}
-
-// traceMark gives traceroute(8)'s annotation of an answer: none for an echo reply, a Time
-// Exceeded in transit or a Port Unreachable (the destination reached); !N, !H, !P, !S, !X,
-// !V, !C or !<code> for a Destination Unreachable; !F-<mtu> for Fragmentation Needed or Packet
-// Too Big; !<type-code> for any other message.
-func traceMark(r *transport.Reply) string {
-	typ, code := r.TypeCode()
-	switch k := r.Kind(); {
-	case k == transport.KindEchoReply, k == transport.KindTimeExceeded && code == 0:
-		return ""
-	case k == transport.KindPacketTooBig, k == transport.KindDestinationUnreachable && !r.IsV6() && code == 4:
-		return "!F-" + strconv.Itoa(r.MTU)
-	case k == transport.KindDestinationUnreachable && r.IsV6():
-		switch code {
-		case 0: // no route
-			return "!N"
-		case 1: // administratively prohibited
-			return "!X"
-		case 2, 3: // beyond the scope of the source address, address unreachable
-			return "!H"
-		case 4: // port unreachable
-			return ""
-		}
-		return "!<" + strconv.Itoa(code) + ">"
-	case k == transport.KindDestinationUnreachable:
-		switch code {
-		case 0, 6, 8, 11: // network unreachable, unknown, source host isolated, for the TOS
-			return "!N"
-		case 1, 7, 12: // host unreachable, unknown, for the TOS
-			return "!H"
-		case 2:
-			return "!P"
-		case 3: // port unreachable
-			return ""
-		case 5: // source route failed
-			return "!S"
-		case 9, 10, 13: // administratively prohibited
-			return "!X"
-		case 14: // host precedence violation
-			return "!V"
-		case 15: // precedence cutoff
-			return "!C"
-		}
-		return "!<" + strconv.Itoa(code) + ">"
-	}
-	return fmt.Sprintf("!<%d-%d>", typ, code)
 }
 
 // mplsExtension gives an RFC 4950 label stack as traceroute -e shows it:

@@ -145,6 +145,9 @@ func TestGoldenFping(t *testing.T) {
 			ours: append([]string{"-a", "-c", "1", "-W", "0.5"}, many...), set: true},
 		{name: "-u", ref: append([]string{"-u", "-t", "500", "-r", "0"}, many...),
 			ours: append([]string{"-u", "-c", "1", "-W", "0.5"}, many...)},
+		// inet_aton(3)'s forms, which fping takes through getaddrinfo(3) and shows as given.
+		{name: "inet_aton forms", ref: append([]string{"-q", "-c", "1", "-t", "500"}, atonForms(c.Target.V4)...),
+			ours: append([]string{"-q", "-c", "1", "-W", "0.5"}, atonForms(c.Target.V4)...), summaries: true, stderr: true},
 		{name: "-a -e", ref: []string{"-a", "-e", "-t", "500", "-r", "0", t4, t6},
 			ours: []string{"-ae", "-c1", "-W0.5", t4, t6}, set: true},
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/netip"
 	"regexp"
 	"testing"
@@ -115,6 +116,15 @@ func TestGoldenPing(t *testing.T) {
 			return g
 		}()},
 		{"-i 0", pingGolden(ns, "-c", "3", "-i", "0", t4)},
+		// inet_aton(3)'s forms of an IPv4 address, which iputils takes through getaddrinfo(3),
+		// and -Q in hex.
+		{"two parts", pingGolden(ns, "-c", "1", atonForms(c.Target.V4)[0])},
+		{"three parts", pingGolden(ns, "-c", "1", atonForms(c.Target.V4)[1])},
+		{"one number", pingGolden(ns, "-c", "1", atonForms(c.Target.V4)[2])},
+		{"octal", pingGolden(ns, "-c", "1", atonForms(c.Target.V4)[3])},
+		{"hex parts", pingGolden(ns, "-c", "1", atonForms(c.Target.V4)[4])},
+		{"-Q hex", pingGolden(ns, "-c", "1", "-Q", "0x10", t4)},
+		{"-Q decimal with a leading 0", pingGolden(ns, "-c", "1", "-Q", "010", t4)},
 		{"-I interface", pingGolden(ns, "-I", "eth0", "-c", "1", t4)},
 		{"-I interface IPv6", pingGolden(ns, "-I", "eth0", "-c", "1", t6)},
 		{"-I address", pingGolden(ns, "-I", c.Client.V4.String(), "-c", "1", t4)},
@@ -154,4 +164,17 @@ func TestGoldenPing(t *testing.T) {
 		g.mask = []masking{{regexp.MustCompile(`from 198\.18\.0\.\d+: icmp_seq=3 `), "from <first responder>: icmp_seq=3 "}}
 		compareGolden(t, g)
 	})
+}
+
+// atonForms spells an IPv4 address a.b.c.d as inet_aton(3) also reads it: "a.(b<<16|c<<8|d)",
+// "a.b.(c<<8|d)", one number, octal parts, and hexadecimal parts.
+func atonForms(a netip.Addr) []string {
+	b := a.As4()
+	return []string{
+		fmt.Sprintf("%d.%d", b[0], uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3])),
+		fmt.Sprintf("%d.%d.%d", b[0], b[1], uint32(b[2])<<8|uint32(b[3])),
+		fmt.Sprintf("%d", uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3])),
+		fmt.Sprintf("0%o.0%o.0%o.0%o", b[0], b[1], b[2], b[3]),
+		fmt.Sprintf("0x%x.0x%X.%d.%d", b[0], b[1], b[2], b[3]),
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -159,4 +160,69 @@ func duplicateRules(c *lab.Chain) []string {
 			strings.Join([]string{"add rule", f.family, "ikdup out", f.match, "dup to", f.gw, "device eth0"}, " "))
 	}
 	return rules
+}
+
+// TestGoldenTracerouteMarks has the refusing router answer each of its unreachable addresses
+// with another code of Destination Unreachable (an nftables reject rule an address), and
+// compares the marks both tools print after the router's time: every code traceroute(8)
+// has a letter for, a port unreachable (no mark: the trace ends there), and IPv6 codes it has
+// none for. (Linux hands no ICMPv4 Destination Unreachable of a code above 15 to an error
+// queue, where traceroute(8) reads, so it shows such an answer as "*"; icmpkit's raw socket
+// sees it and prints "!<code>", as traceroute(8)'s table says, which transport's test of
+// Mark covers. Code 4, fragmentation needed, is the path MTU's, tested with --pmtu.)
+func TestGoldenTracerouteMarks(t *testing.T) {
+	privileged(t)
+	requireTool(t, "traceroute")
+	codes4 := []int{0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
+	codes6 := []int{0, 1, 2, 3, 4, 5, 6, 7}
+	c := lab.NewChain(t, lab.ChainConfig{Routers: 2, Unreachable: len(codes4), UnreachableAt: 2})
+	traceHosts(t, c)
+	rules := []string{
+		"add table ip ikmarks",
+		"add chain ip ikmarks pre { type filter hook prerouting priority -10 ; }",
+		"add table ip6 ikmarks",
+		"add chain ip6 ikmarks pre { type filter hook prerouting priority -10 ; }",
+	}
+	for i, code := range codes4 {
+		rules = append(rules, fmt.Sprintf("add rule ip ikmarks pre ip daddr %s reject with icmp type %d", c.UnreachableV4[i], code))
+	}
+	for i, code := range codes6 {
+		rules = append(rules, fmt.Sprintf("add rule ip6 ikmarks pre ip6 daddr %s reject with icmpv6 type %d", c.UnreachableV6[i], code))
+	}
+	ns := c.UnreachableFrom().NS
+	for _, rule := range rules {
+		out, err := c.Exec(ns, "nft", rule)
+		require.NoError(t, err, "nft %s: %s", rule, out)
+	}
+	var cases []traceCase
+	for i, code := range codes4 {
+		cases = append(cases, traceCase{name: fmt.Sprintf("IPv4 code %d", code), args: []string{"-n", "-q", "1", "-w", "0.5", c.UnreachableV4[i].String()}})
+	}
+	for i, code := range codes6 {
+		cases = append(cases, traceCase{name: fmt.Sprintf("IPv6 code %d", code), args: []string{"-n", "-q", "1", "-w", "0.5", c.UnreachableV6[i].String()}})
+	}
+	router := regexp.MustCompile(`^ 2  \S+  \d+\.\d{3} ms ?(.*)$`)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			compareGolden(t, tc.golden(c.Client.NS))
+			// --json gives the router's hop the mark the text shows.
+			text := inNS(t, c.Client.NS, append([]string{"traceroute"}, tc.args...)...)
+			l := lines(text.stdout)
+			require.Len(t, l, 3, text.stdout)
+			m := router.FindStringSubmatch(l[2])
+			require.NotNil(t, m, l[2])
+			r := inNS(t, c.Client.NS, append([]string{"traceroute", "--json"}, tc.args...)...)
+			var tr struct {
+				Hops []struct {
+					Distance    int    `json:"distance"`
+					Unreachable string `json:"unreachable"`
+				} `json:"hops"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(r.stdout), &tr), r.stdout)
+			require.NotEmpty(t, tr.Hops, r.stdout)
+			last := tr.Hops[len(tr.Hops)-1]
+			assert.Equal(t, 2, last.Distance, r.stdout)
+			assert.Equal(t, m[1], last.Unreachable, "the mark in JSON and in the text")
+		})
+	}
 }

@@ -20,6 +20,8 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/icmpkit/icmpkit"
 	"github.com/icmpkit/icmpkit/errors"
@@ -75,21 +77,81 @@ func run(ctx context.Context, args []string, e *env) int {
 		fmt.Fprint(e.stderr, usage)
 		return exitError
 	}
+	// Every write to standard output goes through out, which remembers the first that
+	// failed and ends the run then: what it would print is lost, so the run fails.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := &checkedWriter{w: e.stdout, failed: cancel}
+	sub := *e
+	sub.stdout = out
+	var code int
+	name := "icmpkit " + args[0]
 	switch args[0] {
 	case "ping":
-		return runPing(ctx, args[1:], e)
+		code = runPing(ctx, args[1:], &sub)
 	case "multiping":
-		return runMultiping(ctx, args[1:], e)
+		code = runMultiping(ctx, args[1:], &sub)
 	case "traceroute":
-		return runTraceroute(ctx, args[1:], e)
+		code = runTraceroute(ctx, args[1:], &sub)
 	case "mtr":
-		return runMtr(ctx, args[1:], e)
+		code = runMtr(ctx, args[1:], &sub)
 	case "-h", "-help", "--help", "help":
-		fmt.Fprint(e.stdout, usage)
-		return exitOK
+		io.WriteString(out, usage)
+		code, name = exitOK, "icmpkit"
+	default:
+		fmt.Fprintf(e.stderr, "icmpkit: unknown subcommand %q (ping, multiping, traceroute or mtr; icmpkit -h for help)\n", args[0])
+		return exitError
 	}
-	fmt.Fprintf(e.stderr, "icmpkit: unknown subcommand %q (ping, multiping, traceroute or mtr; icmpkit -h for help)\n", args[0])
-	return exitError
+	if err := out.error(); err != nil {
+		fmt.Fprintf(e.stderr, "%s: write error: %s\n", name, writeErrorText(err))
+		return exitError
+	}
+	return code
+}
+
+// checkedWriter passes writes on to w until one fails; it then remembers that error, calls
+// failed once, and fails every later write with it. It is safe for concurrent use.
+type checkedWriter struct {
+	w      io.Writer
+	failed func()
+	mu     sync.Mutex
+	err    error
+}
+
+func (c *checkedWriter) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(b)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		c.err = err
+		if c.failed != nil {
+			c.failed()
+		}
+	}
+	return n, err
+}
+
+// error gives the first write error, or nil.
+func (c *checkedWriter) error() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// writeErrorText gives what went wrong in a write as the system says it ("no space left on
+// device"), without the file's name.
+func writeErrorText(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return err.Error()
 }
 
 // look gives what answers questions about names and interfaces.

@@ -144,7 +144,7 @@ func runMtrReport(ctx context.Context, e *env, f *mtrFlags, targets []*mtrTarget
 	done := make([]chan struct{}, len(targets))
 	var nm *names
 	if !f.numeric || f.both {
-		nm = newNames(ctx, e.look().name)
+		nm = newNames(ctx, e.look().name, lookupTimeout)
 		defer nm.close()
 	}
 	var wg sync.WaitGroup

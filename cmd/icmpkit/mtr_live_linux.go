@@ -49,7 +49,7 @@ func runMtrLive(ctx context.Context, e *env, f *mtrFlags, targets []*mtrTarget, 
 	v := &mtrView{f: f, targets: targets, local: local, numeric: f.numeric && !f.both,
 		paths: make([]*result.Path, len(targets)), errs: make([]error, len(targets))}
 	if !f.numeric || f.both {
-		v.names = newNames(ctx, e.look().name)
+		v.names = newNames(ctx, e.look().name, lookupTimeout)
 		defer v.names.close()
 	}
 	g := newMtrGate(ctx)

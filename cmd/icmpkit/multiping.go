@@ -3,8 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"io"
 	"math"
 	"net/netip"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/icmpkit/icmpkit"
@@ -34,7 +37,12 @@ type millisValue struct {
 	seen *bool
 }
 
-func (v millisValue) String() string { return "" }
+func (v millisValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strconv.FormatFloat(float64(*v.p)/float64(time.Millisecond), 'f', -1, 64)
+}
 
 func (v millisValue) Set(s string) error {
 	d, err := parseDuration(s, time.Millisecond, "milliseconds")
@@ -50,6 +58,7 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	var fp fpingFlags
 	var rate float64
 	var showProgress bool
+	var ord orderFlags
 	tg := newTargets(e.stdin)
 	defer tg.close()
 	c := newCommand("multiping", "HOST...", "Ping many hosts at once, as fping -c does: a line a reply (or timeout) as it comes, then\n"+
@@ -59,6 +68,7 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	c.floatVar(&rate, "rate", "PPS", 0, "requests per second over all hosts (0: as fast as the host allows)")
 	c.value(prefixFlag{tg}, "g", "CIDR", "every address of the prefix (IPv4 shorter than /31: but network and broadcast); repeatable")
 	c.value(fileFlag{tg}, "f", "FILE", "targets from FILE, one a line (- for stdin); repeatable")
+	ord.define(c)
 	c.boolVar(&showProgress, "progress", e.stderrTerminal, "progress bar on stderr (on when stderr is a terminal)")
 	c.boolVar(&f.asJSON, "json", false, "print JSON Lines: one Host object a line")
 	c.boolVar(&fp.quiet, "q", false, "print only the summaries, one a host (fping -q)")
@@ -79,6 +89,9 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		return c.usageError(e, "no targets: give HOSTs, -g CIDR or -f FILE")
 	}
 	if err := f.check(); err != nil {
+		return c.usageError(e, err.Error())
+	}
+	if err := ord.check(c, f.asJSON); err != nil {
 		return c.usageError(e, err.Error())
 	}
 	switch {
@@ -117,10 +130,21 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		Count: f.count, Interval: interval(f.interval), Timeout: f.timeout,
 		TTL: f.ttl, TrafficClass: f.tclass, Family: f.edge.family, Source: f.edge.source,
 		Rate: rate, DropRTTs: !f.asJSON && !(fp.alive && fp.elapsed),
+		// In a random order there is no input order to keep: JSON and CSV come as hosts finish.
+		Unordered: ord.random() && (f.asJSON || ord.csv),
 	}
 	opts.Payload, opts.PayloadSize = payload(f.size)
 	if err := opts.Validate(netip.Addr{}); err != nil {
 		return e.fail("multiping", err)
+	}
+	// A bad line of a file is reported, as FILE:LINE:, and skipped.
+	tg.check = lineCheck(ctx, e.look(), &opts)
+	tg.warn = func(msg string) { io.WriteString(e.stderr, msg) }
+	if err := ord.apply(tg); err != nil {
+		return e.fail("multiping", err)
+	}
+	if ord.dryRun {
+		return dryRun(tg, e)
 	}
 	// An empty list is bad input, told before a socket is opened: the first target is pulled
 	// now, and the rest as the run goes.
@@ -131,12 +155,17 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		if tg.err != nil {
 			return e.fail("multiping", tg.err)
 		}
+		if code, empty := tg.emptyShard(); empty {
+			return code
+		}
 		return e.fail("multiping", icmperrors.Invalid("targets", "the list of targets is empty"))
 	}
 	var pulled int64
+	exhausted := false // every target was pulled
 	all := func(yield func(string) bool) {
+		defer func() { exhausted = !ok }()
 		for a := first; ok; a, ok = next() {
-			if !f.asJSON {
+			if !f.asJSON && !ord.csv {
 				out.pull(ctx, pulled, a, tg.label)
 			}
 			pulled++
@@ -162,6 +191,7 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 	stderr := bufio.NewWriterSize(e.stderr, 4<<10)
 	defer stderr.Flush()
 	out.stdout, out.stderr = stdout, stderr
+	tg.warn = func(msg string) { out.write(true, []byte(msg)) }
 	// Output is flushed when the run is about to wait, and when a buffer fills: a run that is
 	// busy writes in large blocks, and a line never waits behind an idle run.
 	flush := func() {
@@ -172,8 +202,11 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		}
 	}
 	opts.OnIdle = flush
-	if !f.asJSON {
+	if !f.asJSON && !ord.csv {
 		out.start(&opts)
+	}
+	if ord.csv {
+		stdout.WriteString(csvHeader)
 	}
 	hosts, alive := 0, 0
 	var failure error
@@ -186,10 +219,14 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 			}
 			break
 		}
-		if f.asJSON {
+		switch {
+		case f.asJSON:
 			jsonBuf = append(h.AppendJSON(jsonBuf[:0]), '\n')
 			stdout.Write(jsonBuf)
-		} else {
+		case ord.csv:
+			jsonBuf = appendCSV(jsonBuf[:0], h)
+			stdout.Write(jsonBuf)
+		default:
 			out.host(hosts, h)
 		}
 		stats.add(h)
@@ -199,12 +236,13 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		}
 	}
 	end := time.Now()
-	if !f.asJSON {
+	if !f.asJSON && !ord.csv {
 		out.finish()
 	}
 	flush()
 	bar.clear()
-	if fp.stats && !f.asJSON {
+	if fp.stats && !f.asJSON && !ord.csv {
+		stats.unknown = tg.bad
 		stats.write(e.stderr, end)
 	}
 	switch {
@@ -212,8 +250,10 @@ func runMultiping(ctx context.Context, args []string, e *env) int {
 		return e.fail("multiping", failure)
 	case tg.err != nil:
 		return e.fail("multiping", tg.err)
-	case ctx.Err() != nil && !fp.loop:
-		return exitFail // interrupted: not every target was found alive
+	case tg.bad > 0:
+		return exitFail // a line of a file was bad
+	case ctx.Err() != nil && !exhausted:
+		return exitFail // interrupted before every target was probed
 	case alive < hosts:
 		return exitFail
 	}
@@ -328,6 +368,13 @@ func (o *fpingOut) outcome(oc probe.Outcome) {
 	}
 	b := o.buf[:0]
 	switch {
+	case oc.SendError != nil:
+		// A request the system refused: said once per host, as fping says it.
+		if oc.Host.SendErrors == 1 {
+			b = append(b, "ping: sendto: "...)
+			b = append(b, sendErrorText(oc.SendError)...)
+			o.write(true, append(b, '\n'))
+		}
 	case oc.TimedOut:
 		if o.replies {
 			b = appendTimeout(b, o.nameOf(oc.Index, oc.Destination), &oc)
@@ -356,6 +403,15 @@ func (o *fpingOut) outcome(oc probe.Outcome) {
 		o.write(false, b)
 	}
 	o.buf = b
+}
+
+// sendErrorText gives the system's words for a failed send (strerror's), else the error's.
+func sendErrorText(err error) string {
+	var errno syscall.Errno
+	if icmperrors.As(err, &errno) {
+		return errno.Error()
+	}
+	return err.Error()
 }
 
 // host prints what is printed of a completed host, the i-th, and forgets it.

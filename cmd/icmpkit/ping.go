@@ -36,7 +36,7 @@ func (p *pingFlags) define(c *command, count int, multi bool) {
 	c.secondsVar(&p.timeout, "W", probe.DefaultTimeout, false, "time to wait for each reply")
 	c.intVar(&p.size, "s", "BYTES", probe.DefaultPayloadSize, 0, transport.MaxPayloadV6, "payload size")
 	c.intVar(&p.ttl, "t", "N", transport.DefaultTTL, 1, 255, "TTL / hop limit")
-	c.intVar(&p.tclass, "Q", "N", 0, 0, 255, "traffic class (DS field / TOS byte)")
+	c.tosVar(&p.tclass, "Q", "traffic class (DS field / TOS byte), decimal or 0x hex")
 	p.net.defineSource(c)
 	p.net.defineFamily(c)
 	c.boolVar(&p.broadcast, "b", false, "allow broadcast destinations")
@@ -133,18 +133,20 @@ func runPing(ctx context.Context, args []string, e *env) int {
 	opts.Transport = t
 
 	// iputils looks names up only for a target given by name, and not with -n.
-	_, literal := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	_, literal := icmpkit.ParseAddr(host)
 	numeric := literal == nil || strings.ContainsRune(host, ':')
-	var names *nameCache
+	// iputils waits for a lookup as long as the resolver takes.
+	var nm *names
 	if !numeric && !o.numeric && !f.asJSON {
-		names = newNameCache(ctx, look)
+		nm = newNames(ctx, look.name, 0)
+		defer nm.close()
 	}
 
 	out := bufio.NewWriter(e.stdout)
 	defer out.Flush()
 	tally := pingTally{backToBack: f.interval == 0, lastSeq: -1}
 	lines := pingOutput{out: out, lines: pingLines{
-		size: f.size, timestamps: o.timestamps, names: names,
+		size: f.size, timestamps: o.timestamps, names: nm,
 		markDups: !f.broadcast && !dst.IsMulticast(),
 	}}
 	var summaryName string
@@ -156,8 +158,8 @@ func runPing(ctx context.Context, args []string, e *env) int {
 				h.name = cn
 			}
 		}
-		if dst.Is6() && names != nil {
-			h.shown = string(names.appendHost(nil, dst))
+		if dst.Is6() && nm != nil {
+			h.shown = string(nm.appendHost(nil, dst))
 		}
 		switch {
 		case f.edge.source.IsValid():
@@ -182,8 +184,8 @@ func runPing(ctx context.Context, args []string, e *env) int {
 	if o.deadline > 0 {
 		runCtx, stop = context.WithTimeout(ctx, o.deadline)
 		defer stop()
-		if names != nil {
-			names.ctx = runCtx // lookups give up at the deadline, as iputils' do
+		if nm != nil {
+			context.AfterFunc(runCtx, nm.cancel) // lookups give up at the deadline, as iputils' do
 		}
 	}
 	answered := 0 // echo replies and errors, for -c N under -w

@@ -434,7 +434,8 @@ func TestPingLinesDoNotAllocate(t *testing.T) {
 		Reply: transport.Reply{Source: addr("198.18.0.2"), Type: ipv4.ICMPTypeEchoReply, Bytes: 64, TTL: 61, ReceivedAt: time.Unix(1733150000, 0)}}
 	te := probe.Outcome{Seq: 4, Reply: transport.Reply{Source: addr("198.18.0.3"), Type: ipv4.ICMPTypeTimeExceeded, ReceivedAt: time.Unix(1733150000, 0)}}
 	look := labNames()
-	names := newNameCache(context.Background(), look)
+	names := newNames(context.Background(), look.name, 0)
+	defer names.close()
 	allocs := testing.AllocsPerRun(1000, func() {
 		tally.sending(5, time.Unix(1733150000, 0))
 		tally.outcome(&echo)

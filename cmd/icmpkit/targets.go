@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+
+	"github.com/icmpkit/icmpkit"
 )
 
 // targets are multiping's targets in input order: -g prefixes and -f files in the order the
@@ -29,8 +32,27 @@ type targets struct {
 	// stdinUsed is set once "-f -" was given.
 	stdinUsed bool
 	// label is how the target just pulled is to be shown when not by what was pulled: the
-	// name an argument was given as, resolved before the run. Valid until the next pull.
+	// name an argument or a line of a file was given as, resolved. Valid until the next pull.
 	label string
+	// specs says what each source is, in the same order, for the random order (see shard.go).
+	specs []spec
+	// check, when set, turns the text of a file's line into the target to probe and its
+	// label, or says why the line is bad. A bad line is reported through warn and skipped.
+	check func(text string) (target, label string, err error)
+	warn  func(msg string)
+	// bad counts the lines skipped as bad.
+	bad int
+	// whole is the number of targets of every shard, once in a random order.
+	whole uint64
+}
+
+// spec is one source of targets: a prefix, a file, or the arguments.
+type spec struct {
+	prefix netip.Prefix
+	file   string    // as given: "-" for standard input
+	r      io.Reader // the file's
+	args   []string
+	labels []string
 }
 
 func newTargets(stdin io.Reader) *targets { return &targets{stdin: stdin, counting: true} }
@@ -51,6 +73,7 @@ func (f prefixFlag) Set(s string) error {
 	n, ok := prefixSize(p)
 	f.t.count(n, ok)
 	f.t.sources = append(f.t.sources, addrTexts(prefixNext(p)))
+	f.t.specs = append(f.t.specs, spec{prefix: p})
 	return nil
 }
 
@@ -110,28 +133,88 @@ func (f fileFlag) Set(name string) error {
 		r = file
 	}
 	f.t.count(0, false)
-	var sc *bufio.Scanner // made when the file is first read
+	var lines *lineScanner // made when the file is first read
 	t := f.t
+	t.specs = append(t.specs, spec{file: name, r: r})
 	t.sources = append(t.sources, func() (string, bool) {
-		if sc == nil {
-			sc = bufio.NewScanner(r)
-			sc.Buffer(make([]byte, 0, 4096), 1<<20)
+		if lines == nil {
+			lines = newLineScanner(r)
 		}
-		for sc.Scan() {
-			line := strings.TrimSpace(sc.Text())
-			if i := strings.IndexByte(line, '#'); i >= 0 {
-				line = strings.TrimSpace(line[:i])
+		for {
+			text, n, ok := lines.next()
+			if !ok {
+				break
 			}
-			if line != "" {
-				return strings.Fields(line)[0], true
+			if target, label, ok := t.accept(name, n, text); ok {
+				t.label = label
+				return target, true
 			}
 		}
-		if err := sc.Err(); err != nil && t.err == nil {
+		if err := lines.err(); err != nil && t.err == nil {
 			t.err = fmt.Errorf("read %s: %w", name, err)
 		}
 		return "", false
 	})
 	return nil
+}
+
+// lineScanner reads a file of targets: the first field of each line, comments (from #) and
+// blank lines aside, and a UTF-8 byte order mark at the start ignored.
+type lineScanner struct {
+	sc   *bufio.Scanner
+	line int
+}
+
+func newLineScanner(r io.Reader) *lineScanner {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	return &lineScanner{sc: sc}
+}
+
+// next gives the next target's text and its line number (from 1); false at the end of the
+// file, or where it could not be read (err says why).
+func (l *lineScanner) next() (string, int, bool) {
+	for l.sc.Scan() {
+		l.line++
+		line := l.sc.Text()
+		if l.line == 1 {
+			line = strings.TrimPrefix(line, "\uFEFF")
+		}
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		if f := strings.Fields(line); len(f) > 0 {
+			return f[0], l.line, true
+		}
+	}
+	return "", 0, false
+}
+
+func (l *lineScanner) err() error { return l.sc.Err() }
+
+// fileLabel is how a file is named in the report of a bad line.
+func fileLabel(name string) string {
+	if name == "-" {
+		return "(standard input)"
+	}
+	return name
+}
+
+// accept gives the target that line n of file says, with its label; a bad line is reported
+// as FILE:LINE: and skipped (false).
+func (t *targets) accept(file string, n int, text string) (target, label string, ok bool) {
+	if t.check == nil {
+		return text, "", true
+	}
+	target, label, err := t.check(text)
+	if err != nil {
+		t.bad++
+		if t.warn != nil {
+			t.warn(fmt.Sprintf("%s:%d: %s\n", fileLabel(file), n, strings.TrimPrefix(err.Error(), "icmpkit: ")))
+		}
+		return "", "", false
+	}
+	return target, label, true
 }
 
 // addArgs adds the positional arguments, after the flags' sources; labels, when not nil,
@@ -141,6 +224,7 @@ func (t *targets) addArgs(args, labels []string) {
 		return
 	}
 	t.count(uint64(len(args)), true)
+	t.specs = append(t.specs, spec{args: args, labels: labels})
 	i := 0
 	t.sources = append(t.sources, func() (string, bool) {
 		t.label = ""
@@ -175,6 +259,7 @@ func (t *targets) known() uint64 {
 // once a file could not be read (err says why).
 func (t *targets) next() (string, bool) {
 	for t.cur < len(t.sources) && t.err == nil {
+		t.label = ""
 		if a, ok := t.sources[t.cur](); ok {
 			return a, true
 		}
@@ -262,4 +347,55 @@ func prefixSize(p netip.Prefix) (uint64, bool) {
 		n -= 2
 	}
 	return n, true
+}
+
+// lineCheck is targets.check for a multiping with opts: a line is an address, or a host name
+// that resolves, of a family and size that opts allow. A name's target is its address, and
+// its label the name.
+func lineCheck(ctx context.Context, look lookups, opts *icmpkit.MultipingOptions) func(string) (string, string, error) {
+	return func(text string) (string, string, error) {
+		literal := true
+		if _, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(text, "["), "]")); err != nil {
+			if !isHostName(text) {
+				return "", "", fmt.Errorf("%q is neither an address nor a host name", text)
+			}
+			literal = false
+		}
+		dst, err := look.resolve(ctx, text, opts.Family)
+		if err != nil {
+			if ctx.Err() != nil {
+				return text, "", nil // the run is ending: nothing is probed any more
+			}
+			return "", "", err
+		}
+		if err := opts.Validate(dst); err != nil {
+			return "", "", fmt.Errorf("%s: %w", text, err)
+		}
+		if literal {
+			return text, "", nil
+		}
+		return dst.String(), text, nil
+	}
+}
+
+// isHostName reports whether s is a host name by its syntax (RFC 1123 labels, with
+// underscores as resolvers allow them): dot-separated labels of 1 to 63 letters, digits,
+// hyphens and underscores, 253 characters at most, a final dot allowed.
+func isHostName(s string) bool {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }

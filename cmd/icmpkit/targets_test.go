@@ -1,13 +1,20 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/icmpkit/icmpkit"
+	"github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/transport/mock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -197,4 +204,107 @@ func TestTargetsPull(t *testing.T) {
 	assert.Equal(t, []string{"2001:db8::|", "2001:db8::1|", "198.18.9.9|nine", "198.18.9.10|"}, got)
 	assert.Empty(t, tg.label, "no label after the last")
 	assert.NoError(t, tg.err)
+}
+
+// hostsOnly resolves names from its map alone, as a hosts file with no DNS behind it.
+type hostsOnly map[string]netip.Addr
+
+func (h hostsOnly) resolve(ctx context.Context, host string, family icmpkit.Family) (netip.Addr, error) {
+	if a, ok := h[host]; ok {
+		return a, nil
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return icmpkit.Resolve(ctx, host, family)
+	}
+	return netip.Addr{}, &errors.Error{Op: "resolve " + host, Class: errors.ErrNameLookup, Err: fmt.Errorf("no such host")}
+}
+
+func (hostsOnly) canonical(context.Context, string) string        { return "" }
+func (hostsOnly) name(context.Context, netip.Addr) string         { return "" }
+func (hostsOnly) ifaceAddr(string, netip.Addr) (netip.Addr, bool) { return netip.Addr{}, false }
+
+// A bad line of a file is reported as FILE:LINE: and skipped, the targets after it probed; a
+// byte order mark at the start is no part of the first line; the run ends with 1.
+func TestMultipingFileBadLines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		look := hostsOnly{"two.lab": addr("198.18.0.2")}
+		file := filepath.Join(t.TempDir(), "targets")
+		require.NoError(t, os.WriteFile(file, []byte("\uFEFF198.18.0.1\n# comment\nbad!name\ntwo.lab\nnowhere.lab # gone\n\n2001:db8::1\n198.18.0.3\n"), 0o644))
+		r := runOn(t, mockLab(t), runOpts{lookups: look}, "multiping", "-q", "-c1", "-f", file)
+		assert.Equal(t, exitFail, r.code)
+		assert.Equal(t, "198.18.0.1 : xmt/rcv/%loss = 1/1/0%, min/avg/max = 1.00/1.00/1.00\n"+
+			"two.lab : xmt/rcv/%loss = 1/1/0%, min/avg/max = 2.00/2.00/2.00\n"+
+			"2001:db8::1 : xmt/rcv/%loss = 1/1/0%, min/avg/max = 0.500/0.500/0.500\n"+
+			"198.18.0.3 : xmt/rcv/%loss = 1/1/0%, min/avg/max = 3.00/3.00/3.00\n", r.stdout, "every good line probed, in order")
+		assert.Equal(t, file+`:3: "bad!name" is neither an address nor a host name`+"\n"+
+			file+":5: resolve nowhere.lab: name lookup failed: no such host\n", r.stderr)
+
+		// fping -s counts them as unknown addresses.
+		r = runOn(t, mockLab(t), runOpts{lookups: look}, "multiping", "-q", "--stats", "-c1", "-f", file)
+		assert.Equal(t, exitFail, r.code)
+		assert.Contains(t, r.stderr, "\n       4 targets\n       4 alive\n       0 unreachable\n       2 unknown addresses\n")
+
+		// With -4 an IPv6 line is bad too; standard input is named as grep names it; the
+		// same lines are bad in a random order, and so in the dry run.
+		r = runOn(t, mockLab(t), runOpts{lookups: look, stdin: "198.18.0.1\n2001:db8::1\n"}, "multiping", "-4", "-q", "-c1", "-f", "-")
+		assert.Equal(t, exitFail, r.code)
+		assert.Equal(t, "198.18.0.1 : xmt/rcv/%loss = 1/1/0%, min/avg/max = 1.00/1.00/1.00\n", r.stdout)
+		assert.Equal(t, "(standard input):2: host: invalid argument: 2001:db8::1 is not an IPv4 address\n", r.stderr)
+
+		r = runOn(t, mockLab(t), runOpts{lookups: look}, "multiping", "--dry-run", "--seed", "5", "-f", file)
+		assert.Equal(t, exitFail, r.code)
+		assert.ElementsMatch(t, []string{"198.18.0.1", "198.18.0.2 two.lab", "2001:db8::1", "198.18.0.3"}, lines(r.stdout))
+		assert.ElementsMatch(t, []string{file + `:3: "bad!name" is neither an address nor a host name`,
+			file + ":5: resolve nowhere.lab: name lookup failed: no such host"}, lines(r.stderr))
+
+		// Every line bad: each reported, then the empty list.
+		r = runOn(t, mockLab(t), runOpts{lookups: look, stdin: "bad!\n"}, "multiping", "-c1", "-f", "-")
+		assert.Equal(t, exitError, r.code)
+		assert.Equal(t, "(standard input):1: \"bad!\" is neither an address nor a host name\n"+
+			"icmpkit: targets: invalid argument: the list of targets is empty\n", r.stderr)
+	})
+}
+
+// A shard reports the bad lines among its own targets: over every shard, each bad line once.
+func TestShardsBadLinesOnce(t *testing.T) {
+	look := hostsOnly{}
+	var b strings.Builder
+	for i := range 300 {
+		if i%50 == 7 {
+			fmt.Fprintf(&b, "bad!%d\n", i)
+			continue
+		}
+		fmt.Fprintf(&b, "198.18.%d.%d\n", i/250, i%250+1)
+	}
+	var out, errs []string
+	for k := range 7 {
+		r := runOn(t, mock.NewNetwork(mock.Config{}), runOpts{lookups: look, stdin: b.String()},
+			"multiping", "--dry-run", "--shards", "7", "--shard", fmt.Sprint(k), "--seed", "3", "-f", "-")
+		if r.stderr != "" {
+			assert.Equal(t, exitFail, r.code)
+			errs = append(errs, lines(r.stderr)...)
+		} else {
+			assert.Equal(t, exitOK, r.code)
+		}
+		out = append(out, lines(r.stdout)...)
+	}
+	assert.Len(t, out, 294)
+	slices.Sort(errs)
+	assert.Equal(t, []string{
+		`(standard input):108: "bad!107" is neither an address nor a host name`,
+		`(standard input):158: "bad!157" is neither an address nor a host name`,
+		`(standard input):208: "bad!207" is neither an address nor a host name`,
+		`(standard input):258: "bad!257" is neither an address nor a host name`,
+		`(standard input):58: "bad!57" is neither an address nor a host name`,
+		`(standard input):8: "bad!7" is neither an address nor a host name`,
+	}, errs)
+}
+
+func TestIsHostName(t *testing.T) {
+	for _, s := range []string{"localhost", "a.b.c", "host-1.example.", "_srv.lab", "x", strings.Repeat("a", 63) + ".lab"} {
+		assert.True(t, isHostName(s), s)
+	}
+	for _, s := range []string{"", ".", "a..b", "-a.lab", "a-.lab", "bad!name", "a b", "\uFEFFhost", strings.Repeat("a", 64) + ".lab", strings.Repeat("a.", 127) + "ab"} {
+		assert.False(t, isHostName(s), s)
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
 
 func TestWriteTraceLine(t *testing.T) {
@@ -62,29 +61,6 @@ func TestWriteTraceLine(t *testing.T) {
 		var b strings.Builder
 		writeTraceLine(&b, &c.line, c.named)
 		assert.Equal(t, c.want+"\n", b.String())
-	}
-}
-
-func TestTraceMark(t *testing.T) {
-	for _, c := range []struct {
-		r    transport.Reply
-		want string
-	}{
-		{transport.Reply{Type: ipv4.ICMPTypeEchoReply}, ""},
-		{transport.Reply{Type: ipv6.ICMPTypeEchoReply}, ""},
-		{transport.Reply{Type: ipv4.ICMPTypeTimeExceeded}, ""},
-		{transport.Reply{Type: ipv6.ICMPTypeTimeExceeded}, ""},
-		{transport.Reply{Type: ipv4.ICMPTypeTimeExceeded, Code: 1}, "!<11-1>"}, // fragment reassembly
-		{transport.Reply{Type: ipv6.ICMPTypeTimeExceeded, Code: 1}, "!<3-1>"},
-		{transport.Reply{Type: ipv4.ICMPTypeDestinationUnreachable, Code: 4, MTU: 1400}, "!F-1400"},
-		{transport.Reply{Type: ipv6.ICMPTypePacketTooBig, MTU: 1280}, "!F-1280"},
-		{transport.Reply{Type: ipv4.ICMPTypeParameterProblem}, "!<12-0>"},
-		{transport.Reply{Type: ipv6.ICMPTypeParameterProblem, Code: 1}, "!<4-1>"},
-		{transport.Reply{Type: ipv4.ICMPTypeDestinationUnreachable, Code: 13}, "!X"},
-		{transport.Reply{Type: ipv6.ICMPTypeDestinationUnreachable, Code: 3}, "!H"},
-		{transport.Reply{Type: ipv4.ICMPTypeRedirect, Code: 1}, "!<5-1>"},
-	} {
-		assert.Equal(t, c.want, traceMark(&c.r), "%v code %d", c.r.Type, c.r.Code)
 	}
 }
 

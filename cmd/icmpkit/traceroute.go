@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/icmpkit/icmpkit"
+	"github.com/icmpkit/icmpkit/cmd/icmpkit/internal/getopt"
 	"github.com/icmpkit/icmpkit/probe"
 	"github.com/icmpkit/icmpkit/result"
+	"github.com/icmpkit/icmpkit/transport"
 )
 
 // traceroute(8)'s packet lengths, IP header included: its default data is 40 bytes after the
@@ -40,9 +42,9 @@ func (f *traceFlags) define(c *command) {
 	c.secondsVar(&f.timeout, "W", probe.DefaultTimeout, false, "time to wait for each probe")
 	c.secondsVar(&f.timeout, "w|wait", probe.DefaultTimeout, false, "the same as -W, as traceroute(8) spells it (MAX alone)")
 	c.define("z", "SEC", "interval between probes (0: none; --fast without -z waits 0.05, icmplib's)",
-		seenValue{&secondsValue{&f.wait, true}, &f.waitSet}, false)
-	c.intVar(&f.tclass, "Q", "N", 0, 0, 255, "traffic class (DS field / TOS byte)")
-	c.intVar(&f.tclass, "t|tos", "N", 0, 0, 255, "the same as -Q, as traceroute(8) spells it")
+		getopt.Seen{Value: &secondsValue{&f.wait, true}, Seen: &f.waitSet}, false)
+	c.tosVar(&f.tclass, "Q", "traffic class (DS field / TOS byte), decimal or 0x hex")
+	c.tosVar(&f.tclass, "t|tos", "the same as -Q, as traceroute(8) spells it")
 	c.boolVar(&f.numeric, "n", false, "show addresses alone, without looking up their names")
 	c.boolVar(&f.extensions, "e|extensions", false, "show ICMP extensions: RFC 4950 MPLS label stacks")
 	f.nf.defineSource(c)
@@ -165,13 +167,17 @@ func runTraceroute(ctx context.Context, args []string, e *env) int {
 	out.Flush()
 	var nm *names
 	if !f.numeric {
-		nm = newNames(ctx, e.look().name)
+		nm = newNames(ctx, e.look().name, lookupTimeout)
 	}
 	outs := make([][]probe.TraceOutcome, f.last-f.first+1)
 	p := newTracePrinter(out, nm, f.probes, f.extensions, len(outs))
+	refused := false // a Destination Unreachable came, which ends the trace
 	opts.OnProbe = func(o probe.TraceOutcome) {
 		if d := o.Distance - f.first; d >= 0 && d < len(outs) {
 			outs[d] = append(outs[d], o)
+		}
+		if !o.TimedOut && o.Reply.Kind() == transport.KindDestinationUnreachable {
+			refused = true
 		}
 		if nm != nil && !o.TimedOut {
 			nm.start(o.Reply.Source)
@@ -203,10 +209,10 @@ func runTraceroute(ctx context.Context, args []string, e *env) int {
 	for i := range trace.Hops {
 		show(&trace.Hops[i])
 	}
-	// The trace ends at the destination or at a Destination Unreachable; otherwise every
-	// distance up to -m was probed, and the silent ones get their stars.
-	ended := len(trace.Hops) > 0 && trace.Hops[len(trace.Hops)-1].Unreachable != ""
-	if !trace.Reached && !ended && ctx.Err() == nil {
+	// The trace ends at the destination or at a Destination Unreachable (of any code, marked
+	// or not); otherwise every distance up to -m was probed, and the silent ones get their
+	// stars.
+	if !trace.Reached && !refused && ctx.Err() == nil {
 		for ; next <= f.last; next++ {
 			p.print(next, outs[next-f.first], 0)
 		}

@@ -3,8 +3,10 @@ package main
 import (
 	"testing"
 
+	"github.com/icmpkit/icmpkit/internal/lab"
 	"github.com/icmpkit/icmpkit/internal/leakcheck"
 )
 
-// TestMain fails the example's tests when they leave goroutines or file descriptors behind.
-func TestMain(m *testing.M) { leakcheck.Main(m) }
+// TestMain runs the example's tests, as root, in a network namespace of their own with only
+// loopback (lab.Isolate), and fails them when they leave goroutines or file descriptors behind.
+func TestMain(m *testing.M) { lab.Isolate(); leakcheck.Main(m) }

@@ -63,6 +63,16 @@
 // a hosts file of their own (through /etc/netns), so that lab addresses have names, forward
 // and reverse, for icmpkit and the reference tools alike.
 //
+// # The tests' own namespace
+//
+// A test binary that builds labs runs, as root, in a network namespace of its own: its
+// TestMain calls [Isolate] first, which runs the binary again in a new namespace whose only
+// interface is loopback, and [Require] refuses to build a lab anywhere else. Lab namespaces
+// are made from there, and so every socket and command of the tests that is not in a lab is
+// in a namespace with no route but loopback: a packet for a lab address sent from the wrong
+// namespace is refused with "network is unreachable" and cannot leave through the machine's
+// default route. The labs' namespaces themselves are linked only to each other.
+//
 // # Names and cleanup
 //
 // Only namespaces are created from the host's point of view; every interface, address, route,

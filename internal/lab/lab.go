@@ -72,8 +72,9 @@ var (
 	availErr  error
 )
 
-// Require skips the test unless this process can build labs: Linux, root, iproute2's ip and
-// nftables' nft on PATH, and a network namespace that can be created. With
+// Require skips the test unless this process can build labs: Linux, root, a process isolated
+// by [Isolate] in a network namespace of its own, iproute2's ip and nftables' nft on PATH, and
+// a network namespace that can be created. With
 // ICMPKIT_REQUIRE_PRIV=1 it fails the test instead of skipping. The first call also removes
 // namespaces left behind by lab processes that no longer run.
 func Require(t testing.TB) {
@@ -90,6 +91,11 @@ func probeAvailable() error {
 	}
 	if uid := os.Geteuid(); uid != 0 {
 		return fmt.Errorf("network namespaces need root, running as uid %d", uid)
+	}
+	if !Isolated() {
+		return fmt.Errorf("this test process runs in the network namespace it was started in, " +
+			"where a packet for a lab address could leave through the machine's default route: " +
+			"its TestMain must call lab.Isolate first")
 	}
 	for _, tool := range []string{"ip", "nft"} {
 		if _, err := exec.LookPath(tool); err != nil {

@@ -6,5 +6,6 @@ import (
 	"github.com/icmpkit/icmpkit/internal/leakcheck"
 )
 
-// TestMain fails the package's tests when they leave goroutines or file descriptors behind.
-func TestMain(m *testing.M) { leakcheck.Main(m) }
+// TestMain runs the package's tests, as root, in a network namespace of their own with only
+// loopback (Isolate), and fails them when they leave goroutines or file descriptors behind.
+func TestMain(m *testing.M) { Isolate(); leakcheck.Main(m) }

@@ -9,11 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/icmpkit/icmpkit/internal/lab"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func TestMain(m *testing.M) { Main(m) }
+// TestMain runs the tests, as root, in a network namespace of their own (lab.Isolate), and
+// checks them with Main.
+func TestMain(m *testing.M) { lab.Isolate(); Main(m) }
 
 // parkedLeaker blocks until release is closed: a goroutine a test forgot. It closes started
 // once running and exited as it returns.

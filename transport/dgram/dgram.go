@@ -1,36 +1,18 @@
 package dgram
 
 import (
-	"context"
 	"net"
 	"net/netip"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
-	"github.com/icmpkit/icmpkit/internal/replyq"
+	"github.com/icmpkit/icmpkit/internal/sockio"
 	"github.com/icmpkit/icmpkit/transport"
 )
 
-// Family selects the address families a Transport opens sockets for (transport.Family).
-// With FamilyBoth, a family whose socket cannot be opened (no IPv6 stack, no permission) is
-// left out as long as the other one opens.
-type Family = transport.Family
-
-// Families.
-const (
-	FamilyBoth = transport.FamilyBoth
-	FamilyIPv4 = transport.FamilyIPv4
-	FamilyIPv6 = transport.FamilyIPv6
-)
-
 // DefaultReceiveBuffer is the socket receive buffer asked for when Config.ReceiveBuffer is
-// zero. The kernel doubles it and charges about 830 bytes for a small reply, so it holds some
-// 80,000 replies: at 150,000 replies a second, half a second in which the reader gets no CPU
-// loses none. The memory is only taken while replies wait. Without CAP_NET_ADMIN the system
-// caps it at net.core.rmem_max.
-const DefaultReceiveBuffer = 32 << 20
+// zero (see sockio.DefaultReceiveBuffer). Without CAP_NET_ADMIN the system caps it at
+// net.core.rmem_max.
+const DefaultReceiveBuffer = sockio.DefaultReceiveBuffer
 
 // Config configures a Transport. Its zero value is the default for every field.
 type Config struct {
@@ -44,79 +26,39 @@ type Config struct {
 	// DefaultReceiveBuffer; where the system caps it (net.core.rmem_max) without the privilege
 	// to exceed the cap, the cap applies.
 	ReceiveBuffer int
-	// Family restricts the families opened. The zero value, FamilyBoth, opens both and
+	// Family restricts the families opened. The zero value, transport.FamilyBoth, opens both and
 	// fails only if neither opens.
-	Family Family
-	// ReplyTimeout is how long the system waits for each request's reply where it must be
-	// told (the Windows ICMP API); a reply later than that is lost. A request's own Timeout,
-	// when set, is used instead. Zero means DefaultReplyTimeout. Linux and macOS sockets
-	// ignore it.
-	ReplyTimeout time.Duration
-}
-
-// DefaultReplyTimeout is the ReplyTimeout used when Config.ReplyTimeout is zero: longer than
-// the 2 s that probe waits by default, as long as Windows' own Ping class waits.
-const DefaultReplyTimeout = 5 * time.Second
-
-func (cfg *Config) replyTimeout() time.Duration {
-	if cfg.ReplyTimeout > 0 {
-		return cfg.ReplyTimeout
-	}
-	return DefaultReplyTimeout
+	Family transport.Family
 }
 
 func (cfg *Config) validate() error {
 	switch {
 	case cfg.ReceiveBuffer < 0:
 		return icmperrors.Invalid("receive buffer", "must not be negative, got %d", cfg.ReceiveBuffer)
-	case cfg.ReplyTimeout < 0:
-		return icmperrors.Invalid("reply timeout", "must not be negative, got %v", cfg.ReplyTimeout)
-	case cfg.Family > FamilyIPv6:
+	case !cfg.Family.Valid():
 		return icmperrors.Invalid("family", "unknown family %d", int(cfg.Family))
 	case len(cfg.Interface) >= 16:
 		return icmperrors.Invalid("interface", "name %q is longer than 15 bytes", cfg.Interface)
-	case cfg.Source.Is4In6():
-		return icmperrors.Invalid("source", "%s is an IPv4-mapped IPv6 address; use %s", cfg.Source, cfg.Source.Unmap())
-	case cfg.Source.Is4() && cfg.Family == FamilyIPv6, cfg.Source.Is6() && cfg.Family == FamilyIPv4:
+	case cfg.Source.IsValid() && !cfg.Family.Includes(cfg.Source):
 		return icmperrors.Invalid("source", "%s is not of family %s", cfg.Source, cfg.Family)
 	}
 	return nil
 }
 
-// wants reports whether the configuration asks for the family (v6 or not).
-func (cfg *Config) wants(v6 bool) bool {
-	switch cfg.Family {
-	case FamilyIPv4:
-		return !v6
-	case FamilyIPv6:
-		return v6
-	}
-	return true
-}
-
-// queueLen is the number of replies read from the sockets and not yet taken by Receive that
-// a Transport holds; past it the readers wait and the sockets' receive buffers fill. 2048
-// replies (320 KB) keep multipings of 65,534 and 1,048,574 hosts as fast as 8192 did.
-const queueLen = 2048
-
 // Transport sends echo requests and receives replies over datagram ICMP sockets, one for each
 // family, shared by any number of goroutines. See the package documentation for what each
 // system allows.
+//
+// Its methods Send, SendBatch, Receive, ReceiveBatch, Poll, Close, Identifier, SetBroadcast,
+// Broadcast, Families and ReadersStarted are those of the frame that icmpkit's transports of
+// one socket per family share; they behave as the interfaces of package transport say. On
+// Linux Send overwrites req.ID with the socket's identifier, which Identifier reports as
+// fixed; on macOS Identifier reports the transport's random default, not fixed.
 type Transport struct {
-	cfg     Config
-	socks   [2]*socket // IPv4, IPv6; nil when the family is not open
-	openErr [2]error   // why a family is not open
-
-	queue     atomic.Pointer[chan transport.Reply] // made when the readers start
-	done      chan struct{}
-	closed    atomic.Bool
-	closeOnce sync.Once
-	closeErr  error
-	readersMu sync.Mutex // orders startReaders against Close
-	started   bool       // the readers run; guarded by readersMu
-	readers   sync.WaitGroup
-
-	broadcast atomic.Bool
+	sockio.Frame
+	cfg   Config
+	sock4 *socket // the open sockets, nil for a family not open
+	sock6 *socket
 }
 
 // Interfaces a Transport implements.
@@ -136,78 +78,30 @@ var (
 // names the sysctl to change), errors.ErrAddress (Source or Interface unusable),
 // errors.ErrNotSupported (no ping sockets on this system) or errors.ErrInvalidArgument.
 func New(cfg Config) (*Transport, error) {
+	cfg.Source = cfg.Source.Unmap()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	t := &Transport{cfg: cfg, done: make(chan struct{})}
-	var first error
-	for fam, v6 := range [2]bool{false, true} {
-		if !cfg.wants(v6) {
-			t.openErr[fam] = icmperrors.Wrap(icmperrors.ErrNotSupported, "send "+familyName(v6),
-				errFamilyNotOpened)
-			continue
-		}
-		s, err := openSocket(&t.cfg, v6)
+	t := &Transport{cfg: cfg}
+	err := sockio.OpenFrame(&t.Frame, cfg.Family, errSendClosed, errReceiveClosed, func(v6 bool, l sockio.Link) (*socket, error) {
+		s, err := openSocket(&t.cfg, v6, l)
 		if err != nil {
-			t.openErr[fam] = err
-			if first == nil {
-				first = err
-			}
-			continue
+			return nil, err
 		}
-		t.socks[fam] = s
-	}
-	if t.socks[0] == nil && t.socks[1] == nil {
-		return nil, first
+		if v6 {
+			t.sock6 = s
+		} else {
+			t.sock4 = s
+		}
+		return s, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return t, nil
 }
 
-// startReaders starts the sockets' readers unless they run already or the transport is
-// closed.
-func (t *Transport) startReaders() {
-	t.readersMu.Lock()
-	defer t.readersMu.Unlock()
-	if t.started || t.closed.Load() {
-		return
-	}
-	t.started = true
-	queue := make(chan transport.Reply, queueLen)
-	t.queue.Store(&queue)
-	for _, s := range t.socks {
-		if s != nil {
-			t.readers.Add(1)
-			go func() {
-				defer t.readers.Done()
-				s.run(t)
-			}()
-		}
-	}
-}
-
-// replies gives the queue the readers fill for Receive, nil before they start.
-func (t *Transport) replies() chan transport.Reply {
-	if q := t.queue.Load(); q != nil {
-		return *q
-	}
-	return nil
-}
-
-var errFamilyNotOpened = icmperrors.New("the transport was configured without this family")
-
-func familyName(v6 bool) string {
-	if v6 {
-		return "IPv6"
-	}
-	return "IPv4"
-}
-
-func famIndex(a netip.Addr) int {
-	if a.Is6() {
-		return 1
-	}
-	return 0
-}
+func familyName(v6 bool) string { return sockio.FamilyName(v6) }
 
 // Errors returned after Close, allocated once.
 var (
@@ -215,209 +109,5 @@ var (
 	errReceiveClosed = &icmperrors.Error{Op: "receive", Class: icmperrors.ErrUnavailable, Err: net.ErrClosed}
 )
 
-var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
-
-// socketFor gives the open socket for dst's family, checking what every send checks.
-func (t *Transport) socketFor(req *transport.Request) (*socket, error) {
-	if t.closed.Load() {
-		return nil, errSendClosed
-	}
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
-	fam := famIndex(req.Destination)
-	s := t.socks[fam]
-	if s == nil {
-		return nil, t.openErr[fam]
-	}
-	if req.Destination == limitedBroadcast && !t.broadcast.Load() {
-		return nil, errBroadcastOff(req.Destination)
-	}
-	return s, nil
-}
-
-func errBroadcastOff(dst netip.Addr) error {
-	return &icmperrors.Error{Op: "send to " + dst.String(), Class: icmperrors.ErrBroadcast,
-		Hint: "enable broadcast (SetBroadcast(true), the -b flag) to ping a broadcast address"}
-}
-
-// Send transmits one echo request; see transport.Transport. On Linux req.ID is overwritten
-// with the socket's identifier. Send checks ctx before sending but does not wait for it: a
-// send blocks only while the socket's send buffer is full.
-func (t *Transport) Send(ctx context.Context, req *transport.Request) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s, err := t.socketFor(req)
-	if err != nil {
-		return err
-	}
-	return s.send(t, req)
-}
-
-// SendBatch sends reqs in order with as few system calls as the system allows (sendmmsg on
-// Linux), stamping each as Send does, and returns how many went out; the error describes
-// reqs[n].
-func (t *Transport) SendBatch(ctx context.Context, reqs []transport.Request) (int, error) {
-	n := 0
-	for n < len(reqs) {
-		if err := ctx.Err(); err != nil {
-			return n, err
-		}
-		s, err := t.socketFor(&reqs[n])
-		if err != nil {
-			return n, err
-		}
-		// A run of requests of one family, each valid, goes out in one batch.
-		end := n + 1
-		for end < len(reqs) && reqs[end].Destination.Is6() == reqs[n].Destination.Is6() {
-			if _, err := t.socketFor(&reqs[end]); err != nil {
-				break
-			}
-			end++
-		}
-		sent, err := s.sendBatch(t, reqs[n:end])
-		n += sent
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
-// Receive blocks until a reply arrives, ctx is done or the transport is closed; see
-// transport.Transport.
-func (t *Transport) Receive(ctx context.Context, reply *transport.Reply) error {
-	if t.closed.Load() {
-		return errReceiveClosed
-	}
-	t.startReaders()
-	queue := t.replies()
-	if queue == nil {
-		return errReceiveClosed // closed before the readers started
-	}
-	select {
-	case r := <-queue:
-		replyq.Copy(reply, &r)
-		return nil
-	default:
-	}
-	select {
-	case r := <-queue:
-		replyq.Copy(reply, &r)
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.done:
-		return errReceiveClosed
-	}
-}
-
-// ReceiveBatch blocks as Receive does until at least one reply is available, then fills as
-// many of replies as are waiting and returns how many it filled.
-func (t *Transport) ReceiveBatch(ctx context.Context, replies []transport.Reply) (int, error) {
-	if len(replies) == 0 {
-		return 0, icmperrors.Invalid("replies", "ReceiveBatch needs room for at least one reply")
-	}
-	if err := t.Receive(ctx, &replies[0]); err != nil {
-		return 0, err
-	}
-	return 1 + replyq.Take(t.replies(), replies[1:]), nil
-}
-
-// Poll hands over, without waiting, the replies already queued for Receive, then those
-// waiting in the sockets (on Linux), up to len(replies), and returns how many it filled; see
-// transport.Poller. When another Poll is reading a socket at the time, it leaves that socket
-// to it.
-func (t *Transport) Poll(replies []transport.Reply) (int, error) {
-	if t.closed.Load() {
-		return 0, errReceiveClosed
-	}
-	n := replyq.Take(t.replies(), replies) // nil (no reader has run) is empty
-	for _, s := range t.socks {
-		if s != nil && n < len(replies) {
-			n += s.poll(t, replies[n:])
-		}
-	}
-	if t.closed.Load() {
-		return 0, errReceiveClosed
-	}
-	return n, nil
-}
-
-// deliver queues a reply for Receive; it waits while the queue is full and reports false
-// once the transport is closed.
-func (t *Transport) deliver(r *transport.Reply) bool {
-	queue := *t.queue.Load() // the readers deliver, and start after the queue is made
-	select {
-	case queue <- *r:
-		return true
-	default:
-	}
-	select {
-	case queue <- *r:
-		return true
-	case <-t.done:
-		return false
-	}
-}
-
-// Close closes the sockets, ends their readers and unblocks every pending Receive. It is
-// safe to call more than once; later calls return the first call's result.
-func (t *Transport) Close() error {
-	t.closeOnce.Do(func() {
-		t.closed.Store(true)
-		close(t.done)
-		var errs []error
-		for _, s := range t.socks {
-			if s != nil {
-				if err := s.close(); err != nil {
-					errs = append(errs, err)
-				}
-			}
-		}
-		t.readersMu.Lock() // closed is set: no reader starts after this
-		t.readersMu.Unlock()
-		t.readers.Wait()
-		if len(errs) > 0 {
-			t.closeErr = icmperrors.Wrap(icmperrors.ErrSocket, "close", icmperrors.Join(errs...))
-		}
-	})
-	return t.closeErr
-}
-
-// Identifier gives the identifier requests to dst's family carry. On Linux it is the
-// socket's bound port, which the kernel writes into every request: fixed is true. On macOS
-// it is the transport's random default and requests may ask for another: fixed is false. For
-// a family the transport has not opened it returns 0, false.
-func (t *Transport) Identifier(dst netip.Addr) (id int, fixed bool) {
-	s := t.socks[famIndex(dst)]
-	if s == nil {
-		return 0, false
-	}
-	return s.identifier()
-}
-
-// SetBroadcast allows or forbids IPv4 broadcast destinations (SO_BROADCAST). It is off by
-// default.
-func (t *Transport) SetBroadcast(on bool) error {
-	if t.closed.Load() {
-		return &icmperrors.Error{Op: "set broadcast", Class: icmperrors.ErrUnavailable, Err: net.ErrClosed}
-	}
-	if s := t.socks[0]; s != nil {
-		if err := s.setBroadcast(on); err != nil {
-			return err
-		}
-	}
-	t.broadcast.Store(on)
-	return nil
-}
-
-// Broadcast reports whether broadcast destinations are allowed.
-func (t *Transport) Broadcast() bool { return t.broadcast.Load() }
-
 // Name gives "dgram".
 func (t *Transport) Name() string { return "dgram" }
-
-// Families reports which families the transport has open.
-func (t *Transport) Families() (v4, v6 bool) { return t.socks[0] != nil, t.socks[1] != nil }

@@ -31,7 +31,7 @@ func TestPingLoopback(t *testing.T) {
 	require.True(t, v4)
 	require.True(t, v6)
 	assert.Equal(t, "dgram", tr.Name())
-	require.NoError(t, tr.socks[0].fd.Control(func(fd uintptr) {
+	require.NoError(t, tr.sock4.fd.Control(func(fd uintptr) {
 		n, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
 		assert.NoError(t, err)
 		assert.GreaterOrEqual(t, n, DefaultReceiveBuffer, "the kernel reports twice the size asked for")
@@ -201,8 +201,8 @@ func TestConfig(t *testing.T) {
 		{"negative buffer", Config{ReceiveBuffer: -1}},
 		{"family", Config{Family: 9}},
 		{"long interface", Config{Interface: strings.Repeat("x", 16)}},
-		{"mapped source", Config{Source: netip.MustParseAddr("::ffff:127.0.0.1")}},
-		{"source of other family", Config{Source: lo4, Family: FamilyIPv6}},
+		{"mapped source of other family", Config{Source: netip.MustParseAddr("::ffff:127.0.0.1"), Family: transport.FamilyIPv6}},
+		{"source of other family", Config{Source: lo4, Family: transport.FamilyIPv6}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.cfg)
@@ -213,7 +213,7 @@ func TestConfig(t *testing.T) {
 
 func TestFamiliesAndBinding(t *testing.T) {
 	c := newChain(t, lab.ChainConfig{})
-	tr := openIn(t, c.Client.NS, Config{Family: FamilyIPv4, Source: lo4, Interface: "lo", ReceiveBuffer: 1 << 20})
+	tr := openIn(t, c.Client.NS, Config{Family: transport.FamilyIPv4, Source: lo4, Interface: "lo", ReceiveBuffer: 1 << 20})
 	v4, v6 := tr.Families()
 	require.True(t, v4)
 	require.False(t, v6)
@@ -227,14 +227,14 @@ func TestFamiliesAndBinding(t *testing.T) {
 	r := receiveMatching(t, tr, lo4, 3)
 	assert.Equal(t, lo4, r.Source)
 
-	tr6 := openIn(t, c.Client.NS, Config{Family: FamilyIPv6})
+	tr6 := openIn(t, c.Client.NS, Config{Family: transport.FamilyIPv6})
 	v4, v6 = tr6.Families()
 	require.False(t, v4)
 	require.True(t, v6)
 
 	var err error
 	require.NoError(t, lab.Do(c.Client.NS, func() error {
-		_, err = New(Config{Family: FamilyIPv4, Source: c.Target.V4})
+		_, err = New(Config{Family: transport.FamilyIPv4, Source: c.Target.V4})
 		return nil
 	}))
 	require.ErrorIs(t, err, icmperrors.ErrAddress, "a source address the host does not have")

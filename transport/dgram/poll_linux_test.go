@@ -62,20 +62,15 @@ func TestPollWithoutReaders(t *testing.T) {
 		assert.False(t, r.ReceivedAt.IsZero())
 	}
 
-	tr.readersMu.Lock()
-	assert.False(t, tr.started, "Poll starts no reader")
-	tr.readersMu.Unlock()
-	assert.Nil(t, tr.replies())
-	assert.False(t, tr.socks[0].fd.Registered(), "sends and polls leave the sockets out of the poller")
-	assert.False(t, tr.socks[1].fd.Registered())
+	assert.False(t, tr.ReadersStarted(), "Poll starts no reader, and makes no queue")
+	assert.False(t, tr.sock4.fd.Registered(), "sends and polls leave the sockets out of the poller")
+	assert.False(t, tr.sock6.fd.Registered())
 
 	req := transport.Request{Destination: lo4, Seq: 20}
 	require.NoError(t, tr.Send(context.Background(), &req))
 	receiveMatching(t, tr, lo4, 20)
-	tr.readersMu.Lock()
-	assert.True(t, tr.started, "Receive starts the readers")
-	tr.readersMu.Unlock()
-	require.Eventually(t, func() bool { return tr.socks[0].fd.Registered() && tr.socks[1].fd.Registered() },
+	assert.True(t, tr.ReadersStarted(), "Receive starts the readers")
+	require.Eventually(t, func() bool { return tr.sock4.fd.Registered() && tr.sock6.fd.Registered() },
 		5*time.Second, time.Millisecond, "the readers wait in the poller")
 
 	idle := openIn(t, c.Client.NS, Config{})
@@ -84,9 +79,7 @@ func TestPollWithoutReaders(t *testing.T) {
 	assert.ErrorIs(t, err, icmperrors.ErrUnavailable)
 	var rep transport.Reply
 	assert.ErrorIs(t, idle.Receive(context.Background(), &rep), icmperrors.ErrUnavailable)
-	idle.readersMu.Lock()
-	assert.False(t, idle.started, "no reader starts once closed")
-	idle.readersMu.Unlock()
+	assert.False(t, idle.ReadersStarted(), "no reader starts once closed")
 }
 
 // Poll and Receive side by side hand over every reply once.

@@ -65,8 +65,8 @@ func writable(t *testing.T, s *socket) bool {
 func TestErrorsWhileSendBufferFull(t *testing.T) {
 	c := newChain(t, lab.ChainConfig{Routers: 1})
 	require.NoError(t, c.Sysctl(c.Client.NS, "net.ipv4.neigh.eth0.retrans_time_ms", "30000"))
-	tr := openIn(t, c.Client.NS, Config{Family: FamilyIPv4})
-	s := tr.socks[0]
+	tr := openIn(t, c.Client.NS, Config{Family: transport.FamilyIPv4})
+	s := tr.sock4
 	require.NoError(t, s.fd.Control(func(fd uintptr) {
 		require.NoError(t, unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, 1))
 	}))

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/icmpkit/icmpkit/internal/sockio"
 	"github.com/icmpkit/icmpkit/transport"
 	"golang.org/x/sys/unix"
 )
@@ -24,26 +25,16 @@ const (
 // error queue, until both are empty, and then it waits in the poller.
 type reader struct {
 	s *socket
-	t *Transport
-
-	slot  int
-	data  []byte
-	names [][nameLen]byte
-	oobs  [][recvOOBLen]byte
-	iovs  []unix.Iovec
-	msgs  []unix.Mmsghdr
+	b *sockio.Batch
 
 	eData [errDataLen]byte
-	eName [nameLen]byte
+	eName [sockio.NameLen]byte
 	eOOB  [errOOBLen]byte
 	eIov  unix.Iovec
 	eMsg  unix.Msghdr
 
 	out   []transport.Reply
 	fatal syscall.Errno
-	// limit is the number of messages one round reads at most: len(msgs) for the socket's
-	// reader, no more than the room left for a Poll.
-	limit int
 	got   bool // the result of the last round run by poll
 
 	read func(fd uintptr) bool
@@ -51,26 +42,14 @@ type reader struct {
 }
 
 // newReader makes a reader of batch messages a call.
-func newReader(s *socket, t *Transport, batch int) *reader {
+func newReader(s *socket, batch int) *reader {
 	r := &reader{
-		s: s, t: t,
-		names: make([][nameLen]byte, batch),
-		oobs:  make([][recvOOBLen]byte, batch),
-		iovs:  make([]unix.Iovec, batch),
-		msgs:  make([]unix.Mmsghdr, batch),
-		out:   make([]transport.Reply, 0, 2*batch),
-		limit: batch,
+		s:   s,
+		b:   sockio.NewBatch(batch, minSlot, recvOOBLen),
+		out: make([]transport.Reply, 0, 2*batch),
 	}
 	r.read = r.doRead
 	r.poll = func(fd uintptr) { r.got = r.doRead(fd) }
-	for i := range r.msgs {
-		h := &r.msgs[i].Hdr
-		h.Name = &r.names[i][0]
-		h.Control = &r.oobs[i][0]
-		h.Iov = &r.iovs[i]
-		h.SetIovlen(1)
-	}
-	r.resize(minSlot)
 	r.eIov.Base = &r.eData[0]
 	r.eIov.SetLen(errDataLen)
 	r.eMsg.Iov = &r.eIov
@@ -80,34 +59,24 @@ func newReader(s *socket, t *Transport, batch int) *reader {
 	return r
 }
 
-// resize gives every slot of the batch at least size bytes.
-func (r *reader) resize(size int) {
-	r.slot = max(size, minSlot)
-	r.data = make([]byte, r.slot*len(r.msgs))
-	for i := range r.iovs {
-		r.iovs[i].Base = &r.data[i*r.slot]
-		r.iovs[i].SetLen(r.slot)
-	}
-}
-
 // run reads until the transport closes.
-func (s *socket) run(t *Transport) {
-	r := newReader(s, t, batchLen)
+func (s *socket) Read() {
+	r := newReader(s, batchLen)
 	for {
 		r.out = r.out[:0]
 		err := s.fd.Read(r.read)
-		if t.closed.Load() || r.fatal != 0 {
+		if s.link.Closed() || r.fatal != 0 {
 			return
 		}
 		if err != nil {
 			r.out = r.out[:0]
 			r.readLevel()
-			if t.closed.Load() || r.fatal != 0 {
+			if s.link.Closed() || r.fatal != 0 {
 				return
 			}
 		}
 		for i := range r.out {
-			if !t.deliver(&r.out[i]) {
+			if !s.link.Deliver(&r.out[i]) {
 				return
 			}
 		}
@@ -150,20 +119,11 @@ func (r *reader) readLevel() {
 // once the receive queue and the error queue were both found empty.
 func (r *reader) doRead(fd uintptr) bool {
 	// Requests note their payload size before they leave, so a reply always finds room.
-	if need := int(r.s.maxPayload.Load()) + 8; need > r.slot {
-		r.resize(need)
-	}
-	for i := range r.msgs {
-		h := &r.msgs[i].Hdr
-		h.Namelen = nameLen
-		h.SetControllen(recvOOBLen)
-		h.Flags = 0
-		r.msgs[i].Len = 0
-	}
-	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.msgs[0])), uintptr(r.limit), unix.MSG_DONTWAIT, 0, 0)
+	r.b.Fit(int(r.s.maxPayload.Load()) + 8)
+	n, e := r.b.Recv(fd, unix.MSG_DONTWAIT)
 	switch e {
 	case 0:
-		r.parseBatch(int(n))
+		r.parseBatch(n)
 		return true
 	case unix.EAGAIN:
 		empty := r.drainErrQueue(fd)
@@ -181,14 +141,10 @@ func (r *reader) doRead(fd uintptr) bool {
 func (r *reader) parseBatch(n int) {
 	var now time.Time
 	v6, id := r.s.v6, r.s.port
-	for i := 0; i < n; i++ {
-		m := &r.msgs[i]
-		data := r.data[i*r.slot : i*r.slot+min(int(m.Len), r.slot)]
-		oob := r.oobs[i][:min(int(m.Hdr.Controllen), recvOOBLen)]
-		name := r.names[i][:min(int(m.Hdr.Namelen), nameLen)]
+	for i := range n {
 		r.out = append(r.out, transport.Reply{})
 		rep := &r.out[len(r.out)-1]
-		if !parseEcho(v6, data, oob, name, id, rep) {
+		if r.b.Truncated(i) || !parseEcho(v6, r.b.Data(i), r.b.OOB(i), r.b.Name(i), id, rep) {
 			r.out = r.out[:len(r.out)-1]
 			continue
 		}
@@ -205,8 +161,8 @@ func (r *reader) parseBatch(n int) {
 // reports whether it was empty at once.
 func (r *reader) drainErrQueue(fd uintptr) (empty bool) {
 	v6, id := r.s.v6, r.s.port
-	for i := 0; i < r.limit; i++ {
-		r.eMsg.Namelen = nameLen
+	for i := 0; i < r.b.Limit; i++ {
+		r.eMsg.Namelen = sockio.NameLen
 		r.eMsg.SetControllen(errOOBLen)
 		r.eMsg.Flags = 0
 		n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.eMsg)), unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
@@ -215,7 +171,7 @@ func (r *reader) drainErrQueue(fd uintptr) (empty bool) {
 		}
 		data := r.eData[:min(int(n), errDataLen)]
 		oob := r.eOOB[:min(int(r.eMsg.Controllen), errOOBLen)]
-		name := r.eName[:min(int(r.eMsg.Namelen), nameLen)]
+		name := r.eName[:min(int(r.eMsg.Namelen), sockio.NameLen)]
 		var rep transport.Reply
 		if parseErrQueue(v6, data, oob, name, id, &rep) {
 			if rep.ReceivedAt.IsZero() {
@@ -233,28 +189,22 @@ const pollRounds = 4
 
 // poll reads the socket without waiting, replies and errors alike, up to len(replies), and
 // returns how many it filled. It leaves the socket alone when another Poll is reading it.
-func (s *socket) poll(t *Transport, replies []transport.Reply) int {
-	if !s.pollMu.TryLock() {
-		return 0
-	}
-	defer s.pollMu.Unlock()
-	if s.pollR == nil {
-		s.pollR = newReader(s, t, pollBatch)
-	}
-	r := s.pollR
-	n := 0
-	for range pollRounds {
-		if n == len(replies) {
-			break
+func (s *socket) Poll(replies []transport.Reply) int {
+	return s.pollSlot.Use(func() *reader { return newReader(s, pollBatch) }, func(r *reader) int {
+		n := 0
+		for range pollRounds {
+			if n == len(replies) {
+				break
+			}
+			r.out, r.b.Limit, r.got = r.out[:0], min(pollBatch, len(replies)-n), false
+			if err := s.fd.Control(r.poll); err != nil || r.fatal != 0 {
+				break // closed, or left to the reader to report
+			}
+			n += copy(replies[n:], r.out)
+			if !r.got {
+				break // both queues are empty
+			}
 		}
-		r.out, r.limit, r.got = r.out[:0], min(pollBatch, len(replies)-n), false
-		if err := s.fd.Control(r.poll); err != nil || r.fatal != 0 {
-			break // closed, or left to the reader to report
-		}
-		n += copy(replies[n:], r.out)
-		if !r.got {
-			break // both queues are empty
-		}
-	}
-	return n
+		return n
+	})
 }

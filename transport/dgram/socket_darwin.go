@@ -5,7 +5,6 @@ package dgram
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"github.com/icmpkit/icmpkit/internal/wire"
 	"net"
 	"net/netip"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/internal/sockio"
+	"github.com/icmpkit/icmpkit/internal/wire"
 	"github.com/icmpkit/icmpkit/transport"
 	"golang.org/x/sys/unix"
 )
@@ -23,6 +24,7 @@ import (
 // neither rewrites the identifier nor filters by it, so the socket remembers the identifiers
 // it has sent with and drops messages about any other.
 type socket struct {
+	link sockio.Link // the transport, for its state and its reply queue
 	v6   bool
 	file *os.File
 	rc   syscall.RawConn
@@ -53,7 +55,7 @@ func openError(v6 bool, err error) error {
 	return icmperrors.Wrap(icmperrors.ErrSocket, op, err)
 }
 
-func openSocket(cfg *Config, v6 bool) (*socket, error) {
+func openSocket(cfg *Config, v6 bool, link sockio.Link) (*socket, error) {
 	family, proto := unix.AF_INET, unix.IPPROTO_ICMP
 	if v6 {
 		family, proto = unix.AF_INET6, unix.IPPROTO_ICMPV6
@@ -73,7 +75,7 @@ func openSocket(cfg *Config, v6 bool) (*socket, error) {
 	}
 	var idb [2]byte
 	_, _ = rand.Read(idb[:])
-	s := &socket{v6: v6, file: os.NewFile(uintptr(fd), "icmpkit-dgram-"+familyName(v6)),
+	s := &socket{v6: v6, link: link, file: os.NewFile(uintptr(fd), "icmpkit-dgram-"+familyName(v6)),
 		id: int(binary.BigEndian.Uint16(idb[:])), curTTL: -1, curTOS: -1}
 	rc, err := s.file.SyscallConn()
 	if err != nil {
@@ -142,7 +144,7 @@ func (s *socket) configure(fd int, cfg *Config) error {
 	if cfg.Source.IsValid() && cfg.Source.Is6() == s.v6 {
 		var sa unix.Sockaddr
 		if s.v6 {
-			idx, ok := zoneIndex(cfg.Source.Zone())
+			idx, ok := sockio.ZoneIndex(cfg.Source.Zone())
 			if !ok {
 				return &icmperrors.Error{Op: "bind " + fam + " ping socket to " + cfg.Source.String(),
 					Class: icmperrors.ErrAddress, Err: unix.ENXIO}
@@ -159,11 +161,11 @@ func (s *socket) configure(fd int, cfg *Config) error {
 	return nil
 }
 
-func (s *socket) identifier() (int, bool) { return s.id, false }
+func (s *socket) Identifier() (int, bool) { return s.id, false }
 
-func (s *socket) close() error { return s.file.Close() }
+func (s *socket) Close() error { return s.file.Close() }
 
-func (s *socket) setBroadcast(on bool) error {
+func (s *socket) SetBroadcast(on bool) error {
 	v := 0
 	if on {
 		v = 1
@@ -217,15 +219,15 @@ func (s *socket) setOptions(fd int, req *transport.Request) error {
 	return nil
 }
 
-func (s *socket) send(t *Transport, req *transport.Request) error {
-	payload := payloadOf(req)
+func (s *socket) Send(req *transport.Request) error {
+	payload := wire.Payload(req)
 	bp, _ := s.bufs.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)
 	}
 	defer s.bufs.Put(bp)
 	pkt := append((*bp)[:0], make([]byte, 8)...)
-	putEchoHeader(pkt, s.v6, req.ID, req.Seq)
+	wire.PutEchoHeaderNoSum(pkt, s.v6, req.ID, req.Seq)
 	pkt = append(pkt, payload...)
 	*bp = pkt
 	if !s.v6 {
@@ -233,7 +235,7 @@ func (s *socket) send(t *Transport, req *transport.Request) error {
 	}
 	var sa unix.Sockaddr
 	if s.v6 {
-		idx, _ := zoneIndex(req.Destination.Zone())
+		idx, _ := sockio.ZoneIndex(req.Destination.Zone())
 		sa = &unix.SockaddrInet6{Addr: req.Destination.As16(), ZoneId: idx}
 	} else {
 		sa = &unix.SockaddrInet4{Addr: req.Destination.As4()}
@@ -256,7 +258,7 @@ func (s *socket) send(t *Transport, req *transport.Request) error {
 	})
 	switch {
 	case werr != nil:
-		if t.closed.Load() {
+		if s.link.Closed() {
 			return errSendClosed
 		}
 		return icmperrors.Wrap(icmperrors.ErrUnavailable, "send", werr)
@@ -265,17 +267,17 @@ func (s *socket) send(t *Transport, req *transport.Request) error {
 			return operr
 		}
 		return icmperrors.Wrap(icmperrors.ErrSocket, "set options for "+req.Destination.String(), operr)
-	case serr == unix.EACCES && !t.broadcast.Load():
-		return errBroadcastOff(req.Destination)
+	case serr == unix.EACCES && !s.link.Broadcast():
+		return sockio.ErrBroadcastOff(req.Destination)
 	case serr != nil:
 		return &icmperrors.Error{Op: "send to " + req.Destination.String(), Class: icmperrors.ErrSocket, Err: serr}
 	}
 	return nil
 }
 
-func (s *socket) sendBatch(t *Transport, reqs []transport.Request) (int, error) {
+func (s *socket) SendBatch(reqs []transport.Request) (int, error) {
 	for i := range reqs {
-		if err := s.send(t, &reqs[i]); err != nil {
+		if err := s.Send(&reqs[i]); err != nil {
 			return i, err
 		}
 	}
@@ -283,7 +285,7 @@ func (s *socket) sendBatch(t *Transport, reqs []transport.Request) (int, error) 
 }
 
 // run reads until the transport closes.
-func (s *socket) run(t *Transport) {
+func (s *socket) Read() {
 	buf := make([]byte, 2048)
 	oob := make([]byte, 256)
 	var r transport.Reply
@@ -303,10 +305,10 @@ func (s *socket) run(t *Transport) {
 			got = s.parse(buf[:n], oob[:oobn], from, &r)
 			return true
 		})
-		if t.closed.Load() || err != nil {
+		if s.link.Closed() || err != nil {
 			return
 		}
-		if got && !t.deliver(&r) {
+		if got && !s.link.Deliver(&r) {
 			return
 		}
 	}
@@ -320,16 +322,19 @@ func (s *socket) parse(b, oob []byte, from unix.Sockaddr, r *transport.Reply) bo
 	case *unix.SockaddrInet4:
 		src = netip.AddrFrom4(a.Addr)
 	case *unix.SockaddrInet6:
-		src = withScope(netip.AddrFrom16(a.Addr), a.ZoneId)
+		src = sockio.WithScope(netip.AddrFrom16(a.Addr), a.ZoneId)
 	default:
 		return false
 	}
+	var err error
 	ttl := 0
-	if !s.v6 && len(b) >= 20 && b[0]>>4 == 4 {
-		ttl = int(b[8])
-		b = stripIPv4Header(b)
+	if s.v6 {
+		err = wire.ParseICMPv6(b, src, r)
+	} else {
+		b, ttl = wire.StripIPv4Header(b)
+		err = wire.ParseICMPv4(b, src, r)
 	}
-	if !parseMessage(s.v6, b, src, r) || !s.hasID(r.ID) {
+	if err != nil || !s.hasID(r.ID) {
 		return false
 	}
 	r.TTL = ttl
@@ -359,4 +364,4 @@ func (s *socket) parse(b, oob []byte, from unix.Sockaddr, r *transport.Reply) bo
 
 // poll finds no replies here: they are read by the socket's reader, which the first Receive
 // starts.
-func (s *socket) poll(t *Transport, replies []transport.Reply) int { return 0 }
+func (s *socket) Poll(replies []transport.Reply) int { return 0 }

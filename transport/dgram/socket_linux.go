@@ -15,6 +15,8 @@ import (
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
 	"github.com/icmpkit/icmpkit/internal/pollfd"
+	"github.com/icmpkit/icmpkit/internal/sockio"
+	"github.com/icmpkit/icmpkit/internal/wire"
 	"github.com/icmpkit/icmpkit/transport"
 	"golang.org/x/sys/unix"
 )
@@ -23,6 +25,7 @@ import (
 // when something has to wait on it (the reader, or a send that finds the send buffer full;
 // see internal/pollfd).
 type socket struct {
+	link sockio.Link // the transport, for its state and its reply queue
 	v6   bool
 	fd   *pollfd.FD
 	port int // the identifier the kernel writes into our requests
@@ -45,9 +48,8 @@ type socket struct {
 	wake    int
 	closing bool
 
-	// pollMu is held by a Poll reading the socket with pollR, its reader made on first use.
-	pollMu sync.Mutex
-	pollR  *reader
+	// pollSlot is the reader of a Poll.
+	pollSlot sockio.PollSlot[reader]
 }
 
 const pingGroupHint = `the caller's group is outside net.ipv4.ping_group_range, which also governs IPv6; ` +
@@ -71,7 +73,7 @@ func openError(v6 bool, err error) error {
 	return icmperrors.Wrap(icmperrors.ErrSocket, op, err)
 }
 
-func openSocket(cfg *Config, v6 bool) (*socket, error) {
+func openSocket(cfg *Config, v6 bool, link sockio.Link) (*socket, error) {
 	family, proto := unix.AF_INET, unix.IPPROTO_ICMP
 	if v6 {
 		family, proto = unix.AF_INET6, unix.IPPROTO_ICMPV6
@@ -80,7 +82,7 @@ func openSocket(cfg *Config, v6 bool) (*socket, error) {
 	if err != nil {
 		return nil, openError(v6, err)
 	}
-	s := &socket{v6: v6, wake: -1}
+	s := &socket{v6: v6, wake: -1, link: link}
 	if err := s.configure(fd, cfg); err != nil {
 		unix.Close(fd)
 		return nil, err
@@ -145,7 +147,7 @@ func (s *socket) configure(fd int, cfg *Config) error {
 		sa6 := &unix.SockaddrInet6{}
 		if cfg.Source.Is6() {
 			sa6.Addr = cfg.Source.As16()
-			idx, ok := zoneIndex(cfg.Source.Zone())
+			idx, ok := sockio.ZoneIndex(cfg.Source.Zone())
 			if !ok {
 				return &icmperrors.Error{Op: "bind " + fam + " ping socket to " + cfg.Source.String(),
 					Class: icmperrors.ErrAddress, Err: unix.ENODEV}
@@ -184,7 +186,7 @@ func (s *socket) configure(fd int, cfg *Config) error {
 	return nil
 }
 
-func (s *socket) identifier() (int, bool) { return s.port, true }
+func (s *socket) Identifier() (int, bool) { return s.port, true }
 
 // wakeFD gives the eventfd that close signals, making it on first use; false once closing.
 func (s *socket) wakeFD() (int, bool) {
@@ -203,7 +205,7 @@ func (s *socket) wakeFD() (int, bool) {
 	return s.wake, true
 }
 
-func (s *socket) close() error {
+func (s *socket) Close() error {
 	s.wakeMu.Lock()
 	s.closing = true
 	if s.wake >= 0 {
@@ -220,7 +222,7 @@ func (s *socket) close() error {
 	return err
 }
 
-func (s *socket) setBroadcast(on bool) error {
+func (s *socket) SetBroadcast(on bool) error {
 	v := 0
 	if on {
 		v = 1
@@ -240,26 +242,24 @@ func (s *socket) setBroadcast(on bool) error {
 
 // --- sending ---
 
-// sizes of the address and control buffers of one outgoing message.
-const (
-	nameLen    = unix.SizeofSockaddrInet6
-	sendOOBLen = 3 * 24 // up to three int control messages: CMSG_SPACE(4) is 16 or 24
-)
+// sendOOBLen is the size of the control buffer of one outgoing message: up to three int
+// control messages (CMSG_SPACE(4) is 16 or 24).
+const sendOOBLen = 3 * 24
 
 // msgBufs is what one outgoing message points at.
 type msgBufs struct {
 	hdr  [8]byte
-	name [nameLen]byte
+	name [sockio.NameLen]byte
 	oob  [sendOOBLen]byte
 	iov  [2]unix.Iovec
 }
 
 // fill builds the message for req into m and points h at it. It gives the payload length.
 func (m *msgBufs) fill(h *unix.Msghdr, v6 bool, id int, req *transport.Request) int {
-	putEchoHeader(m.hdr[:], v6, id, req.Seq)
+	wire.PutEchoHeaderNoSum(m.hdr[:], v6, id, req.Seq)
 	m.iov[0].Base = &m.hdr[0]
 	m.iov[0].SetLen(8)
-	payload := payloadOf(req)
+	payload := wire.Payload(req)
 	iovs := 1
 	if len(payload) > 0 {
 		m.iov[1].Base = &payload[0]
@@ -269,7 +269,8 @@ func (m *msgBufs) fill(h *unix.Msghdr, v6 bool, id int, req *transport.Request) 
 	h.Iov = &m.iov[0]
 	h.SetIovlen(iovs)
 	h.Name = &m.name[0]
-	h.Namelen = uint32(putSockaddr(m.name[:], req.Destination))
+	n, _ := sockio.PutSockaddr(m.name[:], req.Destination) // an unknown zone goes out without one
+	h.Namelen = uint32(n)
 	oob := putSendCmsgs(m.oob[:], v6, req)
 	if oob > 0 {
 		h.Control = &m.oob[0]
@@ -284,58 +285,6 @@ func (m *msgBufs) fill(h *unix.Msghdr, v6 bool, id int, req *transport.Request) 
 // release drops the reference to a caller's payload.
 func (m *msgBufs) release() { m.iov[1].Base = nil }
 
-// putSockaddr writes dst as a sockaddr_in or sockaddr_in6 into b and gives its length.
-func putSockaddr(b []byte, dst netip.Addr) int {
-	clear(b)
-	if dst.Is4() {
-		binary.NativeEndian.PutUint16(b[0:], unix.AF_INET)
-		a := dst.As4()
-		copy(b[4:8], a[:])
-		return unix.SizeofSockaddrInet4
-	}
-	binary.NativeEndian.PutUint16(b[0:], unix.AF_INET6)
-	a := dst.As16()
-	copy(b[8:24], a[:])
-	if z := dst.Zone(); z != "" {
-		if idx, ok := zoneIndex(z); ok {
-			binary.NativeEndian.PutUint32(b[24:], idx)
-		}
-	}
-	return unix.SizeofSockaddrInet6
-}
-
-// sockaddrAddr reads the address of a sockaddr_in or sockaddr_in6.
-func sockaddrAddr(b []byte) (netip.Addr, bool) {
-	if len(b) < 2 {
-		return netip.Addr{}, false
-	}
-	switch binary.NativeEndian.Uint16(b) {
-	case unix.AF_INET:
-		if len(b) >= 8 {
-			return netip.AddrFrom4([4]byte(b[4:8])), true
-		}
-	case unix.AF_INET6:
-		if len(b) >= 24 {
-			a := netip.AddrFrom16([16]byte(b[8:24]))
-			if len(b) >= 28 {
-				a = withScope(a, binary.NativeEndian.Uint32(b[24:]))
-			}
-			return a, true
-		}
-	}
-	return netip.Addr{}, false
-}
-
-// putCmsgInt appends an int control message to b at off and gives the new offset.
-func putCmsgInt(b []byte, off, level, typ, v int) int {
-	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[off]))
-	h.Level = int32(level)
-	h.Type = int32(typ)
-	h.SetLen(unix.CmsgLen(4))
-	binary.NativeEndian.PutUint32(b[off+unix.CmsgLen(0):], uint32(int32(v)))
-	return off + unix.CmsgSpace(4)
-}
-
 // putSendCmsgs writes the control messages req needs into b and gives their length: the TTL
 // or hop limit always, the traffic class when set, and IPv6's don't-fragment when asked.
 func putSendCmsgs(b []byte, v6 bool, req *transport.Request) int {
@@ -346,18 +295,18 @@ func putSendCmsgs(b []byte, v6 bool, req *transport.Request) int {
 	}
 	off := 0
 	if v6 {
-		off = putCmsgInt(b, off, unix.SOL_IPV6, unix.IPV6_HOPLIMIT, ttl)
+		off += sockio.PutCmsgInt(b[off:], unix.SOL_IPV6, unix.IPV6_HOPLIMIT, ttl)
 		if req.TrafficClass != 0 {
-			off = putCmsgInt(b, off, unix.SOL_IPV6, unix.IPV6_TCLASS, req.TrafficClass)
+			off += sockio.PutCmsgInt(b[off:], unix.SOL_IPV6, unix.IPV6_TCLASS, req.TrafficClass)
 		}
 		if req.DontFragment {
-			off = putCmsgInt(b, off, unix.SOL_IPV6, unix.IPV6_DONTFRAG, 1)
+			off += sockio.PutCmsgInt(b[off:], unix.SOL_IPV6, unix.IPV6_DONTFRAG, 1)
 		}
 		return off
 	}
-	off = putCmsgInt(b, off, unix.SOL_IP, unix.IP_TTL, ttl)
+	off += sockio.PutCmsgInt(b[off:], unix.SOL_IP, unix.IP_TTL, ttl)
 	if req.TrafficClass != 0 {
-		off = putCmsgInt(b, off, unix.SOL_IP, unix.IP_TOS, req.TrafficClass)
+		off += sockio.PutCmsgInt(b[off:], unix.SOL_IP, unix.IP_TOS, req.TrafficClass)
 	}
 	return off
 }
@@ -389,19 +338,10 @@ func (s *socket) getSend() *sendState {
 	return st
 }
 
-func (s *socket) notePayload(n int) {
-	if int64(n) > s.maxPayload.Load() {
-		for {
-			cur := s.maxPayload.Load()
-			if int64(n) <= cur || s.maxPayload.CompareAndSwap(cur, int64(n)) {
-				return
-			}
-		}
-	}
-}
+func (s *socket) notePayload(n int) { sockio.RaiseTo(&s.maxPayload, int64(n)) }
 
 // send transmits one request.
-func (s *socket) send(t *Transport, req *transport.Request) error {
+func (s *socket) Send(req *transport.Request) error {
 	st := s.getSend()
 	defer s.sends.Put(st)
 	req.ID = s.port
@@ -431,13 +371,13 @@ func (s *socket) send(t *Transport, req *transport.Request) error {
 		st.errno = 0
 		req.SentAt = time.Now()
 		if err := s.fd.Write(st.write); err != nil {
-			return t.writeFailed(err)
+			return s.writeFailed(err)
 		}
 		if st.errno == 0 {
 			return nil
 		}
 		if try == pendingTries {
-			return t.sendError(req.Destination, st.errno)
+			return s.sendError(req.Destination, st.errno)
 		}
 	}
 }
@@ -472,8 +412,8 @@ func (s *socket) setPMTU(v int) error {
 }
 
 // writeFailed turns an error of the poller into Send's error.
-func (t *Transport) writeFailed(err error) error {
-	if t.closed.Load() {
+func (s *socket) writeFailed(err error) error {
+	if s.link.Closed() {
 		return errSendClosed
 	}
 	return icmperrors.Wrap(icmperrors.ErrUnavailable, "send", err)
@@ -482,9 +422,9 @@ func (t *Transport) writeFailed(err error) error {
 // sendError classifies a failed sendmsg. Every class but ErrBroadcast is ErrSocket: the
 // failure concerns this destination (no route, a firewall, a message too long for the path),
 // and other destinations may still work.
-func (t *Transport) sendError(dst netip.Addr, errno syscall.Errno) error {
+func (s *socket) sendError(dst netip.Addr, errno syscall.Errno) error {
 	op := "send to " + dst.String()
-	if errno == unix.EACCES && !t.broadcast.Load() {
+	if errno == unix.EACCES && !s.link.Broadcast() {
 		return &icmperrors.Error{Op: op, Class: icmperrors.ErrBroadcast, Err: errno,
 			Hint: "the destination is a broadcast address; enable broadcast (SetBroadcast(true), the -b flag) to ping it"}
 	}
@@ -531,11 +471,11 @@ func (s *socket) getBatch() *batchState {
 }
 
 // sendBatch sends reqs, all of this socket's family.
-func (s *socket) sendBatch(t *Transport, reqs []transport.Request) (int, error) {
+func (s *socket) SendBatch(reqs []transport.Request) (int, error) {
 	done := 0
 	for done < len(reqs) {
 		if !s.v6 && reqs[done].DontFragment {
-			if err := s.send(t, &reqs[done]); err != nil {
+			if err := s.Send(&reqs[done]); err != nil {
 				return done, err
 			}
 			done++
@@ -545,7 +485,7 @@ func (s *socket) sendBatch(t *Transport, reqs []transport.Request) (int, error) 
 		for end < len(reqs) && end-done < batchLen && (s.v6 || !reqs[end].DontFragment) {
 			end++
 		}
-		n, err := s.sendChunk(t, reqs[done:end])
+		n, err := s.sendChunk(reqs[done:end])
 		done += n
 		if err != nil {
 			return done, err
@@ -554,7 +494,7 @@ func (s *socket) sendBatch(t *Transport, reqs []transport.Request) (int, error) 
 	return done, nil
 }
 
-func (s *socket) sendChunk(t *Transport, reqs []transport.Request) (int, error) {
+func (s *socket) sendChunk(reqs []transport.Request) (int, error) {
 	b := s.getBatch()
 	defer s.batches.Put(b)
 	maxp := 0
@@ -575,7 +515,7 @@ func (s *socket) sendChunk(t *Transport, reqs []transport.Request) (int, error) 
 		b.off, b.cnt, b.sent, b.errno = sent, len(reqs), 0, 0
 		now := time.Now()
 		if err := s.fd.Write(b.write); err != nil {
-			return sent, t.writeFailed(err)
+			return sent, s.writeFailed(err)
 		}
 		for i := sent; i < sent+b.sent; i++ {
 			reqs[i].SentAt = now
@@ -587,7 +527,7 @@ func (s *socket) sendChunk(t *Transport, reqs []transport.Request) (int, error) 
 				at, failed = sent, 0
 			}
 			if failed++; failed == pendingTries {
-				return sent, t.sendError(reqs[sent].Destination, b.errno)
+				return sent, s.sendError(reqs[sent].Destination, b.errno)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-//go:build !linux && !darwin && !windows
+//go:build !linux && !darwin
 
 package dgram
 
@@ -6,29 +6,30 @@ import (
 	"runtime"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/internal/sockio"
 	"github.com/icmpkit/icmpkit/transport"
 )
 
 // socket exists only in name here: this system has no datagram ICMP sockets icmpkit can use.
 type socket struct{}
 
-func openSocket(cfg *Config, v6 bool) (*socket, error) {
+func openSocket(cfg *Config, v6 bool, link sockio.Link) (*socket, error) {
 	return nil, &icmperrors.Error{
 		Op:    "open " + familyName(v6) + " ping socket",
 		Class: icmperrors.ErrNotSupported,
 		Err:   icmperrors.New("datagram ICMP sockets are not available on " + runtime.GOOS),
-		Hint:  "use raw mode with administrator rights",
+		Hint:  "on Windows use transport/winicmp, the ICMP API; elsewhere raw mode",
 	}
 }
 
-func (s *socket) run(t *Transport)                                 {}
-func (s *socket) poll(t *Transport, replies []transport.Reply) int { return 0 }
-func (s *socket) identifier() (int, bool)                          { return 0, false }
-func (s *socket) close() error                                     { return nil }
-func (s *socket) setBroadcast(on bool) error                       { return icmperrors.NotSupported("set broadcast") }
-func (s *socket) send(t *Transport, req *transport.Request) error {
+func (s *socket) Read()                              {}
+func (s *socket) Poll(replies []transport.Reply) int { return 0 }
+func (s *socket) Identifier() (int, bool)            { return 0, false }
+func (s *socket) Close() error                       { return nil }
+func (s *socket) SetBroadcast(on bool) error         { return icmperrors.NotSupported("set broadcast") }
+func (s *socket) Send(req *transport.Request) error {
 	return icmperrors.NotSupported("send")
 }
-func (s *socket) sendBatch(t *Transport, reqs []transport.Request) (int, error) {
+func (s *socket) SendBatch(reqs []transport.Request) (int, error) {
 	return 0, icmperrors.NotSupported("send")
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
-	"github.com/stretchr/testify/assert"
+	"github.com/icmpkit/icmpkit/transport"
 	"github.com/stretchr/testify/require"
 )
 
@@ -20,8 +20,8 @@ func TestConfigInvalid(t *testing.T) {
 		{"negative buffer", Config{ReceiveBuffer: -1}},
 		{"unknown family", Config{Family: 7}},
 		{"long interface", Config{Interface: "an-interface-name-too-long"}},
-		{"v4 source, v6 family", Config{Source: netip.MustParseAddr("127.0.0.1"), Family: FamilyIPv6}},
-		{"v6 source, v4 family", Config{Source: netip.MustParseAddr("::1"), Family: FamilyIPv4}},
+		{"v4 source, v6 family", Config{Source: netip.MustParseAddr("127.0.0.1"), Family: transport.FamilyIPv6}},
+		{"v6 source, v4 family", Config{Source: netip.MustParseAddr("::1"), Family: transport.FamilyIPv4}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,11 +38,4 @@ func TestNotSupportedElsewhere(t *testing.T) {
 	}
 	_, err := New(Config{})
 	require.ErrorIs(t, err, icmperrors.ErrNotSupported)
-}
-
-func TestFamilyString(t *testing.T) {
-	assert.Equal(t, "IPv4 and IPv6", FamilyBoth.String())
-	assert.Equal(t, "IPv4", FamilyIPv4.String())
-	assert.Equal(t, "IPv6", FamilyIPv6.String())
-	assert.Equal(t, "unknown family", Family(9).String())
 }

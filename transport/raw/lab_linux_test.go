@@ -124,7 +124,7 @@ func TestRouterErrors(t *testing.T) {
 func TestBroadcastReplies(t *testing.T) {
 	lab.Require(t)
 	b := lab.NewBroadcast(t, lab.BroadcastConfig{Responders: 3})
-	tr := openIn(t, b.Client.NS, Config{Family: FamilyIPv4})
+	tr := openIn(t, b.Client.NS, Config{Family: transport.FamilyIPv4})
 	req := transport.Request{Destination: b.Broadcast, ID: tr.id, Seq: 1}
 	require.ErrorIs(t, tr.Send(context.Background(), &req), icmperrors.ErrBroadcast)
 	require.NoError(t, tr.SetBroadcast(true))

@@ -4,31 +4,16 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
-	"github.com/icmpkit/icmpkit/internal/replyq"
+	"github.com/icmpkit/icmpkit/internal/sockio"
 	"github.com/icmpkit/icmpkit/transport"
 )
 
-// Family selects the address families a Transport opens sockets for (transport.Family).
-// With FamilyBoth, a system without IPv6 (or without IPv4) leaves the transport with the
-// family it has; New fails only when neither opens.
-type Family = transport.Family
-
-// Families.
-const (
-	FamilyBoth = transport.FamilyBoth
-	FamilyIPv4 = transport.FamilyIPv4
-	FamilyIPv6 = transport.FamilyIPv6
-)
-
-// DefaultReceiveBuffer is the receive buffer of each socket when Config.ReceiveBuffer is zero.
-// The kernel doubles it and charges about 830 bytes for a small reply, so it holds some 80,000
-// replies: at 150,000 replies a second, half a second in which the reader gets no CPU loses
-// none. The memory is only taken while replies wait.
-const DefaultReceiveBuffer = 32 << 20
+// DefaultReceiveBuffer is the receive buffer of each socket when Config.ReceiveBuffer is
+// zero; see sockio.DefaultReceiveBuffer.
+const DefaultReceiveBuffer = sockio.DefaultReceiveBuffer
 
 // Config configures a Transport. The zero value is ready to use.
 type Config struct {
@@ -46,25 +31,16 @@ type Config struct {
 	// SO_RCVBUFFORCE (which may exceed net.core.rmem_max) and, failing that, SO_RCVBUF.
 	// Zero: DefaultReceiveBuffer.
 	ReceiveBuffer int
-	// Family selects the sockets to open. Zero: FamilyBoth.
-	Family Family
+	// Family selects the sockets to open. Zero: transport.FamilyBoth.
+	Family transport.Family
 }
-
-// queueLen is the number of parsed replies waiting for Receive before the readers stop
-// reading (then the sockets' receive buffers take the excess). 512 replies (80 KB) keep pace
-// with multiping at over 100,000 replies a second as well as 4096 do, and cost a one-packet
-// ping less to allocate.
-const queueLen = 512
 
 // Transport sends ICMP echo requests through raw sockets and receives the replies. It is safe
 // for concurrent use. Create it with New and release it with Close.
 type Transport struct {
 	id        int
-	family    Family                               // the families actually open
-	queue     atomic.Pointer[chan transport.Reply] // made when the readers start
-	done      chan struct{}
-	closed    atomic.Bool
-	closeOnce sync.Once
+	family    transport.Family // the families actually open
+	rx        sockio.Replies   // the readers and their queue
 	broadcast atomic.Bool
 	ids       idSet
 	drops     atomic.Uint64 // packets that passed the kernel filters but not the parser's checks
@@ -108,14 +84,12 @@ func New(cfg Config) (*Transport, error) {
 	if cfg.ReceiveBuffer == 0 {
 		cfg.ReceiveBuffer = DefaultReceiveBuffer
 	}
-	t := &Transport{
-		id:   id,
-		done: make(chan struct{}),
-	}
+	t := &Transport{id: id}
 	t.ids.init(uint16(id))
 	if err := t.open(cfg); err != nil {
 		return nil, err
 	}
+	t.rx.Init(errClosedReceive, t.readers()...)
 	return t, nil
 }
 
@@ -125,14 +99,12 @@ func (cfg *Config) check() error {
 		return icmperrors.Invalid("raw: ID", "must be in 0..65535, got %d", cfg.ID)
 	case cfg.ReceiveBuffer < 0:
 		return icmperrors.Invalid("raw: ReceiveBuffer", "must not be negative, got %d", cfg.ReceiveBuffer)
-	case cfg.Family < FamilyBoth || cfg.Family > FamilyIPv6:
+	case !cfg.Family.Valid():
 		return icmperrors.Invalid("raw: Family", "unknown family %d", int(cfg.Family))
 	case len(cfg.Interface) > 15:
 		return icmperrors.Invalid("raw: Interface", "%q is longer than an interface name can be", cfg.Interface)
-	case cfg.Source.IsValid() && cfg.Source.Unmap().Is4() && cfg.Family == FamilyIPv6:
-		return icmperrors.Invalid("raw: Source", "%s is IPv4 but Family is IPv6 only", cfg.Source)
-	case cfg.Source.IsValid() && !cfg.Source.Unmap().Is4() && cfg.Family == FamilyIPv4:
-		return icmperrors.Invalid("raw: Source", "%s is IPv6 but Family is IPv4 only", cfg.Source)
+	case cfg.Source.IsValid() && !cfg.Family.Includes(cfg.Source):
+		return icmperrors.Invalid("raw: Source", "%s is not of family %s", cfg.Source, cfg.Family)
 	}
 	return nil
 }
@@ -146,7 +118,7 @@ func (cfg *Config) check() error {
 // with errors.ErrBroadcast, a family the transport has no socket for with
 // errors.ErrNotSupported, a bad request with errors.ErrInvalidArgument.
 func (t *Transport) Send(ctx context.Context, req *transport.Request) error {
-	if t.closed.Load() {
+	if t.rx.Closed() {
 		return errClosedSend
 	}
 	if err := ctx.Err(); err != nil {
@@ -170,38 +142,13 @@ func (t *Transport) SendBatch(ctx context.Context, reqs []transport.Request) (in
 // timestamp; TTL the received TTL or hop limit. It returns ctx's error when ctx ends first and
 // an error matching errors.ErrUnavailable once Close has been called.
 func (t *Transport) Receive(ctx context.Context, reply *transport.Reply) error {
-	if t.closed.Load() {
-		return errClosedReceive
-	}
-	t.startReaders()
-	queue := t.replies()
-	if queue == nil {
-		return errClosedReceive // closed before the readers started
-	}
-	select {
-	case r := <-queue:
-		if t.closed.Load() {
-			return errClosedReceive
-		}
-		replyq.Copy(reply, &r)
-		return nil
-	case <-t.done:
-		return errClosedReceive
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return t.rx.Receive(ctx, reply)
 }
 
 // ReceiveBatch waits as Receive does for one reply, then adds those already waiting, up to
 // len(replies), and returns how many it filled.
 func (t *Transport) ReceiveBatch(ctx context.Context, replies []transport.Reply) (int, error) {
-	if len(replies) == 0 {
-		return 0, icmperrors.Invalid("replies", "no room for a reply")
-	}
-	if err := t.Receive(ctx, &replies[0]); err != nil {
-		return 0, err
-	}
-	return 1 + replyq.Take(t.replies(), replies[1:]), nil
+	return t.rx.ReceiveBatch(ctx, replies)
 }
 
 // Poll hands over, without waiting, the replies already queued for Receive, then those
@@ -209,50 +156,13 @@ func (t *Transport) ReceiveBatch(ctx context.Context, replies []transport.Reply)
 // transport.Poller). When another Poll is reading a socket at the time, it leaves that
 // socket to it.
 func (t *Transport) Poll(replies []transport.Reply) (int, error) {
-	if t.closed.Load() {
-		return 0, errClosedReceive
-	}
-	n := replyq.Take(t.replies(), replies) // nil (no reader has run) is empty
-	if n < len(replies) {
-		n += t.pollSockets(replies[n:])
-	}
-	if t.closed.Load() {
-		return 0, errClosedReceive
-	}
-	return n, nil
-}
-
-// replies gives the queue the readers fill for Receive, nil before they start.
-func (t *Transport) replies() chan transport.Reply {
-	if q := t.queue.Load(); q != nil {
-		return *q
-	}
-	return nil
-}
-
-// enqueue hands a parsed reply to Receive, waiting while the queue is full. It reports false
-// once the transport is closed.
-func (t *Transport) enqueue(r *transport.Reply) bool {
-	select {
-	case *t.queue.Load() <- *r:
-		return true
-	case <-t.done:
-		return false
-	}
+	return t.rx.Poll(replies, t.pollSockets)
 }
 
 // Close closes the sockets, unblocks every Receive with an error matching
 // errors.ErrUnavailable and waits for the reader goroutines to end. It is safe to call more
 // than once.
-func (t *Transport) Close() error {
-	var err error
-	t.closeOnce.Do(func() {
-		t.closed.Store(true)
-		close(t.done)
-		err = t.closeSystem()
-	})
-	return err
-}
+func (t *Transport) Close() error { return t.rx.Close(t.closeSockets) }
 
 // Identifier gives the transport's configured identifier, for either family. It is not fixed:
 // requests may carry others.
@@ -261,12 +171,12 @@ func (t *Transport) Identifier(dst netip.Addr) (id int, fixed bool) { return t.i
 // Name gives "raw".
 func (t *Transport) Name() string { return "raw" }
 
-// Family tells which sockets the transport has: FamilyBoth, or the one family that opened.
-func (t *Transport) Family() Family { return t.family }
+// Family tells which sockets the transport has: transport.FamilyBoth, or the one family that opened.
+func (t *Transport) Family() transport.Family { return t.family }
 
 // SetBroadcast allows (SO_BROADCAST) or forbids sending to IPv4 broadcast addresses.
 func (t *Transport) SetBroadcast(on bool) error {
-	if t.closed.Load() {
+	if t.rx.Closed() {
 		return &icmperrors.Error{Op: "set broadcast", Class: icmperrors.ErrUnavailable, Hint: "the transport is closed"}
 	}
 	return t.setBroadcast(on)

@@ -209,7 +209,7 @@ func TestBadRequests(t *testing.T) {
 // reader sees makes it attach the socket's BPF program; the kernel drops the rest.
 func TestForeignIdentifierDropped(t *testing.T) {
 	tr := open(t, Config{})
-	tr.startReaders() // as Receive does
+	tr.rx.Start() // as Receive does
 	for _, dst := range []netip.Addr{lo4, lo6} {
 		t.Run(dst.String(), func(t *testing.T) {
 			s := tr.sys.v4
@@ -402,12 +402,12 @@ func TestSourceAndInterface(t *testing.T) {
 		{Source: lo6},
 		{Source: netip.MustParseAddr("::ffff:127.0.0.1")},
 		{Interface: "lo"},
-		{Source: lo4, Interface: "lo", Family: FamilyIPv4},
+		{Source: lo4, Interface: "lo", Family: transport.FamilyIPv4},
 	}
 	for _, cfg := range good {
 		tr := open(t, cfg)
 		for _, dst := range []netip.Addr{lo4, lo6} {
-			if dst.Is6() && tr.Family() == FamilyIPv4 {
+			if dst.Is6() && tr.Family() == transport.FamilyIPv4 {
 				continue
 			}
 			require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: dst, ID: tr.id, Seq: 9}), "%+v", cfg)
@@ -428,16 +428,16 @@ func TestSourceAndInterface(t *testing.T) {
 
 func TestFamilies(t *testing.T) {
 	both := open(t, Config{})
-	assert.Equal(t, FamilyBoth, both.Family())
+	assert.Equal(t, transport.FamilyBoth, both.Family())
 	assert.Equal(t, "raw", both.Name())
 
-	v4 := open(t, Config{Family: FamilyIPv4})
-	assert.Equal(t, FamilyIPv4, v4.Family())
+	v4 := open(t, Config{Family: transport.FamilyIPv4})
+	assert.Equal(t, transport.FamilyIPv4, v4.Family())
 	require.ErrorIs(t, v4.Send(context.Background(), &transport.Request{Destination: lo6}), icmperrors.ErrNotSupported)
 	require.NoError(t, v4.Send(context.Background(), &transport.Request{Destination: lo4, ID: v4.id}))
 
-	v6 := open(t, Config{Family: FamilyIPv6})
-	assert.Equal(t, FamilyIPv6, v6.Family())
+	v6 := open(t, Config{Family: transport.FamilyIPv6})
+	assert.Equal(t, transport.FamilyIPv6, v6.Family())
 	require.ErrorIs(t, v6.Send(context.Background(), &transport.Request{Destination: lo4}), icmperrors.ErrNotSupported)
 	require.NoError(t, v6.Send(context.Background(), &transport.Request{Destination: lo6, ID: v6.id}))
 }
@@ -610,37 +610,29 @@ func TestReadersStartWithReceive(t *testing.T) {
 		return n == 1
 	}, 5*time.Second, time.Millisecond)
 	assert.Equal(t, 1, buf[0].Seq)
-	tr.sys.readersMu.Lock()
-	assert.False(t, tr.sys.started, "Poll starts no reader")
-	tr.sys.readersMu.Unlock()
-	assert.Nil(t, tr.replies(), "no queue without readers")
+	assert.False(t, tr.rx.Started(), "Poll starts no reader, and makes no queue")
 	assert.False(t, tr.sys.v4.fd.Registered(), "sends and polls leave the socket out of the poller")
 	assert.False(t, tr.sys.v6.fd.Registered())
 
 	require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: lo6, ID: tr.id, Seq: 2}))
 	r := receiveMatching(t, tr, bySeq(lo6, tr.id, 2))
 	assert.Equal(t, transport.KindEchoReply, r.Kind())
-	tr.sys.readersMu.Lock()
-	assert.True(t, tr.sys.started, "Receive starts the readers")
-	tr.sys.readersMu.Unlock()
-	assert.NotNil(t, tr.replies())
-	assert.True(t, tr.sys.v4.fd.Registered(), "the readers wait in the poller")
-	assert.True(t, tr.sys.v6.fd.Registered())
+	assert.True(t, tr.rx.Started(), "Receive starts the readers")
+	assert.Eventually(t, func() bool { return tr.sys.v4.fd.Registered() && tr.sys.v6.fd.Registered() },
+		5*time.Second, time.Millisecond, "the readers wait in the poller")
 
 	idle := open(t, Config{})
 	require.NoError(t, idle.Close(), "closing a transport whose readers never started")
 	var rep transport.Reply
 	assert.ErrorIs(t, idle.Receive(context.Background(), &rep), icmperrors.ErrUnavailable)
-	idle.sys.readersMu.Lock()
-	assert.False(t, idle.sys.started, "no reader starts once closed")
-	idle.sys.readersMu.Unlock()
+	assert.False(t, idle.rx.Started(), "no reader starts once closed")
 }
 
 // TestSendWaitsForRoom: a send that finds the socket's buffer full has the socket join the
 // poller and wait there for room; the transport goes on working through the poller, and a
 // transport closed before its sockets joined it refuses sends.
 func TestSendWaitsForRoom(t *testing.T) {
-	tr := open(t, Config{Family: FamilyIPv4})
+	tr := open(t, Config{Family: transport.FamilyIPv4})
 	s := tr.sys.v4
 	calls := 0
 	require.NoError(t, s.fd.Write(func(fd uintptr) bool {
@@ -652,7 +644,7 @@ func TestSendWaitsForRoom(t *testing.T) {
 	require.NoError(t, tr.Send(context.Background(), &transport.Request{Destination: lo4, ID: tr.id, Seq: 1}))
 	receiveMatching(t, tr, bySeq(lo4, tr.id, 1))
 
-	direct := open(t, Config{Family: FamilyIPv4})
+	direct := open(t, Config{Family: transport.FamilyIPv4})
 	require.NoError(t, direct.Close())
 	assert.False(t, direct.sys.v4.fd.Registered())
 	assert.ErrorIs(t, direct.Send(context.Background(), &transport.Request{Destination: lo4, ID: direct.id, Seq: 1}), icmperrors.ErrUnavailable)
@@ -663,7 +655,7 @@ func TestSendWaitsForRoom(t *testing.T) {
 // with -race).
 func TestRegisterWhileSending(t *testing.T) {
 	for round := range 20 {
-		tr := open(t, Config{Family: FamilyIPv4})
+		tr := open(t, Config{Family: transport.FamilyIPv4})
 		var wg sync.WaitGroup
 		for g := range 4 {
 			wg.Add(1)

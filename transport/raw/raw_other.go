@@ -24,10 +24,10 @@ func (t *Transport) sendBatch(ctx context.Context, reqs []transport.Request) (in
 	return 0, errClosedSend
 }
 
-func (t *Transport) startReaders() {}
+func (t *Transport) readers() []func() { return nil }
 
 func (t *Transport) pollSockets(replies []transport.Reply) int { return 0 }
 
 func (t *Transport) setBroadcast(on bool) error { t.broadcast.Store(on); return nil }
 
-func (t *Transport) closeSystem() error { return nil }
+func (t *Transport) closeSockets() error { return nil }

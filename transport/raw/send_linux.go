@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/internal/sockio"
 	"github.com/icmpkit/icmpkit/internal/wire"
 	"github.com/icmpkit/icmpkit/transport"
 	"golang.org/x/sys/unix"
@@ -23,8 +24,7 @@ const maxBatch = 64
 type packet struct {
 	buf []byte
 	iov unix.Iovec
-	sa4 unix.RawSockaddrInet4
-	sa6 unix.RawSockaddrInet6
+	sa  [sockio.NameLen]byte
 	oob [oobWords]uint64 // word-aligned for cmsghdr
 }
 
@@ -33,19 +33,12 @@ type packet struct {
 func (p *packet) build(req *transport.Request, h *unix.Msghdr) error {
 	dst := req.Destination
 	*h = unix.Msghdr{}
-	if dst.Is6() {
-		zone, err := zoneIndex(dst.Zone())
-		if err != nil {
-			return &icmperrors.Error{Op: "send to " + dst.String(), Class: icmperrors.ErrAddress, Err: err, Hint: "unknown zone"}
-		}
-		p.sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: dst.As16(), Scope_id: zone}
-		h.Name = (*byte)(unsafe.Pointer(&p.sa6))
-		h.Namelen = unix.SizeofSockaddrInet6
-	} else {
-		p.sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: dst.As4()}
-		h.Name = (*byte)(unsafe.Pointer(&p.sa4))
-		h.Namelen = unix.SizeofSockaddrInet4
+	n, ok := sockio.PutSockaddr(p.sa[:], dst)
+	if !ok {
+		return &icmperrors.Error{Op: "send to " + dst.String(), Class: icmperrors.ErrAddress, Err: unix.ENODEV, Hint: "unknown zone"}
 	}
+	h.Name = &p.sa[0]
+	h.Namelen = uint32(n)
 	p.buf = wire.AppendEchoRequest(p.buf[:0], req)
 	p.iov.Base = &p.buf[0]
 	p.iov.SetLen(len(p.buf))
@@ -57,29 +50,20 @@ func (p *packet) build(req *transport.Request, h *unix.Msghdr) error {
 		ttl = transport.DefaultTTL
 	}
 	oob := unsafe.Slice((*byte)(unsafe.Pointer(&p.oob[0])), len(p.oob)*8)
-	n := 0
+	n = 0
 	if dst.Is6() {
-		n += putCmsg(oob[n:], unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT, ttl)
-		n += putCmsg(oob[n:], unix.IPPROTO_IPV6, unix.IPV6_TCLASS, req.TrafficClass)
+		n += sockio.PutCmsgInt(oob[n:], unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT, ttl)
+		n += sockio.PutCmsgInt(oob[n:], unix.IPPROTO_IPV6, unix.IPV6_TCLASS, req.TrafficClass)
 		if req.DontFragment {
-			n += putCmsg(oob[n:], unix.IPPROTO_IPV6, unix.IPV6_DONTFRAG, 1)
+			n += sockio.PutCmsgInt(oob[n:], unix.IPPROTO_IPV6, unix.IPV6_DONTFRAG, 1)
 		}
 	} else {
-		n += putCmsg(oob[n:], unix.IPPROTO_IP, unix.IP_TTL, ttl)
-		n += putCmsg(oob[n:], unix.IPPROTO_IP, unix.IP_TOS, req.TrafficClass)
+		n += sockio.PutCmsgInt(oob[n:], unix.IPPROTO_IP, unix.IP_TTL, ttl)
+		n += sockio.PutCmsgInt(oob[n:], unix.IPPROTO_IP, unix.IP_TOS, req.TrafficClass)
 	}
 	h.Control = &oob[0]
 	h.SetControllen(n)
 	return nil
-}
-
-// putCmsg writes a control message holding one int and returns the room it took.
-func putCmsg(b []byte, level, typ, v int) int {
-	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
-	h.Level, h.Type = int32(level), int32(typ)
-	h.SetLen(unix.CmsgLen(4))
-	*(*int32)(unsafe.Pointer(&b[unix.CmsgLen(0)])) = int32(v)
-	return unix.CmsgSpace(4)
 }
 
 // sendState is the reusable state of one Send.
@@ -149,12 +133,7 @@ func (t *Transport) socketFor(req *transport.Request) (*sock, error) {
 			return nil, err
 		}
 	}
-	for n := int64(req.PayloadLen()); ; {
-		old := t.maxPayload.Load()
-		if n <= old || t.maxPayload.CompareAndSwap(old, n) {
-			break
-		}
-	}
+	sockio.RaiseTo(&t.maxPayload, int64(req.PayloadLen()))
 	return s, nil
 }
 
@@ -264,7 +243,7 @@ func (t *Transport) sendBatch(ctx context.Context, reqs []transport.Request) (in
 	defer batchPool.Put(b)
 	sent := 0
 	for sent < len(reqs) {
-		if t.closed.Load() {
+		if t.rx.Closed() {
 			return sent, errClosedSend
 		}
 		if err := ctx.Err(); err != nil {

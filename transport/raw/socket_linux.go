@@ -2,14 +2,13 @@ package raw
 
 import (
 	stderrors "errors"
-	"net"
 	"net/netip"
 	"strconv"
 	"sync"
-	"unsafe"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
 	"github.com/icmpkit/icmpkit/internal/pollfd"
+	"github.com/icmpkit/icmpkit/internal/sockio"
 	"github.com/icmpkit/icmpkit/transport"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -44,11 +43,8 @@ type system struct {
 	cfg    Config
 
 	broadcastMu sync.Mutex // serializes setBroadcast
-	readersMu   sync.Mutex // orders startReaders against Close
-	started     bool       // the readers run; guarded by readersMu
-	readers     sync.WaitGroup
 
-	poll4, poll6 pollReader // the sockets' readers for Poll
+	poll4, poll6 sockio.PollSlot[reader] // the sockets' readers for Poll
 }
 
 // errNoFamily marks a socket() failure because the system lacks the address family.
@@ -57,11 +53,11 @@ var errNoFamily = stderrors.New("address family not supported")
 func (t *Transport) open(cfg Config) error {
 	t.sys.cfg = cfg
 	var err4, err6 error
-	if cfg.Family != FamilyIPv6 {
+	if cfg.Family != transport.FamilyIPv6 {
 		t.sys.v4, err4 = t.openSocket(cfg, false)
 	}
-	missing := func(err error) bool { return cfg.Family == FamilyBoth && stderrors.Is(err, errNoFamily) }
-	if cfg.Family != FamilyIPv4 && (err4 == nil || missing(err4)) {
+	missing := func(err error) bool { return cfg.Family == transport.FamilyBoth && stderrors.Is(err, errNoFamily) }
+	if cfg.Family != transport.FamilyIPv4 && (err4 == nil || missing(err4)) {
 		t.sys.v6, err6 = t.openSocket(cfg, true)
 	}
 	for _, err := range []error{err4, err6} {
@@ -72,39 +68,27 @@ func (t *Transport) open(cfg Config) error {
 	}
 	switch {
 	case t.sys.v4 != nil && t.sys.v6 != nil:
-		t.family = FamilyBoth
+		t.family = transport.FamilyBoth
 	case t.sys.v4 != nil:
-		t.family = FamilyIPv4
+		t.family = transport.FamilyIPv4
 	case t.sys.v6 != nil:
-		t.family = FamilyIPv6
+		t.family = transport.FamilyIPv6
 	default:
 		return err4
 	}
 	return nil
 }
 
-// startReaders starts the sockets' readers unless they run already or the transport is
-// closed. Receive starts them: until then replies wait in the sockets, where Poll finds
-// them, and a transport whose replies are all polled never starts a goroutine.
-func (t *Transport) startReaders() {
-	t.sys.readersMu.Lock()
-	defer t.sys.readersMu.Unlock()
-	if t.sys.started || t.closed.Load() {
-		return
-	}
-	t.sys.started = true
-	queue := make(chan transport.Reply, queueLen)
-	t.queue.Store(&queue)
+// readers gives the functions that read the open sockets, one each, for sockio.Replies to
+// run.
+func (t *Transport) readers() []func() {
+	var rs []func()
 	for _, s := range []*sock{t.sys.v4, t.sys.v6} {
-		if s == nil {
-			continue
+		if s != nil {
+			rs = append(rs, func() { t.read(s) })
 		}
-		if s.fd.Register() != nil {
-			continue // closed
-		}
-		t.sys.readers.Add(1)
-		go t.read(s)
 	}
+	return rs
 }
 
 func familyName(v6 bool) string {
@@ -260,36 +244,11 @@ func bindSource(fd int, src netip.Addr) error {
 	if src.Is4() {
 		return unix.Bind(fd, &unix.SockaddrInet4{Addr: src.As4()})
 	}
-	zone, err := zoneIndex(src.Zone())
-	if err != nil {
-		return err
+	zone, ok := sockio.ZoneIndex(src.Zone())
+	if !ok {
+		return unix.ENODEV
 	}
 	return unix.Bind(fd, &unix.SockaddrInet6{Addr: src.As16(), ZoneId: zone})
-}
-
-// zoneCache maps IPv6 zone names to interface indexes.
-var zoneCache sync.Map // string -> uint32
-
-// zoneIndex gives the interface index of an IPv6 zone: a number or an interface name.
-func zoneIndex(zone string) (uint32, error) {
-	if zone == "" {
-		return 0, nil
-	}
-	if v, ok := zoneCache.Load(zone); ok {
-		return v.(uint32), nil
-	}
-	var idx uint32
-	if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
-		idx = uint32(n)
-	} else {
-		ifi, err := net.InterfaceByName(zone)
-		if err != nil {
-			return 0, err
-		}
-		idx = uint32(ifi.Index)
-	}
-	zoneCache.Store(zone, idx)
-	return idx, nil
 }
 
 // learnID lets replies for a new identifier through the kernel filters before a request
@@ -329,7 +288,7 @@ func (t *Transport) learnID(id int) error {
 
 // closedOr gives the closed-transport error once Close has begun, else err.
 func closedOr(err error, t *Transport) error {
-	if t.closed.Load() {
+	if t.rx.Closed() {
 		return errClosedSend
 	}
 	return err
@@ -395,24 +354,12 @@ func (t *Transport) setBroadcast(on bool) error {
 	return nil
 }
 
-func (t *Transport) closeSockets() {
+// closeSockets closes the sockets, which ends their readers.
+func (t *Transport) closeSockets() error {
 	for _, s := range []*sock{t.sys.v4, t.sys.v6} {
 		if s != nil {
 			s.fd.Close()
 		}
 	}
-}
-
-func (t *Transport) closeSystem() error {
-	t.closeSockets()
-	t.sys.readersMu.Lock() // closed is set: no reader starts after this
-	t.sys.readersMu.Unlock()
-	t.sys.readers.Wait()
 	return nil
-}
-
-// cmsgAlign rounds n up as CMSG_ALIGN does.
-func cmsgAlign(n int) int {
-	const a = int(unsafe.Sizeof(uintptr(0)))
-	return (n + a - 1) &^ (a - 1)
 }

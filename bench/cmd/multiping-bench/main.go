@@ -221,9 +221,9 @@ func prefixHosts(p netip.Prefix, limit int) iter.Seq[netip.Addr] {
 func open(mode string, rcvbuf int) (transport.Transport, error) {
 	switch mode {
 	case "raw":
-		return raw.New(raw.Config{Family: raw.FamilyIPv4, ReceiveBuffer: rcvbuf})
+		return raw.New(raw.Config{Family: transport.FamilyIPv4, ReceiveBuffer: rcvbuf})
 	case "dgram":
-		return dgram.New(dgram.Config{Family: dgram.FamilyIPv4, ReceiveBuffer: rcvbuf})
+		return dgram.New(dgram.Config{Family: transport.FamilyIPv4, ReceiveBuffer: rcvbuf})
 	}
 	return nil, fmt.Errorf("unknown mode %q: want raw or dgram", mode)
 }

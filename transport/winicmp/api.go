@@ -1,9 +1,10 @@
-package dgram
+package winicmp
 
 import (
 	"encoding/binary"
 	"net/netip"
 
+	"github.com/icmpkit/icmpkit/internal/sockio"
 	"github.com/icmpkit/icmpkit/internal/wire"
 	"github.com/icmpkit/icmpkit/transport"
 )
@@ -168,7 +169,7 @@ func parseAPIReply(v6 bool, b []byte, dst netip.Addr, id, seq, payload int, r *t
 			return false
 		}
 		status = binary.LittleEndian.Uint32(b[offStatusV6:])
-		src = withScope(netip.AddrFrom16([16]byte(b[offAddrV6:offAddrV6+16])),
+		src = sockio.WithScope(netip.AddrFrom16([16]byte(b[offAddrV6:offAddrV6+16])),
 			binary.LittleEndian.Uint32(b[offScopeV6:]))
 		header = 40
 	} else {
@@ -187,7 +188,7 @@ func parseAPIReply(v6 bool, b []byte, dst netip.Addr, id, seq, payload int, r *t
 	r.Source = src
 	r.Destination = dst
 	r.ID, r.Seq = id, seq
-	r.Type = icmpType(v6, byte(typ))
+	r.Type = wire.ICMPType(v6, byte(typ))
 	r.Code = code
 	r.Bytes = 8 + data
 	if typ != wire.TypeEchoReplyV4 && typ != wire.TypeEchoReplyV6 {

@@ -1,7 +1,10 @@
-package main
+package getopt
 
 import (
-	"math"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,17 +21,65 @@ type testOptions struct {
 	mode, file    string
 }
 
-func newTestCommand(o *testOptions) *command {
-	c := newCommand("test", "HOST", "")
-	c.intVar(&o.count, "c|count", "N", 4, 1, math.MaxInt, "count")
-	c.secondsVar(&o.wait, "W", 2*time.Second, false, "wait")
-	c.boolVar(&o.quiet, "q", false, "quiet")
-	c.boolVar(&o.numer, "n", false, "numeric")
-	c.boolVar(&o.asJSON, "json", false, "json")
-	c.boolVar(&o.paris, "paris", false, "paris")
-	c.stringVar(&o.mode, "mode", "M", "mode")
-	c.stringVar(&o.file, "f", "FILE", "file")
-	c.set.add(&option{short: 'h', long: "help", help: true})
+// intValue is an integer of at least 1.
+type intValue struct{ p *int }
+
+func (v intValue) String() string { return strconv.Itoa(*v.p) }
+
+func (v intValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	switch {
+	case err != nil:
+		return errors.New("not an integer")
+	case n < 1:
+		return errors.New("must be at least 1")
+	}
+	*v.p = n
+	return nil
+}
+
+// secondsValue is a duration in seconds.
+type secondsValue struct{ p *time.Duration }
+
+func (v secondsValue) String() string { return fmt.Sprint(v.p.Seconds()) }
+
+func (v secondsValue) Set(s string) error {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return errors.New("not a number of seconds")
+	}
+	*v.p = time.Duration(f * float64(time.Second))
+	return nil
+}
+
+// testCommand is a command with options of every kind, as ping's.
+type testCommand struct{ set Set }
+
+func (c *testCommand) add(spec string, v Value, isSwitch bool, meta string) {
+	o := &Option{Value: v, Switch: isSwitch, Meta: meta}
+	short, long, both := strings.Cut(spec, "|")
+	if !both && len(spec) > 1 {
+		short, long = "", spec
+	}
+	if short != "" {
+		o.Short = rune(short[0])
+	}
+	o.Long = long
+	c.set.Add(o)
+}
+
+func newTestCommand(o *testOptions) *testCommand {
+	c := &testCommand{}
+	o.count, o.wait = 4, 2*time.Second
+	c.add("c|count", intValue{&o.count}, false, "N")
+	c.add("W", secondsValue{&o.wait}, false, "SEC")
+	c.add("q", Bool{&o.quiet}, true, "")
+	c.add("n", Bool{&o.numer}, true, "")
+	c.add("json", Bool{&o.asJSON}, true, "")
+	c.add("paris", Bool{&o.paris}, true, "")
+	c.add("mode", String{&o.mode}, false, "M")
+	c.add("f", String{&o.file}, false, "FILE")
+	c.set.Add(&Option{Short: 'h', Long: "help", Help: true})
 	return c
 }
 
@@ -65,7 +116,7 @@ func TestGetopt(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var o testOptions
 			c := newTestCommand(&o)
-			operands, err := c.set.parse(tt.args)
+			operands, err := c.set.Parse(tt.args)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, o)
 			assert.Equal(t, tt.operands, operands)
@@ -92,31 +143,35 @@ func TestGetoptErrors(t *testing.T) {
 		{"bad attached value", []string{"-c0", "h1"}, `invalid value "0" for -c: must be at least 1`},
 		{"bad long value", []string{"--count=0", "h1"}, `invalid value "0" for --count: must be at least 1`},
 		{"value to a switch", []string{"--json=yes", "h1"}, `option --json takes no value (or =true, =false), got "yes"`},
+		{"1 to a switch", []string{"--json=1", "h1"}, `option --json takes no value (or =true, =false), got "1"`},
+		{"empty value to a switch", []string{"--json=", "h1"}, `option --json takes no value (or =true, =false), got ""`},
+		{"a value to --help", []string{"--help=x", "h1"}, `option --help takes no value, got "x"`},
+		{"true to --help", []string{"--he=true"}, `option --help takes no value, got "true"`},
 		{"not UTF-8", []string{"-\xff", "h1"}, "unknown option -\uFFFD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var o testOptions
 			c := newTestCommand(&o)
-			_, err := c.set.parse(tt.args)
+			_, err := c.set.Parse(tt.args)
 			if tt.want == "" {
 				assert.NoError(t, err)
 				return
 			}
-			var oe *optionError
+			var oe *Error
 			require.ErrorAs(t, err, &oe)
 			assert.Equal(t, tt.want, err.Error())
 		})
 	}
 
 	// Two long options that share a prefix.
-	c := newCommand("test", "", "")
+	c := &testCommand{}
 	var a, b bool
-	c.boolVar(&a, "pmtu", false, "")
-	c.boolVar(&b, "paris", false, "")
-	_, err := c.set.parse([]string{"--p"})
+	c.add("pmtu", Bool{&a}, true, "")
+	c.add("paris", Bool{&b}, true, "")
+	_, err := c.set.Parse([]string{"--p"})
 	assert.EqualError(t, err, "option --p is ambiguous (--pmtu, --paris)")
-	_, err = c.set.parse([]string{"--pm"})
+	_, err = c.set.Parse([]string{"--pm"})
 	assert.NoError(t, err)
 	assert.True(t, a)
 }
@@ -124,7 +179,7 @@ func TestGetoptErrors(t *testing.T) {
 func TestGetoptHelp(t *testing.T) {
 	for _, args := range [][]string{{"-h"}, {"--help"}, {"h1", "-qh"}, {"--he"}} {
 		var o testOptions
-		_, err := newTestCommand(&o).set.parse(args)
-		assert.Equal(t, errHelp, err, "%q", args)
+		_, err := newTestCommand(&o).set.Parse(args)
+		assert.Equal(t, ErrHelp, err, "%q", args)
 	}
 }

@@ -1,4 +1,4 @@
-package replyq
+package sockio
 
 import (
 	"testing"

@@ -1,6 +1,6 @@
 //go:build windows
 
-package dgram
+package winicmp
 
 import (
 	"crypto/rand"
@@ -14,6 +14,8 @@ import (
 	"unsafe"
 
 	icmperrors "github.com/icmpkit/icmpkit/errors"
+	"github.com/icmpkit/icmpkit/internal/sockio"
+	"github.com/icmpkit/icmpkit/internal/wire"
 	"github.com/icmpkit/icmpkit/transport"
 	"golang.org/x/sys/windows"
 )
@@ -53,6 +55,7 @@ const closeDrain = 100 * time.Millisecond
 // know about, so every buffer in flight is held by the call table until its APC has run, and
 // for good if it never does (see loop's end).
 type socket struct {
+	link    sockio.Link // the transport, for its state and its reply queue
 	v6      bool
 	handle  windows.Handle
 	src     netip.Addr // the configured source; invalid for none
@@ -119,7 +122,7 @@ var (
 	lastCtx uintptr
 )
 
-func openSocket(cfg *Config, v6 bool) (*socket, error) {
+func openSocket(cfg *Config, v6 bool, link sockio.Link) (*socket, error) {
 	op := "open " + familyName(v6) + " ICMP handle"
 	if cfg.Interface != "" {
 		return nil, &icmperrors.Error{Op: op, Class: icmperrors.ErrNotSupported,
@@ -148,13 +151,14 @@ func openSocket(cfg *Config, v6 bool) (*socket, error) {
 		return nil, icmperrors.Wrap(icmperrors.ErrSocket, op, err)
 	}
 	s := &socket{
+		link:     link,
 		v6:       v6,
 		handle:   windows.Handle(h),
 		wake:     wake,
 		loopDone: make(chan struct{}),
 		closed:   make(chan struct{}),
 		slots:    make(chan struct{}, maxInFlight),
-		out:      make(chan transport.Reply, queueLen),
+		out:      make(chan transport.Reply, sockio.QueueLen),
 		timeout:  uint32(min(cfg.replyTimeout().Milliseconds(), 1<<31)),
 	}
 	if cfg.Source.IsValid() && cfg.Source.Is6() == v6 {
@@ -327,14 +331,14 @@ func sendError(dst netip.Addr, errno error) error {
 	return &icmperrors.Error{Op: op, Class: icmperrors.ErrSocket, Err: errno}
 }
 
-func (s *socket) send(t *Transport, req *transport.Request) error {
-	_, err := s.sendBatch(t, unsafe.Slice(req, 1))
+func (s *socket) Send(req *transport.Request) error {
+	_, err := s.SendBatch(unsafe.Slice(req, 1))
 	return err
 }
 
 // sendBatch hands reqs to loop in one submission, as far as slots allow, and waits until they
 // are issued.
-func (s *socket) sendBatch(t *Transport, reqs []transport.Request) (int, error) {
+func (s *socket) SendBatch(reqs []transport.Request) (int, error) {
 	sub, _ := s.subsP.Get().(*submission)
 	if sub == nil {
 		sub = &submission{done: make(chan struct{}, 1)}
@@ -392,7 +396,7 @@ func (s *socket) prepare(sub *submission, reqs []transport.Request) (int, error)
 
 // newCall lays out a request's call. The caller holds a slot for it.
 func (s *socket) newCall(req *transport.Request) *call {
-	payload := payloadOf(req)
+	payload := wire.Payload(req)
 	replyOff := (blockData + len(payload) + 7) &^ 7
 	need := replyOff + replyBufferLen(s.v6, len(payload))
 	c, _ := s.callsP.Get().(*call)
@@ -439,7 +443,7 @@ func putSockaddr6(b []byte, a netip.Addr) {
 	}
 	a16 := a.As16()
 	copy(b[8:24], a16[:])
-	idx, _ := zoneIndex(a.Zone())
+	idx, _ := sockio.ZoneIndex(a.Zone())
 	binary.LittleEndian.PutUint32(b[24:], idx)
 }
 
@@ -465,11 +469,11 @@ func (s *socket) releaseAll(sub *submission) {
 }
 
 // run hands the replies loop completes to the transport until it closes.
-func (s *socket) run(t *Transport) {
+func (s *socket) Read() {
 	for {
 		select {
 		case r := <-s.out:
-			if !t.deliver(&r) {
+			if !s.link.Deliver(&r) {
 				return
 			}
 		case <-s.closed:
@@ -479,7 +483,7 @@ func (s *socket) run(t *Transport) {
 }
 
 // poll takes the replies already completed, without waiting.
-func (s *socket) poll(t *Transport, replies []transport.Reply) int {
+func (s *socket) Poll(replies []transport.Reply) int {
 	n := 0
 	for n < len(replies) {
 		select {
@@ -496,9 +500,9 @@ func (s *socket) poll(t *Transport, replies []transport.Reply) int {
 // identifier gives the socket's default identifier. The system chooses the identifier that
 // goes on the wire and pairs each reply with its request, so replies carry the request's own
 // identifier and sequence whatever they are: any identifier serves.
-func (s *socket) identifier() (int, bool) { return s.id, false }
+func (s *socket) Identifier() (int, bool) { return s.id, false }
 
-func (s *socket) setBroadcast(on bool) error {
+func (s *socket) SetBroadcast(on bool) error {
 	if !on {
 		return nil
 	}
@@ -507,7 +511,7 @@ func (s *socket) setBroadcast(on bool) error {
 }
 
 // close ends loop, which closes the handle, and waits for it.
-func (s *socket) close() error {
+func (s *socket) Close() error {
 	s.mu.Lock()
 	already := s.closing
 	s.closing = true

@@ -1,6 +1,4 @@
-// Package replyq holds what icmpkit's socket transports share about the queue between their
-// socket readers and Receive, ReceiveBatch and Poll.
-package replyq
+package sockio
 
 import "github.com/icmpkit/icmpkit/transport"
 

@@ -1,4 +1,4 @@
-package raw
+package sockio
 
 import (
 	"testing"
@@ -18,31 +18,31 @@ func buildCmsgs(sec, nsec int64, hops int) []byte {
 	h.SetLen(unix.CmsgLen(tsLen))
 	ts := unix.NsecToTimespec(sec*1e9 + nsec)
 	*(*unix.Timespec)(unsafe.Pointer(&b[unix.CmsgLen(0)])) = ts
-	putCmsg(b[unix.CmsgSpace(tsLen):], unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT, hops)
+	PutCmsgInt(b[unix.CmsgSpace(tsLen):], unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT, hops)
 	return b
 }
 
-func TestControlMessages(t *testing.T) {
+func TestParseCmsgs(t *testing.T) {
 	b := buildCmsgs(1700000000, 123456789, 57)
-	ts, hops := controlMessages(b)
-	assert.Equal(t, time.Unix(1700000000, 123456789), ts)
-	assert.Equal(t, 57, hops)
+	c := ParseCmsgs(b)
+	assert.Equal(t, time.Unix(1700000000, 123456789), c.At)
+	assert.Equal(t, 57, c.TTL)
+	assert.Nil(t, c.ExtErr)
 
-	ts, hops = controlMessages(nil)
-	assert.True(t, ts.IsZero())
-	assert.Zero(t, hops)
+	c = ParseCmsgs(nil)
+	assert.True(t, c.At.IsZero())
+	assert.Zero(t, c.TTL)
 
 	// Cut anywhere, or with a lying length, nothing breaks.
 	for n := range len(b) {
-		controlMessages(b[:n])
+		ParseCmsgs(b[:n])
 	}
 	bad := append([]byte(nil), b...)
 	(*unix.Cmsghdr)(unsafe.Pointer(&bad[0])).SetLen(1 << 20)
-	ts, _ = controlMessages(bad)
-	assert.True(t, ts.IsZero())
+	assert.True(t, ParseCmsgs(bad).At.IsZero())
 }
 
-func FuzzControlMessages(f *testing.F) {
+func FuzzParseCmsgs(f *testing.F) {
 	f.Add(buildCmsgs(1, 2, 3))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -50,6 +50,6 @@ func FuzzControlMessages(f *testing.F) {
 		words := make([]uint64, (len(b)+7)/8)
 		a := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), len(words)*8)[:len(b)]
 		copy(a, b)
-		controlMessages(a)
+		ParseCmsgs(a)
 	})
 }

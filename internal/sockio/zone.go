@@ -1,4 +1,4 @@
-package dgram
+package sockio
 
 import (
 	"net"
@@ -10,27 +10,27 @@ import (
 // zones caches interface names by index and indexes by name, for the zones of IPv6
 // link-local addresses.
 var (
-	zones       sync.Map // uint32 -> string
+	zoneNames   sync.Map // uint32 -> string
 	zoneIndexes sync.Map // string -> uint32
 )
 
-// zoneName gives the name of the interface with index idx, or the index in decimal when the
+// ZoneName gives the name of the interface with index idx, or the index in decimal when the
 // interface is gone.
-func zoneName(idx uint32) string {
-	if v, ok := zones.Load(idx); ok {
+func ZoneName(idx uint32) string {
+	if v, ok := zoneNames.Load(idx); ok {
 		return v.(string)
 	}
 	name := strconv.FormatUint(uint64(idx), 10)
 	if ifi, err := net.InterfaceByIndex(int(idx)); err == nil {
 		name = ifi.Name
 	}
-	zones.Store(idx, name)
+	zoneNames.Store(idx, name)
 	return name
 }
 
-// zoneIndex gives the interface index for an address's zone: an interface name or a decimal
+// ZoneIndex gives the interface index for an address's zone: an interface name or a decimal
 // index. It gives 0 for no zone and false for an unknown interface.
-func zoneIndex(zone string) (uint32, bool) {
+func ZoneIndex(zone string) (uint32, bool) {
 	if zone == "" {
 		return 0, true
 	}
@@ -48,10 +48,11 @@ func zoneIndex(zone string) (uint32, bool) {
 	return uint32(ifi.Index), true
 }
 
-// withScope gives a with the zone that an IPv6 scope identifier names; scope 0 means none.
-func withScope(a netip.Addr, scope uint32) netip.Addr {
-	if scope == 0 || !a.Is6() {
+// WithScope gives a with the zone that an IPv6 scope identifier names; scope 0, and any
+// scope of an address that is not link-local, mean none.
+func WithScope(a netip.Addr, scope uint32) netip.Addr {
+	if scope == 0 || !a.Is6() || !(a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast()) {
 		return a
 	}
-	return a.WithZone(zoneName(scope))
+	return a.WithZone(ZoneName(scope))
 }

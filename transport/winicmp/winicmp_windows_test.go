@@ -1,6 +1,6 @@
 //go:build windows
 
-package dgram
+package winicmp
 
 import (
 	"context"
@@ -46,7 +46,7 @@ func open(t *testing.T, cfg Config) *Transport {
 // its ICMP API, saying which calls it lacks. On Windows itself IPv6 must open.
 func v6OrSkip(t *testing.T) *Transport {
 	t.Helper()
-	tr, err := New(Config{Family: FamilyIPv6})
+	tr, err := New(Config{Family: transport.FamilyIPv6})
 	if err != nil && wineVersion() != "" && icmperrors.Is(err, icmperrors.ErrNotSupported) {
 		t.Skipf("Wine %s does not implement Icmp6CreateFile and Icmp6SendEcho2 (%v)", wineVersion(), err)
 	}
@@ -56,7 +56,7 @@ func v6OrSkip(t *testing.T) *Transport {
 }
 
 func TestWindowsPingLoopback(t *testing.T) {
-	tr := open(t, Config{Family: FamilyIPv4})
+	tr := open(t, Config{Family: transport.FamilyIPv4})
 	assert.Equal(t, "dgram", tr.Name())
 	id, fixed := tr.Identifier(lo4)
 	assert.False(t, fixed, "the system pairs replies with requests: any identifier serves")
@@ -126,7 +126,7 @@ func TestWindowsFamilies(t *testing.T) {
 
 // More requests than maxInFlight, sent at once from several goroutines, each answered once.
 func TestWindowsManyInFlight(t *testing.T) {
-	tr := open(t, Config{Family: FamilyIPv4})
+	tr := open(t, Config{Family: transport.FamilyIPv4})
 	const senders = 4
 	perSender := (maxInFlight + 1000) / senders
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -182,7 +182,7 @@ func TestWindowsManyInFlight(t *testing.T) {
 // Poll hands over the replies that have come in without waiting for more; until Receive is
 // first called they wait for Poll alone, and each comes out once.
 func TestWindowsPoll(t *testing.T) {
-	tr := open(t, Config{Family: FamilyIPv4})
+	tr := open(t, Config{Family: transport.FamilyIPv4})
 	buf := make([]transport.Reply, 8)
 	start := time.Now()
 	n, err := tr.Poll(buf)
@@ -217,7 +217,7 @@ func TestWindowsPoll(t *testing.T) {
 }
 
 func TestWindowsCloseAndContext(t *testing.T) {
-	tr, err := New(Config{Family: FamilyIPv4})
+	tr, err := New(Config{Family: transport.FamilyIPv4})
 	require.NoError(t, err)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -256,7 +256,7 @@ func TestWindowsBadInput(t *testing.T) {
 	_, err = New(Config{ReplyTimeout: -time.Second})
 	require.ErrorIs(t, err, icmperrors.ErrInvalidArgument)
 
-	tr := open(t, Config{Family: FamilyIPv4})
+	tr := open(t, Config{Family: transport.FamilyIPv4})
 	require.ErrorIs(t, tr.SetBroadcast(true), icmperrors.ErrNotSupported)
 	require.NoError(t, tr.SetBroadcast(false))
 	for _, req := range []transport.Request{
@@ -271,7 +271,7 @@ func TestWindowsBadInput(t *testing.T) {
 }
 
 func TestWindowsProbePingAndMultiping(t *testing.T) {
-	tr := open(t, Config{Family: FamilyIPv4})
+	tr := open(t, Config{Family: transport.FamilyIPv4})
 	h, err := probe.Ping(context.Background(), tr, lo4, &probe.PingOptions{Count: 3, Interval: 10 * time.Millisecond})
 	require.NoError(t, err)
 	assert.Equal(t, 3, h.PacketsSent)
@@ -304,7 +304,7 @@ func labChain(t *testing.T) lab.ChainInfo {
 // TTL that expires there, and the target's reply comes back with the routers' decrements.
 func TestWindowsLabTTL(t *testing.T) {
 	c := labChain(t)
-	tr := open(t, Config{Family: FamilyIPv4})
+	tr := open(t, Config{Family: transport.FamilyIPv4})
 	dst := c.Target.V4
 	for ttl, hop := range c.Hops() {
 		ttl++
@@ -343,7 +343,7 @@ func isSilent(c lab.ChainInfo, router int) bool {
 // hops are exactly the chain's, the silent router absent.
 func TestWindowsLabTraceroute(t *testing.T) {
 	c := labChain(t)
-	tr := open(t, Config{Family: FamilyIPv4})
+	tr := open(t, Config{Family: transport.FamilyIPv4})
 	trace, err := probe.Traceroute(context.Background(), tr, c.Target.V4,
 		&probe.TraceOptions{Timeout: time.Second, MaxHops: 10})
 	require.NoError(t, err)
@@ -368,7 +368,7 @@ func fmtHop(d int, a netip.Addr) string { return fmt.Sprintf("%d %s", d, a) }
 func TestWindowsLabDeadHost(t *testing.T) {
 	c := labChain(t)
 	require.NotEmpty(t, c.DeadV4)
-	tr, err := New(Config{Family: FamilyIPv4, ReplyTimeout: 10 * time.Second})
+	tr, err := New(Config{Family: transport.FamilyIPv4, ReplyTimeout: 10 * time.Second})
 	require.NoError(t, err)
 	start := time.Now()
 	h, err := probe.Ping(context.Background(), tr, c.DeadV4[0],
@@ -391,7 +391,7 @@ func TestWindowsLabDeadHost(t *testing.T) {
 func TestWindowsLabUnreachable(t *testing.T) {
 	c := labChain(t)
 	require.NotEmpty(t, c.UnreachableV4)
-	tr := open(t, Config{Family: FamilyIPv4})
+	tr := open(t, Config{Family: transport.FamilyIPv4})
 	dst := c.UnreachableV4[0]
 	req := transport.Request{Destination: dst, ID: 9, Seq: 1, PayloadSize: 56}
 	require.NoError(t, tr.Send(context.Background(), &req))

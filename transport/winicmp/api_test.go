@@ -1,10 +1,11 @@
-package dgram
+package winicmp
 
 import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
 
+	"github.com/icmpkit/icmpkit/internal/wire"
 	"github.com/icmpkit/icmpkit/transport"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -60,7 +61,7 @@ func TestStatusMessage(t *testing.T) {
 		if !ok {
 			continue
 		}
-		r := transport.Reply{Type: icmpType(tc.v6, byte(typ)), Code: code}
+		r := transport.Reply{Type: wire.ICMPType(tc.v6, byte(typ)), Code: code}
 		assert.Equal(t, tc.kind, r.Kind(), "v6=%v status %d", tc.v6, tc.status)
 		gotTyp, gotCode := r.TypeCode()
 		assert.Equal(t, [2]int{tc.typ, tc.code}, [2]int{gotTyp, gotCode}, "v6=%v status %d", tc.v6, tc.status)
