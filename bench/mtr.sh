@@ -19,13 +19,16 @@
 # by the probes (cycles x 30 hops).
 #
 #   bench/mtr.sh
-#   CYCLES=30 FAMILIES=4 SITUATIONS="both" bench/mtr.sh
+#   CYCLES=30 FAMILIES=4 SITUATIONS="both" INTERVAL=1 MODE=dgram CPU=0 bench/mtr.sh
 #
-# Everything runs inside the namespaces (ip netns exec): the client's default route leads
-# into the chain, so no packet can leave through the host's default route. Needs root, ip(8),
-# nft(8), mtr and Go. Namespaces are named ikm<pid>-<node> and deleted on exit; addresses come
+# The script runs in a network namespace of its own (bench/isolate.sh), and the tools in the
+# chain's client namespace (ip netns exec), whose default route leads into the chain: no
+# packet can leave through the machine's default route. Needs root, ip(8), nft(8), unshare(1),
+# mtr and Go. Namespaces are named ikm<pid>-<node> and deleted on exit; addresses come
 # from 198.18.0.0/15 and 2001:db8::/32 alone.
 set -euo pipefail
+# shellcheck source=bench/isolate.sh
+source "$(dirname "${BASH_SOURCE[0]}")/isolate.sh"
 
 CYCLES=${CYCLES:-100}
 INTERVAL=${INTERVAL:-0.2}
@@ -35,6 +38,7 @@ REFILL=${REFILL:-7}
 FAMILIES=${FAMILIES:-4 6}
 SITUATIONS=${SITUATIONS:-both limits loss}
 CPU_CYCLES=${CPU_CYCLES:-20}
+CPU=${CPU:-1} # 0 skips the CPU figures
 MODE=${MODE:-raw}
 
 die() {
@@ -148,6 +152,8 @@ for sit in $SITUATIONS; do
 		run_tool icmpkit "$f" "$TMP/icmpkit mtr --mode $MODE -$f -r -n -c $CYCLES -i $INTERVAL $dst"
 	done
 done
+
+[ "$CPU" = 1 ] || exit 0
 
 # The CPU figures, on a chain of 30 hops without rate limits or loss.
 for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$P-" || true); do
