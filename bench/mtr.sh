@@ -96,13 +96,13 @@ set_loss() {
 
 # losses FILE: the Loss% of each hop 1..HOPS of an mtr-style report ("-" for a missing hop).
 losses() {
-	awk -v hops="$HOPS" '$1 ~ /^[0-9]+\.\|--$/ { d = $1; sub(/\..*/, "", d); l = $3; sub(/%$/, "", l); got[d] = l }
+	awk -v hops="$HOPS" '$1 ~ /^[0-9]+\.\|--$/ { d = $1; sub(/\..*/, "", d); l = $3; sub(/%$/, "", l); got[d] = l + 0 }
 	END { for (d = 1; d <= hops; d++) printf "%6s", (d in got) ? got[d] : "-" }' "$1"
 }
 
 # check TRUE_LOSS FILE: "ok" when every hop of an icmpkit report is within the tolerances.
 check() {
-	awk -v hops="$HOPS" -v at="$LOSS_AT" -v p="$1" '$1 ~ /^[0-9]+\.\|--$/ { d = $1; sub(/\..*/, "", d); l = $3; sub(/%$/, "", l); got[d] = l }
+	awk -v hops="$HOPS" -v at="$LOSS_AT" -v p="$1" '$1 ~ /^[0-9]+\.\|--$/ { d = $1; sub(/\..*/, "", d); l = $3; sub(/%$/, "", l); got[d] = l + 0 }
 	END {
 		bad = ""
 		for (d = 1; d <= hops; d++) {

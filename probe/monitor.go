@@ -379,9 +379,10 @@ func (m *monitor) count(o *monitorOutcome, cycle int) {
 // judge updates what the monitor knows of each probed responder's limit from a cycle's
 // outcomes: a distance that lost more than the destination loses, by more than chance
 // explains, is limited, and its pace set or doubled. (The destination's echo replies are
-// never limited, and whatever the path loses before it, it loses too.) The probes lost while
-// the limit showed, and those sent at the old pace before the monitor slowed down, count as
-// withheld (RateLimited), not as the path's loss: most of them were.
+// never limited, and whatever the path loses before it, it loses too.) The probes of the
+// judgement that found the limit, and those sent at the old pace before the monitor slowed
+// down, say nothing of the path: they are counted in Unpaced, not in the path's loss, and
+// those lost, most of them to the limit, in RateLimited.
 func (m *monitor) judge(outs []monitorOutcome, at time.Time) {
 	if m.end == 0 {
 		return
@@ -401,6 +402,7 @@ func (m *monitor) judge(outs []monitorOutcome, at time.Time) {
 		p := &m.pace[o.dist-m.opts.MinHops]
 		h := &m.hops[o.dist-m.opts.MinHops]
 		if at.Before(p.since) {
+			h.Unpaced++
 			if o.hop == nil {
 				h.RateLimited++
 			}
@@ -426,6 +428,7 @@ func (m *monitor) judge(outs []monitorOutcome, at time.Time) {
 			p.since = time.Now()
 			p.next = p.since.Add(p.pace)
 			h.Pace = p.pace
+			h.Unpaced += p.n
 			h.RateLimited += p.lost
 		}
 		p.n, p.lost = 0, 0

@@ -36,10 +36,12 @@ type PathHop struct {
 	// FirstLost counts the probes whose first send went unanswered, answered later or not
 	// (the monitor sends each probe once: the probes lost).
 	FirstLost int
-	// RateLimited counts the probes taken as lost to the responder's refusal to answer (an
-	// ICMP rate limit) rather than to the path: those lost while the limit showed, and those
-	// sent before the monitor slowed down to it and lost. They are in Sent and FirstLost, not
-	// in Loss.
+	// Unpaced counts the probes sent to a responder faster than it answers, before the
+	// monitor learnt its limit (see Pace): they are in Sent, but neither their answers nor
+	// their losses are in Loss.
+	Unpaced int
+	// RateLimited counts the Unpaced probes that went unanswered: answers the responder's
+	// limit withheld, most of them.
 	RateLimited int
 	// Pace is the time the monitor keeps between probes to this distance, having found its
 	// responder limits its answers; 0 when it is probed every cycle.
@@ -157,12 +159,12 @@ func (p *Path) Clone() *Path {
 }
 
 // EstimateLoss sets every hop's Loss and Uncertain from the probes' first sends (see
-// PathLoss), those counted in RateLimited left out.
+// PathLoss), the Unpaced ones left out.
 func (p *Path) EstimateLoss() {
 	s := make([]LossSample, len(p.Hops))
 	for i := range p.Hops {
 		h := &p.Hops[i]
-		s[i] = LossSample{Sent: h.Sent - h.RateLimited, Lost: h.FirstLost - h.RateLimited}
+		s[i] = LossSample{Sent: h.Sent - h.Unpaced, Lost: h.FirstLost - h.RateLimited}
 	}
 	loss, unc := PathLoss(s)
 	for i := range p.Hops {
