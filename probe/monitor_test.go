@@ -120,6 +120,8 @@ func TestMonitorRateLimitedIsNotLoss(t *testing.T) {
 					assert.Zero(t, h.Loss, "hop %d", h.Distance)
 					assert.Positive(t, h.RateLimited, "hop %d", h.Distance)
 					assert.LessOrEqual(t, h.FirstLost-h.RateLimited, 2, "hop %d: the losses are the limit's", h.Distance)
+					assert.GreaterOrEqual(t, h.Unpaced, h.RateLimited, "hop %d", h.Distance)
+					assert.Less(t, h.Unpaced, h.Sent, "hop %d: paced probes count", h.Distance)
 				}
 				assert.Equal(t, 100, p.Hops[5].Sent)
 				assert.Equal(t, 100, p.Hops[5].Received, "the destination's replies are never limited")
