@@ -97,7 +97,7 @@ set_loss() {
 # losses FILE: the Loss% of each hop 1..HOPS of an mtr-style report ("-" for a missing hop).
 losses() {
 	awk -v hops="$HOPS" '$1 ~ /^[0-9]+\.\|--$/ { d = $1; sub(/\..*/, "", d); l = $3; sub(/%$/, "", l); got[d] = l + 0 }
-	END { for (d = 1; d <= hops; d++) printf "%6s", (d in got) ? got[d] : "-" }' "$1"
+	END { for (d = 1; d <= hops; d++) if (d in got) printf "%6.1f", got[d]; else printf "%6s", "-" }' "$1"
 }
 
 # check TRUE_LOSS FILE: "ok" when every hop of an icmpkit report is within the tolerances.
