@@ -4,6 +4,7 @@
 //	icmpkit ping [options] HOST
 //	icmpkit multiping [options] HOST...
 //	icmpkit traceroute [options] HOST
+//	icmpkit mtr [options] HOST...
 //
 // Text output follows iputils ping, fping -q and traceroute(8); --json prints the objects
 // of package result. Exit status: 0 success (a reply; every host alive; destination reached),
@@ -73,6 +74,7 @@ subcommands:
   ping [options] HOST         send echo requests to HOST and summarize the replies
   multiping [options] HOST... ping many hosts at once (also -g CIDR, -f FILE)
   traceroute [options] HOST   list the routers on the path to HOST
+  mtr [options] HOST...       watch the path to each HOST, cycle after cycle, as mtr does
 
 "icmpkit SUBCOMMAND -h" lists the options of a subcommand and their defaults.
 `
@@ -100,11 +102,13 @@ func run(ctx context.Context, args []string, e *env) int {
 		code = runMultiping(ctx, args[1:], &sub)
 	case "traceroute":
 		code = runTraceroute(ctx, args[1:], &sub)
+	case "mtr":
+		code = runMtr(ctx, args[1:], &sub)
 	case "-h", "-help", "--help", "help":
 		io.WriteString(out, usage)
 		code, name = exitOK, "icmpkit"
 	default:
-		fmt.Fprintf(e.stderr, "icmpkit: unknown subcommand %q (ping, multiping or traceroute; icmpkit -h for help)\n", args[0])
+		fmt.Fprintf(e.stderr, "icmpkit: unknown subcommand %q (ping, multiping, traceroute or mtr; icmpkit -h for help)\n", args[0])
 		return exitError
 	}
 	if err := out.error(); err != nil {

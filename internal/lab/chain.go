@@ -39,6 +39,13 @@ type ChainConfig struct {
 	// TargetLoss is the percentage (0..100) of echo requests, ICMP and ICMPv6, that the target
 	// drops at random (nftables "numgen random mod 100 < TargetLoss drop").
 	TargetLoss int `json:"targetLoss,omitempty"`
+	// ForwardLoss is the percentage (0..100) of echo requests, ICMP and ICMPv6, that router
+	// ForwardLossAt drops at random as it forwards them (nftables "numgen random mod 100 <
+	// ForwardLoss drop" in its forward chain): every hop beyond it sees that loss, the router
+	// itself and those before it none.
+	ForwardLoss int `json:"forwardLoss,omitempty"`
+	// ForwardLossAt is the router (1..Routers) that drops ForwardLoss; zero means the first.
+	ForwardLossAt int `json:"forwardLossAt,omitempty"`
 	// MTU sets the MTU of both ends of a link: link i joins node i and node i+1 (node 0 is the
 	// client, node Routers+1 the target), so link 0 is client—r1 and link Routers is rN—target.
 	// Absent links keep 1500. Values run from 68 to 65535; below 1280 IPv6 cannot cross the
@@ -151,6 +158,20 @@ func (cfg *ChainConfig) validate() error {
 	}
 	if cfg.TargetLoss < 0 || cfg.TargetLoss > 100 {
 		return invalid("TargetLoss", "%d%%, want 0..100", cfg.TargetLoss)
+	}
+	if cfg.ForwardLoss < 0 || cfg.ForwardLoss > 100 {
+		return invalid("ForwardLoss", "%d%%, want 0..100", cfg.ForwardLoss)
+	}
+	if cfg.ForwardLoss > 0 {
+		if n == 0 {
+			return invalid("ForwardLoss", "needs at least one router")
+		}
+		if cfg.ForwardLossAt == 0 {
+			cfg.ForwardLossAt = 1
+		}
+	}
+	if cfg.ForwardLossAt < 0 || cfg.ForwardLossAt > n || (cfg.ForwardLossAt > 0 && cfg.ForwardLoss == 0) {
+		return invalid("ForwardLossAt", "router %d with %d%% loss and %d routers", cfg.ForwardLossAt, cfg.ForwardLoss, n)
 	}
 	if cfg.RateLimited && cfg.DefaultRateLimits {
 		return invalid("RateLimited", "set with DefaultRateLimits: choose one")
@@ -398,6 +419,12 @@ func (c *Chain) nftRules(i int) string {
 		b.WriteString("table inet iklabunreach {\n\tchain prerouting {\n\t\ttype filter hook prerouting priority 0; policy accept;\n")
 		fmt.Fprintf(&b, "\t\tip daddr %s reject with icmp type host-unreachable\n", unreachPrefix4)
 		fmt.Fprintf(&b, "\t\tip6 daddr %s reject with icmpv6 type no-route\n", unreachPrefix6)
+		b.WriteString("\t}\n}\n")
+	}
+	if p := c.Config.ForwardLoss; p > 0 && i > 0 && i == c.Config.ForwardLossAt {
+		b.WriteString("table inet iklabloss {\n\tchain forward {\n\t\ttype filter hook forward priority 0; policy accept;\n")
+		fmt.Fprintf(&b, "\t\ticmp type echo-request numgen random mod 100 < %d drop\n", p)
+		fmt.Fprintf(&b, "\t\ticmpv6 type echo-request numgen random mod 100 < %d drop\n", p)
 		b.WriteString("\t}\n}\n")
 	}
 	if i == n+1 && (len(c.DeadV4) > 0 || c.Config.TargetLoss > 0) {
