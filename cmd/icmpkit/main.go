@@ -194,9 +194,9 @@ func (e *env) fail(cmd string, err error) int {
 }
 
 // openTransport opens the transport for mode and says on stderr when auto mode fell back to
-// datagram sockets, unless quiet (-q, --json: the note helps nobody there). It has the Ctrl-C handler installed meanwhile and returns once it is in
-// place, so that what the subcommand prints next is followed by a summary even if
-// interrupted; brief says that the run may end within moments, and the subcommand then starts
+// datagram sockets, unless quiet (-q, --json: the note helps nobody there). It has the Ctrl-C
+// handler installed meanwhile and returns once it is in place, so that what the subcommand
+// prints next is followed by a summary even if interrupted; brief says that the run may end within moments, and the subcommand then starts
 // the handler itself when the run first waits (see interrupter).
 func (e *env) openTransport(cmd string, mode icmpkit.Mode, cfg icmpkit.Config, brief, quiet bool) (transport.Transport, int) {
 	if !brief {

@@ -108,7 +108,7 @@ func runMtr(ctx context.Context, args []string, e *env) int {
 		fam := familyOf(dst)
 		pr := opened[fam]
 		if pr == nil {
-			t, code := e.openTransport("mtr", ed.mode, ed.config(fam), false)
+			t, code := e.openTransport("mtr", ed.mode, ed.config(fam), false, f.asJSON || f.asCSV)
 			if t == nil {
 				return code
 			}
