@@ -594,6 +594,7 @@ func (tr *tracer) result() *result.Trace {
 			out.Hops = append(out.Hops, tr.final(i))
 		}
 	}
+	out.EstimateLoss()
 	return out
 }
 

@@ -29,7 +29,11 @@ func (h *Host) AppendJSON(b []byte) []byte {
 // MarshalJSON writes the Host object of icmpkit's JSON output (see AppendJSON).
 func (h Host) MarshalJSON() ([]byte, error) { return h.AppendJSON(nil), nil }
 
-func appendHostFields(b []byte, h *Host) []byte {
+func appendHostFields(b []byte, h *Host) []byte { return appendHostFieldsLoss(b, h, -1) }
+
+// appendHostFieldsLoss is appendHostFields with "packet_loss" given as loss, unless loss is
+// negative: then it is the host's own.
+func appendHostFieldsLoss(b []byte, h *Host, loss float64) []byte {
 	// The keys are written as literals, commas and all: a multiping writes this for every
 	// host, and hundreds of thousands of them go through here.
 	b = append(b, `"address":`...)
@@ -43,7 +47,11 @@ func appendHostFields(b []byte, h *Host) []byte {
 	b = append(b, `,"packets_received":`...)
 	b = strconv.AppendInt(b, int64(h.PacketsReceived()), 10)
 	b = append(b, `,"packet_loss":`...)
-	b = appendLoss(b, h)
+	if loss >= 0 {
+		b = appendFloat(b, loss)
+	} else {
+		b = appendLoss(b, h)
+	}
 	b = append(b, `,"min_rtt":`...)
 	b = appendMS(b, h.MinRTT())
 	b = append(b, `,"avg_rtt":`...)
@@ -117,7 +125,11 @@ func appendMS(b []byte, d time.Duration) []byte {
 // AppendJSON appends a Host object plus "distance" and the hop's extra fields to b.
 func (h *Hop) AppendJSON(b []byte) []byte {
 	b = append(b, '{')
-	b = appendHostFields(b, &h.Host)
+	loss := -1.0
+	if h.estimated {
+		loss = h.pathLoss
+	}
+	b = appendHostFieldsLoss(b, &h.Host, loss)
 	b = appendKey(b, "distance", false)
 	b = strconv.AppendInt(b, int64(h.Distance), 10)
 	b = appendKey(b, "responders", false)
