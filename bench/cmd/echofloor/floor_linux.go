@@ -7,21 +7,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-)
 
-func checksum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
-}
+	"github.com/icmpkit/icmpkit/internal/wire"
+)
 
 func run(n int, start netip.Addr, dur time.Duration) (sent, recv int64, err error) {
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_RAW, syscall.IPPROTO_ICMP)
@@ -80,7 +68,7 @@ func run(n int, start netip.Addr, dur time.Duration) (sent, recv int64, err erro
 			seq++
 			binary.BigEndian.PutUint16(pkt[6:], seq)
 			pkt[2], pkt[3] = 0, 0
-			binary.BigEndian.PutUint16(pkt[2:], checksum(pkt))
+			binary.BigEndian.PutUint16(pkt[2:], wire.Checksum(pkt))
 			// A failed send counts as sent and lost, as a prober counts it.
 			syscall.Sendto(fd, pkt, 0, &addrs[next])
 			sent++
