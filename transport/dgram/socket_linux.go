@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -379,14 +380,25 @@ func (s *socket) Send(req *transport.Request) error {
 		if try == pendingTries {
 			return s.sendError(req.Destination, st.errno)
 		}
+		pendingPause(try)
 	}
 }
 
 // pendingTries bounds the tries of one send. Each ICMP error message that reaches a socket
 // leaves its error pending, and the next send fails with it (consuming it); under a stream of
-// ICMP errors, such as a parallel traceroute's, another can arrive between two tries. A
-// failure of the send itself (no route, a message too long) fails every try.
-const pendingTries = 16
+// ICMP errors, such as a parallel traceroute's, another can arrive between two tries, and
+// while the reader drains the error queue each message it takes leaves the next one's error
+// pending. A failure of the send itself (no route, a message too long) fails every try, at
+// the cost of a few dozen system calls.
+const pendingTries = 64
+
+// pendingPause lets, after the first tries of a send failed, the reader drain the error
+// queue before the next try: a long queue otherwise keeps an error pending for every try.
+func pendingPause(try int) {
+	if try >= 8 {
+		runtime.Gosched()
+	}
+}
 
 // pmtuOption gives the socket option of the path MTU discovery mode.
 func (s *socket) pmtuOption() (level, opt int) {
@@ -529,6 +541,7 @@ func (s *socket) sendChunk(reqs []transport.Request) (int, error) {
 			if failed++; failed == pendingTries {
 				return sent, s.sendError(reqs[sent].Destination, b.errno)
 			}
+			pendingPause(failed)
 		}
 	}
 	return sent, nil
