@@ -33,6 +33,7 @@ const (
 	saltCorrupt
 	saltCorruptHow
 	saltECMP
+	saltDrop
 )
 
 // draw gives a number in [0, 1) that depends only on the network's seed, a node (host or

@@ -60,6 +60,10 @@ type Router struct {
 	// answer, at random (see RateLimit for a router that answers as a rate-limited one does).
 	// Zero means it always answers.
 	Loss float64
+	// Drop is the probability, 0..1, that the router drops a request it forwards (one whose
+	// TTL does not end on it), as a lossy link beyond it does: every probe to a farther
+	// distance, the destination's included, is lost that often. Zero means none.
+	Drop float64
 	// Silent makes the router answer nothing, as routers that filter ICMP do. It still
 	// forwards, and still drops what it would have answered.
 	Silent bool
@@ -141,7 +145,8 @@ type router struct {
 	key   uint64
 	ttl   int
 	count atomic.Uint64
-	limit *limiter // nil without a rate limit
+	fwd   atomic.Uint64 // requests forwarded, for Drop
+	limit *limiter      // nil without a rate limit
 }
 
 // hop is one distance: one router, or several (ECMP).
@@ -340,6 +345,9 @@ func checkRouter(v6 bool, r Router) error {
 		return icmperrors.Invalid("router mtu", "must be in 0..65535, got %d", r.MTU)
 	}
 	if err := r.RateLimit.check(); err != nil {
+		return err
+	}
+	if err := checkProb("router drop", r.Drop); err != nil {
 		return err
 	}
 	return checkProb("router loss", r.Loss)

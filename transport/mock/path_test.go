@@ -98,6 +98,8 @@ func TestRouterFaults(t *testing.T) {
 			map[int]netip.Addr{1: r1, 2: {}, 3: {}, 64: {}}, -1},
 		{"rate limited", mock.Router{Addr: r2, Loss: 1},
 			map[int]netip.Addr{1: r1, 2: {}, 3: r3, 4: host4}, -1},
+		{"dropping", mock.Router{Addr: r2, Drop: 1},
+			map[int]netip.Addr{1: r1, 2: r2, 3: {}, 4: {}, 64: {}}, -1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,7 +118,7 @@ func TestRouterFaults(t *testing.T) {
 					require.Len(t, got, 1, "ttl %d", ttl)
 					assert.Equal(t, src, got[0].Source, "ttl %d", ttl)
 					assert.Equal(t, ttl, got[0].Seq)
-					if src == r2 {
+					if src == r2 && tc.code >= 0 {
 						assert.Equal(t, transport.KindDestinationUnreachable, got[0].Kind())
 						assert.Equal(t, tc.code, got[0].Code)
 						assert.Equal(t, host4, got[0].Destination)
@@ -387,6 +389,7 @@ func TestConfigErrors(t *testing.T) {
 		{"path router code", n.AddPath(v4, mock.Router{Addr: v4, Unreachable: true, UnreachableCode: 256})},
 		{"path router mtu", n.AddPath(v4, mock.Router{Addr: v4, MTU: -1})},
 		{"path router loss", n.AddPath(v4, mock.ECMP{{Addr: v4}, {Addr: v4, Loss: 2}})},
+		{"path router drop", n.AddPath(v4, mock.Router{Addr: v4, Drop: -0.5})},
 		{"path router ttl", n.AddPath(v4, mock.Router{Addr: v4, TTL: -1})},
 		{"path router latency", n.AddPath(v4, mock.Router{Addr: v4, Latency: -time.Second})},
 		{"path zero destination", n.AddPath(netip.Addr{}, mock.Router{Addr: v4})},
@@ -408,4 +411,26 @@ func TestConfigErrors(t *testing.T) {
 	b := netip.MustParseAddr("198.18.0.255")
 	require.NoError(t, n.AddBroadcast(b, v4))
 	assert.ErrorIs(t, n.AddHost(b, mock.Host{}), errors.ErrInvalidArgument, "a broadcast address is not a host")
+}
+
+// A router's Drop loses the requests it forwards, at its rate, and none of those it answers.
+func TestRouterDrop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r1, r2 := netip.MustParseAddr("198.18.1.1"), netip.MustParseAddr("198.18.1.2")
+		n := mock.NewNetwork(mock.Config{Seed: 3})
+		require.NoError(t, n.AddHost(host4, mock.Host{}))
+		require.NoError(t, n.AddPath(host4, mock.Router{Addr: r1, Drop: 0.25}, mock.Router{Addr: r2}))
+		tr := n.Transport(mock.TransportConfig{})
+		defer tr.Close()
+		answered := map[int]int{}
+		const each = 1000
+		for ttl := 1; ttl <= 3; ttl++ {
+			for i := range each {
+				answered[ttl] += len(probeTTL(t, tr, transport.Request{Destination: host4, Seq: ttl*each + i, TTL: ttl}))
+			}
+		}
+		assert.Equal(t, each, answered[1], "router 1 answers what ends on it")
+		assert.InDelta(t, 0.75*each, answered[2], 0.05*each)
+		assert.InDelta(t, 0.75*each, answered[3], 0.05*each)
+	})
 }

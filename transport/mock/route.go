@@ -73,6 +73,9 @@ func (t *Transport) route(n *Network, req *transport.Request, sent int64, member
 			}
 			return
 		}
+		if r.Drop > 0 && n.draw(r.key, r.fwd.Add(1)-1, saltDrop) < r.Drop {
+			return // lost beyond this router
+		}
 	}
 	if bcast {
 		for _, m := range members {
