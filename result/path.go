@@ -36,15 +36,16 @@ type PathHop struct {
 	// FirstLost counts the probes whose first send went unanswered, answered later or not
 	// (the monitor sends each probe once: the probes lost).
 	FirstLost int
-	// Unpaced counts the probes sent to a responder faster than it answers, before the
-	// monitor learnt its limit (see Pace): they are in Sent, but neither their answers nor
-	// their losses are in Loss.
+	// Unpaced counts the probes that could have met a router's limit: sent sooner after its
+	// last answer than the pace the monitor found it keeps (see Pace). They are in Sent, but
+	// neither their answers nor their losses are in Loss.
 	Unpaced int
 	// RateLimited counts the Unpaced probes that went unanswered: answers the responder's
 	// limit withheld, most of them.
 	RateLimited int
-	// Pace is the time the monitor keeps between probes to this distance, having found its
-	// responder limits its answers; 0 when it is probed every cycle.
+	// Pace is the least time the monitor keeps between two probes to this distance's router
+	// (a quarter of a second at first, a second or more once the router was found to limit its
+	// answers); 0 for the destination, probed every cycle.
 	Pace time.Duration
 	// Stats summarizes every RTT (mtr's Avg, Best, Wrst, StDev).
 	Stats Stats
@@ -158,15 +159,15 @@ func (p *Path) Clone() *Path {
 	return &c
 }
 
-// EstimateLoss sets every hop's Loss and Uncertain from the probes' first sends (see
-// PathLoss), the Unpaced ones left out.
+// EstimateLoss sets every hop's Loss and Uncertain from the probes counted (see
+// PacedPathLoss): the Unpaced ones left out.
 func (p *Path) EstimateLoss() {
 	s := make([]LossSample, len(p.Hops))
 	for i := range p.Hops {
 		h := &p.Hops[i]
 		s[i] = LossSample{Sent: h.Sent - h.Unpaced, Lost: h.FirstLost - h.RateLimited}
 	}
-	loss, unc := PathLoss(s)
+	loss, unc := PacedPathLoss(s)
 	for i := range p.Hops {
 		h := &p.Hops[i]
 		h.Loss = loss[i]

@@ -39,13 +39,62 @@ func (s LossSample) Rate() float64 {
 // beyond them (0 when there is none). Uncertain reports, per distance, that its estimate
 // rests on fewer than MinLossSamples probes.
 func PathLoss(s []LossSample) (loss []float64, uncertain []bool) {
+	refusing, clearly := refusals(s)
+	return pathLoss(s, refusing, clearly)
+}
+
+// PacedPathLoss is PathLoss for the samples of a monitor that probes each router only as
+// often as it answers (probe.Monitor), which a rate limit leaves no refusals in: a distance is
+// taken as refusing answers (a router that drops a share of what it should answer whatever the
+// pace) only when it loses more than the distances beyond it by more than chance explains,
+// both figures' chance counted (Fisher's exact test), and it then takes the estimate beyond it,
+// the bound the loss beyond sets. Any smaller excess is pooled with the distances beyond.
+func PacedPathLoss(s []LossSample) (loss []float64, uncertain []bool) {
+	n := len(s)
+	refusing := make([]bool, n)
+	var beyond LossSample
+	for k := n - 1; k >= 0; k-- {
+		if s[k].Sent <= 0 {
+			continue
+		}
+		if beyond.Sent > 0 && s[k].Rate() > beyond.Rate() &&
+			LossExcess(s[k].Lost, s[k].Sent, beyond.Lost, beyond.Sent) < refuseP {
+			refusing[k] = true
+			continue
+		}
+		beyond.Sent += s[k].Sent
+		beyond.Lost += s[k].Lost
+	}
+	return pathLoss(s, refusing, make([]bool, n))
+}
+
+// LossExcess gives the one-sided p-value of Fisher's exact test that lostA of sentA probes
+// lose more often than lostB of sentB: the chance, the lostA+lostB losses falling at random
+// among all the probes, that the first sentA get lostA or more of them.
+func LossExcess(lostA, sentA, lostB, sentB int) float64 {
+	k, total := lostA+lostB, sentA+sentB
+	lc := func(x, y int) float64 { // log of x choose y
+		v1, _ := math.Lgamma(float64(x) + 1)
+		v2, _ := math.Lgamma(float64(y) + 1)
+		v3, _ := math.Lgamma(float64(x-y) + 1)
+		return v1 - v2 - v3
+	}
+	p := 0.0
+	for i := lostA; i <= min(sentA, k); i++ {
+		if k-i <= sentB {
+			p += math.Exp(lc(sentA, i) + lc(sentB, k-i) - lc(total, k))
+		}
+	}
+	return min(p, 1)
+}
+
+func pathLoss(s []LossSample, refusing, clearly []bool) (loss []float64, uncertain []bool) {
 	n := len(s)
 	loss = make([]float64, n)
 	uncertain = make([]bool, n)
 	if n == 0 {
 		return loss, uncertain
 	}
-	refusing, clearly := refusals(s)
 	var kept []int // the distances whose probes count, nearest first
 	for k := range s {
 		if s[k].Sent > 0 && !refusing[k] {
