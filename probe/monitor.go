@@ -58,12 +58,15 @@ func Monitor(ctx context.Context, t transport.Transport, dst netip.Addr, opts *M
 //
 // A probe is sent once and never again: its answer, or its silence, is the sample. A router
 // whose answers are limited (an ICMP rate limit, Linux's one a second after a burst of 6)
-// would lose most probes to its limit at mtr's pace; the monitor learns such a router from
-// its losses, beyond what the distances past it lose in the same cycles, and from then on
-// asks it only as often as it answers: in the cycles between, its distance is not probed
-// (its Sent grows more slowly than the cycles; PathHop.Pace tells the pace kept). Each hop's
-// Loss then estimates the loss of the path up to it (see result.PathLoss), not its router's
-// refusals, which are counted in RateLimited.
+// would lose most probes to its limit at mtr's pace, so the monitor never asks a router faster
+// than its pace (PathHop.Pace): at first routerPace, a quarter of a second, as fast as Linux
+// answers over IPv6; once a router's latest probes lose more than the path does, or more of
+// those sent soon after its last answer than of those sent later, a second, and twice that
+// while it still loses more. The destination, whose echo replies are never limited, is probed
+// every cycle. Only probes that reached a router at least its pace after its last answer, when
+// its bucket had a token however full it was, count in the path's loss; the others are counted
+// in Unpaced, and those of them lost in RateLimited. Each hop's Loss then estimates the loss
+// of the path up to it (see result.PacedPathLoss), not its router's refusals.
 //
 // Memory stays bounded however long it runs: each hop keeps running statistics, its last
 // Window RTTs and at most result.MaxPathResponders responders.
@@ -92,16 +95,25 @@ const (
 	// 20% loses that many in a row once in 10 million cycles. (A longer path shows sooner:
 	// another responder answers where the destination did.)
 	forgetTarget = 10
-	// paceSamples is the number of probes to a distance after which the monitor judges
-	// whether its responder limits its answers ...
+	// paceSamples is the number of counted probes to a distance, the latest at least, whose
+	// losses the monitor judges at once ...
 	paceSamples = 8
-	// maxPaceSamples: the probes are judged again, one more at a time, up to that many.
-	maxPaceSamples = 32
-	// ... which it does when they lost that many or more with a chance below limitedP at
-	// the loss rate of the destination.
+	// maxPaceSamples: ... up to that many, after which a new judgement starts.
+	maxPaceSamples = 64
+	// limitedP: a responder is limited when its latest counted probes lost that many or more
+	// with a chance below limitedP (shared by the judgements of up to maxPaceSamples probes)
+	// at the path's loss rate.
 	limitedP = 0.005
-	// firstPace is the pace kept with a limited responder: Linux's one answer a second, and
-	// a margin for the clock of routers that count their tokens in jiffies.
+	// suffixTests divides limitedP for the judgement of the latest probes alone.
+	suffixTests = 8
+	// routerPace is the pace a router is first probed at, the fastest: Linux answers an IPv6
+	// prober it reaches through a /33../96 route four times a second (net.ipv6.icmp.ratelimit,
+	// 1 s, shortened for wider prefixes), and a router that answers faster is still asked
+	// often enough for its losses to show.
+	routerPace = firstPace / 4
+	// firstPace is the pace kept with a router found limited: Linux's one answer a second
+	// (net.ipv4.icmp_ratelimit, and net.ipv6.icmp.ratelimit over a /128 route or a narrow
+	// one), with a margin for routers that count their tokens in jiffies.
 	firstPace = time.Second + 15*time.Millisecond
 	// maxPace bounds the pace: it doubles while the responder still loses more than the path.
 	maxPace = 8 * time.Second
@@ -121,13 +133,34 @@ type monitor struct {
 }
 
 // hopPace is what the monitor knows of the rate limit of a distance's responder.
+//
+// A rate-limited router answers from a bucket of tokens that refills at its pace (Linux: one
+// a second after a burst of 6), each answer taking one; a probe lost on the way never reaches
+// it and takes none. So a probe that reaches the router at least a pace after the last one it
+// answered finds a token however full the bucket was: its answer, or its silence, says what
+// the path did to it. The monitor sends a router only such probes at the pace it believes,
+// starting at routerPace, and counts them in the path's loss. When the latest probes lose
+// more than the path does, the pace was too fast: it goes to firstPace, or doubles from there,
+// and the probes since the last judgement are sorted again at the new pace, those that could
+// have met an empty bucket counted Unpaced.
 type hopPace struct {
-	pace  time.Duration // time between probes; 0 while not limited
-	next  time.Time     // no probe before this
-	since time.Time     // when pace last changed
-	// Since the last judgement: probes and losses at this distance.
-	n, lost int
+	pace     time.Duration // time between probes to a router
+	answered time.Time     // when the latest probe answered was sent
+	pending  time.Time     // when the latest probe still out was sent; zero if none
+	// window holds the probes since the last judgement, in the order sent; from is the
+	// answered time before the first of them.
+	window []paceProbe
+	from   time.Time
 }
+
+// paceProbe is one probe of a judgement.
+type paceProbe struct {
+	sent          time.Time
+	pace          time.Duration // the pace it was sent at
+	lost, counted bool
+}
+
+func newHopPace() hopPace { return hopPace{pace: routerPace} }
 
 // cycle is one cycle in progress.
 type cycle struct {
@@ -140,9 +173,31 @@ type cycle struct {
 // monitorOutcome is one probe's outcome: hop is nil when it went unanswered.
 type monitorOutcome struct {
 	cycle, dist int
+	sent        time.Time
+	pace        time.Duration // the pace of its router when sent
 	hop         *result.Hop
 	err         error
 }
+
+// due reports whether a probe sent at now to a router would find a token: no answered or
+// pending probe less than the pace before.
+func (p *hopPace) due(now time.Time) bool {
+	last := p.answered
+	if p.pending.After(last) {
+		last = p.pending
+	}
+	return last.IsZero() || atPace(now.Sub(last), p.pace)
+}
+
+// eligible reports whether a probe sent at sent, after the answered probe sent at answered,
+// found a token at pace.
+func eligible(sent, answered time.Time, pace time.Duration) bool {
+	return answered.IsZero() || atPace(sent.Sub(answered), pace)
+}
+
+// atPace reports whether a gap keeps a pace, within 2% (a cycle's start drifts by less; a
+// router's tokens keep their margin in firstPace).
+func atPace(gap, pace time.Duration) bool { return gap >= pace-pace/50 }
 
 func newMonitor(pr *Prober, dst netip.Addr, o *MonitorOptions) (*monitor, error) {
 	if o == nil {
@@ -178,6 +233,7 @@ func newMonitor(pr *Prober, dst netip.Addr, o *MonitorOptions) (*monitor, error)
 	m.pace = make([]hopPace, len(m.hops))
 	for i := range m.hops {
 		m.hops[i].Distance = p.MinHops + i
+		m.pace[i] = newHopPace()
 	}
 	m.path.Destination = m.dst
 	return m, nil
@@ -213,7 +269,7 @@ func (m *monitor) run(ctx context.Context, yield func(*result.Path, error) bool)
 			for _, d := range m.plan(now) {
 				c.pending++
 				inFlight++
-				go m.probe(ctx, started, d, results)
+				go m.probe(ctx, monitorOutcome{cycle: started, dist: d, sent: now, pace: m.pace[d-m.opts.MinHops].pace}, results)
 			}
 		}
 		// Apply the cycles whose probes are all in, oldest first.
@@ -267,23 +323,20 @@ func (m *monitor) plan(now time.Time) []int {
 	var ds []int
 	for d := m.opts.MinHops; d <= last; d++ {
 		p := &m.pace[d-m.opts.MinHops]
-		if p.pace > 0 {
-			if now.Before(p.next) {
-				continue
-			}
-			p.next = now.Add(p.pace)
+		if m.end > 0 && d != m.end && !p.due(now) {
+			continue
 		}
+		p.pending = now
 		ds = append(ds, d)
 	}
 	return ds
 }
 
 // probe sends one probe at distance d and reports its outcome.
-func (m *monitor) probe(ctx context.Context, n, d int, results chan<- monitorOutcome) {
+func (m *monitor) probe(ctx context.Context, out monitorOutcome, results chan<- monitorOutcome) {
 	o := m.trace
-	o.MinHops, o.MaxHops = d, d
+	o.MinHops, o.MaxHops = out.dist, out.dist
 	tr, err := m.pr.Traceroute(ctx, m.dst, &o)
-	out := monitorOutcome{cycle: n, dist: d}
 	switch {
 	case err != nil && ctx.Err() == nil:
 		out.err = err
@@ -327,7 +380,7 @@ func (m *monitor) apply(c *cycle) error {
 		}
 		m.count(o, c.n)
 	}
-	m.judge(c.outcomes, c.at)
+	m.judge()
 	if reached {
 		m.missed = 0
 	} else if m.missed++; m.missed >= forgetTarget && m.end > 0 {
@@ -347,7 +400,7 @@ func (m *monitor) setEnd(d int) {
 		h.Target = false
 		if d > 0 && h.Distance > d {
 			*h = result.PathHop{Distance: h.Distance}
-			m.pace[i] = hopPace{}
+			m.pace[i] = newHopPace()
 		}
 	}
 }
@@ -355,17 +408,38 @@ func (m *monitor) setEnd(d int) {
 // count adds one probe's outcome to its hop.
 func (m *monitor) count(o *monitorOutcome, cycle int) {
 	i := o.dist - m.opts.MinHops
-	h := &m.hops[i]
+	h, p := &m.hops[i], &m.pace[i]
+	if p.pending.Equal(o.sent) {
+		p.pending = time.Time{}
+	}
+	lost := o.hop == nil
+	counted := o.dist == m.end || eligible(o.sent, p.answered, max(o.pace, p.pace))
+	h.Pace = 0
+	if o.dist != m.end {
+		h.Pace = p.pace
+	}
+	p.window = append(p.window, paceProbe{sent: o.sent, pace: o.pace, lost: lost, counted: counted})
 	h.Sent++
-	if o.hop == nil {
+	if !counted {
+		h.Unpaced++
+	}
+	if lost {
 		h.FirstLost++
+		if !counted {
+			h.RateLimited++
+		}
 		return
+	}
+	if o.sent.After(p.answered) {
+		p.answered = o.sent
 	}
 	x := o.hop
 	h.Received++
 	h.AddRTT(x.Stats.Min(), max(m.opts.Window, 0))
 	if h.Heard(x.Address, cycle) {
-		m.pace[i] = hopPace{} // a new responder: its limit is not known
+		// A new responder: its limit is not known.
+		m.pace[i] = newHopPace()
+		m.pace[i].answered, m.pace[i].from = o.sent, o.sent
 	}
 	h.Target = x.Address == m.dst && o.dist == m.end
 	if x.Unreachable != "" {
@@ -376,63 +450,125 @@ func (m *monitor) count(o *monitorOutcome, cycle int) {
 	}
 }
 
-// judge updates what the monitor knows of each probed responder's limit from a cycle's
-// outcomes: a distance that lost more than the destination loses, by more than chance
-// explains, is limited, and its pace set or doubled. (The destination's echo replies are
-// never limited, and whatever the path loses before it, it loses too.) The probes of the
-// judgement that found the limit, and those sent at the old pace before the monitor slowed
-// down, say nothing of the path: they are counted in Unpaced, not in the path's loss, and
-// those lost, most of them to the limit, in RateLimited.
-func (m *monitor) judge(outs []monitorOutcome, at time.Time) {
-	if m.end == 0 {
-		return
+// maxWindow bounds the probes a judgement holds, counted or not.
+const maxWindow = 4 * maxPaceSamples
+
+// judge updates what the monitor knows of each router's limit: a distance whose latest
+// counted probes lost more than the path loses, by more than chance explains, is limited at
+// that pace. (The destination's echo replies are never limited, and whatever the path loses before it, it
+// loses too.) When a pace is found too fast, the probes since the last judgement are sorted
+// again at the new pace: those that could have met an empty bucket leave the path's loss for
+// Unpaced, and those of them lost count in RateLimited.
+func (m *monitor) judge() {
+	var dest float64
+	if m.end > 0 {
+		end := &m.hops[m.end-m.opts.MinHops]
+		if end.Sent > 0 {
+			// The destination's loss rate, at the top of its one-sigma (Wilson) interval: early
+			// on, a few probes lost or not by chance must not make a lossy path look limited.
+			dest = max(wilsonUpper(end.FirstLost, end.Sent, 1), 0.01)
+		}
 	}
-	end := &m.hops[m.end-m.opts.MinHops]
-	if end.Sent == 0 {
-		return
-	}
-	// The destination's loss rate, at the top of its one-sigma (Wilson) interval: early on,
-	// a few probes lost or not by chance must not make a lossy path look limited.
-	rate := max(wilsonUpper(end.FirstLost, end.Sent, 1), 0.01)
-	for i := range outs {
-		o := &outs[i]
-		if o.dist >= m.end {
+	for i := range m.pace {
+		p, h := &m.pace[i], &m.hops[i]
+		if dest == 0 || h.Distance >= m.end {
+			if len(p.window) >= maxWindow || h.Distance >= m.end {
+				p.commit()
+			}
 			continue
 		}
-		p := &m.pace[o.dist-m.opts.MinHops]
-		h := &m.hops[o.dist-m.opts.MinHops]
-		if at.Before(p.since) {
+		n, limited := p.limited(p.reference(h, dest))
+		switch {
+		case limited:
+			p.pace = min(max(2*p.pace, firstPace), maxPace)
+			h.Pace = p.pace
+			p.resort(h)
+		case n >= maxPaceSamples || len(p.window) >= maxWindow:
+			p.commit()
+		}
+	}
+}
+
+// reference gives the loss rate a router's latest probes are judged at: the destination's, or
+// the router's own before this judgement when it is lower and rests on paceSamples probes.
+func (p *hopPace) reference(h *result.PathHop, dest float64) float64 {
+	n, lost := h.Sent-h.Unpaced, h.FirstLost-h.RateLimited
+	for _, x := range p.window {
+		if x.counted {
+			n--
+			if x.lost {
+				lost--
+			}
+		}
+	}
+	if n < paceSamples {
+		return dest
+	}
+	return min(dest, max(wilsonUpper(lost, n, 1), 0.01))
+}
+
+// limited judges the counted probes since the last judgement: did they, or the latest of
+// them, lose more often than chance explains at the loss rate? (A bucket that starts full
+// answers a burst before it refuses.) Or did those sent less than twice their pace after the
+// router's last answer lose more than those sent later? (A router slower than the pace
+// refuses the first and answers the second; the path loses both alike.) n is the number
+// counted.
+func (p *hopPace) limited(rate float64) (n int, limited bool) {
+	lost := 0
+	for i := len(p.window) - 1; i >= 0; i-- {
+		x := p.window[i]
+		if !x.counted {
+			continue
+		}
+		n++
+		if x.lost {
+			lost++
+		}
+		if n >= paceSamples && result.LossTail(lost, n, rate) < limitedP/suffixTests {
+			return n, true
+		}
+	}
+	var soon, later [2]int // probes, lost
+	answered := p.from
+	for _, x := range p.window {
+		if x.counted {
+			g := &later
+			if !answered.IsZero() && x.sent.Sub(answered) < 2*x.pace {
+				g = &soon
+			}
+			g[0]++
+			if x.lost {
+				g[1]++
+			}
+		}
+		if !x.lost && x.sent.After(answered) {
+			answered = x.sent
+		}
+	}
+	return n, soon[0] >= 3 && later[0] >= 3 && result.LossExcess(soon[1], soon[0], later[1], later[0]) < limitedP
+}
+
+// resort sorts the probes of the judgement again at the pace now kept, and ends it.
+func (p *hopPace) resort(h *result.PathHop) {
+	answered := p.from
+	for _, x := range p.window {
+		if x.counted && !eligible(x.sent, answered, p.pace) {
 			h.Unpaced++
-			if o.hop == nil {
+			if x.lost {
 				h.RateLimited++
 			}
-			continue
 		}
-		p.n++
-		if o.hop == nil {
-			p.lost++
+		if !x.lost && x.sent.After(answered) {
+			answered = x.sent
 		}
-		if p.n < paceSamples {
-			continue
-		}
-		limited := result.LossTail(p.lost, p.n, rate) < limitedP
-		if !limited && p.n < maxPaceSamples {
-			continue // judge again over more probes
-		}
-		if limited {
-			if p.pace == 0 {
-				p.pace = firstPace
-			} else {
-				p.pace = min(2*p.pace, maxPace)
-			}
-			p.since = time.Now()
-			p.next = p.since.Add(p.pace)
-			h.Pace = p.pace
-			h.Unpaced += p.n
-			h.RateLimited += p.lost
-		}
-		p.n, p.lost = 0, 0
 	}
+	p.commit()
+}
+
+// commit ends a judgement: its probes stay counted as they are.
+func (p *hopPace) commit() {
+	p.window = p.window[:0]
+	p.from = p.answered
 }
 
 // snapshot gives the caller's copy of the path: distances up to the end, or to the farthest

@@ -66,9 +66,10 @@ func TestMonitorChain(t *testing.T) {
 			bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
 				routers := monitorChain(t, n, dst, 4, mock.Host{}, nil)
 				start := time.Now()
-				paths := monitorAll(t, tr, dst, &probe.MonitorOptions{Cycles: 10, Interval: 200 * time.Millisecond, Window: 4})
-				// Ten cycles, 200 ms apart, the last over once its answers are in.
-				assert.Equal(t, 9*200*time.Millisecond+10*time.Millisecond, time.Since(start))
+				paths := monitorAll(t, tr, dst, &probe.MonitorOptions{Cycles: 10, Interval: 300 * time.Millisecond, Window: 4})
+				// Ten cycles, 300 ms apart (slower than any router's pace), the last over once
+				// its answers are in.
+				assert.Equal(t, 9*300*time.Millisecond+10*time.Millisecond, time.Since(start))
 				require.Len(t, paths, 10)
 				for i, p := range paths {
 					assert.Equal(t, i+1, p.Cycles)
@@ -166,7 +167,7 @@ func TestMonitorRouteChange(t *testing.T) {
 		routers := monitorChain(t, n, dst, 4, mock.Host{}, nil)
 		other := routerAddr(dst, 3, 2)
 		var last *result.Path
-		for p, err := range probe.Monitor(context.Background(), tr, dst, &probe.MonitorOptions{Cycles: 10, Interval: 100 * time.Millisecond}) {
+		for p, err := range probe.Monitor(context.Background(), tr, dst, &probe.MonitorOptions{Cycles: 10, Interval: 300 * time.Millisecond}) {
 			require.NoError(t, err)
 			if p.Cycles == 5 {
 				hops := []mock.Hop{}
@@ -202,7 +203,7 @@ func TestMonitorBounded(t *testing.T) {
 		}
 		require.NoError(t, n.AddPath(dst, mock.Router{Addr: routerAddr(dst, 1, 1)}, ecmp))
 		require.NoError(t, n.AddHost(dst, mock.Host{Latency: time.Millisecond}))
-		paths := monitorAll(t, tr, dst, &probe.MonitorOptions{Cycles: 300, Interval: 10 * time.Millisecond, Window: 8})
+		paths := monitorAll(t, tr, dst, &probe.MonitorOptions{Cycles: 300, Interval: 300 * time.Millisecond, Window: 8})
 		h := paths[len(paths)-1].Hops[1]
 		assert.Len(t, h.Responders, result.MaxPathResponders)
 		assert.Len(t, h.Recent, 8)
@@ -259,7 +260,7 @@ func TestMonitorsShareProber(t *testing.T) {
 		done := make(chan int)
 		for i, dst := range monitorDsts {
 			go func() {
-				for p, err := range pr.Monitor(context.Background(), dst, &probe.MonitorOptions{Cycles: 20, Interval: 50 * time.Millisecond}) {
+				for p, err := range pr.Monitor(context.Background(), dst, &probe.MonitorOptions{Cycles: 20, Interval: 300 * time.Millisecond}) {
 					assert.NoError(t, err)
 					got[i] = p
 				}

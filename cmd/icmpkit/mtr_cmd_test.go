@@ -22,7 +22,7 @@ func mtrLocal() string { h, _ := os.Hostname(); return h }
 
 func TestMtrReportText(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := runOn(t, mockLab(t), runOpts{}, "mtr", "-r", "-n", "-c", "3", "-i", "0.1", "198.18.9.9")
+		r := runOn(t, mockLab(t), runOpts{}, "mtr", "-r", "-n", "-c", "3", "-i", "0.3", "198.18.9.9")
 		require.Equal(t, exitOK, r.code, r.stderr)
 		assert.Empty(t, r.stderr)
 		lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
@@ -47,7 +47,7 @@ func TestMtrReportWideNamesMPLS(t *testing.T) {
 			}
 			return ""
 		}
-		r := runOn(t, mockLab(t), runOpts{lookup: names}, "mtr", "-w", "-b", "-e", "-c", "2", "-i", "0.1", "198.18.9.9")
+		r := runOn(t, mockLab(t), runOpts{lookup: names}, "mtr", "-w", "-b", "-e", "-c", "2", "-i", "0.3", "198.18.9.9")
 		require.Equal(t, exitOK, r.code, r.stderr)
 		lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
 		w := max(len(mtrLocal()), len("core.router.lab (198.18.2.1)"))
@@ -60,7 +60,7 @@ func TestMtrReportWideNamesMPLS(t *testing.T) {
 
 func TestMtrJSON(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := runOn(t, mockLab(t), runOpts{}, "mtr", "--json", "-n", "-c", "4", "-i", "0.1", "198.18.9.9")
+		r := runOn(t, mockLab(t), runOpts{}, "mtr", "--json", "-n", "-c", "4", "-i", "0.3", "198.18.9.9")
 		require.Equal(t, exitOK, r.code, r.stderr)
 		var doc struct {
 			Report struct {
@@ -86,7 +86,7 @@ func TestMtrJSON(t *testing.T) {
 // Two targets, one of each family: a transport each, and a CSV line per hop of both.
 func TestMtrCSVTwoTargets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := runOn(t, mockLab(t), runOpts{}, "mtr", "--csv", "-n", "-c", "2", "-i", "0.1", "198.18.9.9", "2001:db8::1")
+		r := runOn(t, mockLab(t), runOpts{}, "mtr", "--csv", "-n", "-c", "2", "-i", "0.3", "198.18.9.9", "2001:db8::1")
 		require.Equal(t, exitOK, r.code, r.stderr)
 		assert.Len(t, r.opened, 2)
 		rd := csv.NewReader(strings.NewReader(r.stdout))
