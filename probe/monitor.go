@@ -336,6 +336,11 @@ func (m *monitor) plan(now time.Time) []int {
 func (m *monitor) probe(ctx context.Context, out monitorOutcome, results chan<- monitorOutcome) {
 	o := m.trace
 	o.MinHops, o.MaxHops = out.dist, out.dist
+	if m.opts.Cycles == 0 || out.cycle < m.opts.Cycles {
+		// Copies of an answer come within moments of it; the last cycle does not wait for
+		// them, so that the final figures come as soon as its answers are in.
+		o.dupWait = min(m.opts.Interval, m.opts.Timeout, maxDupWait)
+	}
 	tr, err := m.pr.Traceroute(ctx, m.dst, &o)
 	switch {
 	case err != nil && ctx.Err() == nil:
@@ -435,6 +440,7 @@ func (m *monitor) count(o *monitorOutcome, cycle int) {
 	}
 	x := o.hop
 	h.Received++
+	h.Duplicates += x.Duplicates
 	h.AddRTT(x.Stats.Min(), max(m.opts.Window, 0))
 	if h.Heard(x.Address, cycle) {
 		// A new responder: its limit is not known.
@@ -449,6 +455,9 @@ func (m *monitor) count(o *monitorOutcome, cycle int) {
 		h.MPLS = slices.Clone(x.MPLS)
 	}
 }
+
+// maxDupWait bounds how long an answered probe waits for copies of its answer.
+const maxDupWait = 100 * time.Millisecond
 
 // maxWindow bounds the probes a judgement holds, counted or not.
 const maxWindow = 4 * maxPaceSamples

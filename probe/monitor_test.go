@@ -284,3 +284,31 @@ func TestMonitorsShareProber(t *testing.T) {
 		}
 	})
 }
+
+// A destination that answers every probe twice: the copies count in Duplicates, not in
+// Received, and the last cycle does not wait for them.
+func TestMonitorDuplicates(t *testing.T) {
+	for _, dst := range monitorDsts {
+		t.Run(dst.String(), func(t *testing.T) {
+			bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+				monitorChain(t, n, dst, 2, mock.Host{Duplicates: 1}, nil)
+				start := time.Now()
+				paths := monitorAll(t, tr, dst, &probe.MonitorOptions{Cycles: 5, Interval: 300 * time.Millisecond})
+				assert.Equal(t, 4*300*time.Millisecond+10*time.Millisecond, time.Since(start))
+				require.Len(t, paths, 5)
+				p := paths[4]
+				require.Len(t, p.Hops, 3)
+				for _, h := range p.Hops[:2] {
+					assert.Zero(t, h.Duplicates, "hop %d", h.Distance)
+				}
+				h := p.Hops[2]
+				assert.True(t, h.Target)
+				assert.Equal(t, 5, h.Sent)
+				assert.Equal(t, 5, h.Received)
+				assert.Equal(t, 4, h.Duplicates)
+				assert.Zero(t, h.Loss)
+				assert.Equal(t, 1, paths[0].Hops[2].Duplicates)
+			})
+		})
+	}
+}

@@ -193,6 +193,11 @@ type TraceOptions struct {
 	// probe answered before the trace's end was known may be, for a distance the result
 	// leaves out.
 	OnProbe func(TraceOutcome)
+
+	// dupWait, when positive, keeps an answered probe registered this long after its answer,
+	// so that further copies of that answer are counted in the hop's Duplicates; the trace
+	// ends when the last wait is over. Ignored with PathMTU.
+	dupWait time.Duration
 }
 
 // TraceOutcome is what happened to one probe of a traceroute.

@@ -99,6 +99,9 @@ type traceProbe struct {
 	inWindow   bool
 	skipped    bool // never to be sent
 	size       int  // with PathMTU: the probe's size, IP header included
+	// lingerUntil, when set, is when an answered probe stops counting copies of its answer
+	// (TraceOptions.dupWait) and is unregistered.
+	lingerUntil time.Time
 	resends
 }
 
@@ -237,6 +240,9 @@ func (tr *tracer) arrive(a *arrival) {
 		return
 	}
 	if p.resolved {
+		if !p.lingerUntil.IsZero() && sentAt.Equal(p.answerSent) {
+			tr.hop(p.ttl).hop.Duplicates++
+		}
 		return
 	}
 	rtt := max(rep.ReceivedAt.Sub(sentAt), 0)
@@ -251,7 +257,11 @@ func (tr *tracer) arrive(a *arrival) {
 		return
 	}
 	tr.resolve(p)
-	tr.retire(a.tag)
+	if tr.lingers() {
+		p.lingerUntil = time.Now().Add(tr.opts.dupWait)
+	} else {
+		tr.retire(a.tag)
+	}
 	p.answerSent = sentAt
 	tr.report(p, rep, rtt, n)
 	if rep.Source != tr.dst {
@@ -358,8 +368,12 @@ func (tr *tracer) retire(tag int32) {
 		tr.e.unregister(tr.dst, tr.id, a.seq)
 	}
 	p.earlier = p.earlier[:0]
+	p.lingerUntil = time.Time{}
 	p.gen++
 }
+
+// lingers reports whether answered probes stay registered for copies of their answers.
+func (tr *tracer) lingers() bool { return tr.opts.dupWait > 0 && !tr.opts.PathMTU }
 
 func (tr *tracer) patience() time.Duration {
 	if len(tr.rtts) == 0 {
@@ -371,6 +385,9 @@ func (tr *tracer) patience() time.Duration {
 func (tr *tracer) expire(now time.Time) {
 	for i := range tr.upToEnd() {
 		p := &tr.probes[i]
+		if !p.lingerUntil.IsZero() && !p.lingerUntil.After(now) {
+			tr.retire(int32(i))
+		}
 		if !p.sent || p.resolved {
 			continue
 		}
@@ -535,6 +552,13 @@ func (tr *tracer) done() bool {
 			return false
 		}
 	}
+	if tr.lingers() {
+		for i := range tr.upToEnd() {
+			if !tr.probes[i].lingerUntil.IsZero() {
+				return false
+			}
+		}
+	}
 	return true
 }
 
@@ -571,6 +595,9 @@ func (tr *tracer) nextWake(now time.Time) (time.Time, bool) {
 			for _, a := range p.earlier {
 				consider(a.deadline)
 			}
+		}
+		if !p.lingerUntil.IsZero() {
+			consider(p.lingerUntil)
 		}
 	}
 	return w.at, w.ok

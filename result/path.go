@@ -43,6 +43,9 @@ type PathHop struct {
 	// RateLimited counts the Unpaced probes that went unanswered: answers the responder's
 	// limit withheld, most of them.
 	RateLimited int
+	// Duplicates counts further copies of answers already counted (mtr has no such column;
+	// ping's DUP!). They are not in Received.
+	Duplicates int
 	// Pace is the least time the monitor keeps between two probes to this distance's router
 	// (a quarter of a second at first, a second or more once the router was found to limit its
 	// answers); 0 for the destination, probed every cycle.
