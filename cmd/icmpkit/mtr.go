@@ -61,8 +61,9 @@ func runMtr(ctx context.Context, args []string, e *env) int {
 	var f mtrFlags
 	c := newCommand("mtr", "HOST...", "Watch the path to each HOST as mtr does: every hop's loss, latency and jitter, cycle after\n"+
 		"cycle. A hop's Loss% estimates the loss of the path up to it, not its router's refusals to\n"+
-		"answer (ICMP rate limits); Lim counts the answers such limits withheld. With a terminal and\n"+
-		"none of -r, --json, --csv, a live view (keys: q quit, p pause, r reset, n names, d display).")
+		"answer (ICMP rate limits); Lim counts the answers such limits withheld, Dup the duplicate\n"+
+		"answers. With a terminal and none of -r, --json, --csv, a live view (keys: q quit, p pause,\n"+
+		"r reset, n names, d display).")
 	f.define(c)
 	if code, done := c.parse(args, e); done {
 		return code

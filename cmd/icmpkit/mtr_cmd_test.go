@@ -10,9 +10,12 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/icmpkit/icmpkit/transport/mock"
 )
 
 // mtrStart matches the report's first line.
@@ -29,10 +32,10 @@ func TestMtrReportText(t *testing.T) {
 		require.Len(t, lines, 6, r.stdout)
 		assert.Regexp(t, mtrStart, lines[0])
 		head := "HOST: " + mtrLocal() + strings.Repeat(" ", mtrHostWidth)
-		assert.Equal(t, head[:mtrHostWidth]+" Loss%   Snt   Last   Avg  Best  Wrst StDev  Javg Jmax   Lim", lines[1])
-		assert.Equal(t, "  1.|-- 198.18.1.1                 0.0%     3    1.5   1.5   1.5   1.5   0.0   0.0  0.0     0 ?", lines[2])
-		assert.Equal(t, "  2.|-- 198.18.2.1                 0.0%     3    4.0   4.0   4.0   4.0   0.0   0.0  0.0     0 ?", lines[3])
-		assert.Equal(t, "  3.|-- 198.18.9.9                 0.0%     3    8.0   8.0   8.0   8.0   0.0   0.0  0.0     0 ?", lines[4])
+		assert.Equal(t, head[:mtrHostWidth]+" Loss%   Snt   Last   Avg  Best  Wrst StDev  Javg Jmax   Lim  Dup", lines[1])
+		assert.Equal(t, "  1.|-- 198.18.1.1                 0.0%     3    1.5   1.5   1.5   1.5   0.0   0.0  0.0     0    0 ?", lines[2])
+		assert.Equal(t, "  2.|-- 198.18.2.1                 0.0%     3    4.0   4.0   4.0   4.0   0.0   0.0  0.0     0    0 ?", lines[3])
+		assert.Equal(t, "  3.|-- 198.18.9.9                 0.0%     3    8.0   8.0   8.0   8.0   0.0   0.0  0.0     0    0 ?", lines[4])
 		assert.Equal(t, "?: Loss% rests on fewer than 20 probes", lines[5])
 	})
 }
@@ -52,8 +55,8 @@ func TestMtrReportWideNamesMPLS(t *testing.T) {
 		lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
 		w := max(len(mtrLocal()), len("core.router.lab (198.18.2.1)"))
 		pad := func(s string) string { return s + strings.Repeat(" ", w-len(s)) }
-		assert.Equal(t, "HOST: "+pad(mtrLocal())+" Loss%   Snt   Last   Avg  Best  Wrst StDev  Javg Jmax   Lim", lines[1])
-		assert.Equal(t, "  2.|-- "+pad("core.router.lab (198.18.2.1)")+"  0.0%     2    4.0   4.0   4.0   4.0   0.0   0.0  0.0     0 ?", lines[3])
+		assert.Equal(t, "HOST: "+pad(mtrLocal())+" Loss%   Snt   Last   Avg  Best  Wrst StDev  Javg Jmax   Lim  Dup", lines[1])
+		assert.Equal(t, "  2.|-- "+pad("core.router.lab (198.18.2.1)")+"  0.0%     2    4.0   4.0   4.0   4.0   0.0   0.0  0.0     0    0 ?", lines[3])
 		assert.Equal(t, "       [MPLS: Lbl 100 TC 0 S 1 TTL 1]", lines[4])
 	})
 }
@@ -147,5 +150,35 @@ func TestMtrUnreached(t *testing.T) {
 		assert.Equal(t, exitFail, r.code, r.stderr)
 		lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
 		assert.Len(t, lines, 2, r.stdout)
+	})
+}
+
+// A target that answers every probe twice: Dup counts the copies, in the report and the JSON,
+// and they are neither answers nor loss.
+func TestMtrDuplicates(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := mock.NewNetwork(mock.Config{Seed: 1})
+		require.NoError(t, n.AddHost(addr("198.18.9.9"), mock.Host{Latency: 8 * time.Millisecond, Duplicates: 1}))
+		require.NoError(t, n.AddPath(addr("198.18.9.9"), mock.Router{Addr: addr("198.18.1.1"), Latency: time.Millisecond}))
+		r := runOn(t, n, runOpts{}, "mtr", "--json", "-n", "-c", "4", "-i", "0.3", "198.18.9.9")
+		require.Equal(t, exitOK, r.code, r.stderr)
+		var doc struct {
+			Report struct {
+				Hubs []map[string]any `json:"hubs"`
+			} `json:"report"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &doc), r.stdout)
+		require.Len(t, doc.Report.Hubs, 2)
+		assert.Equal(t, 0.0, doc.Report.Hubs[0]["Dup"])
+		h := doc.Report.Hubs[1]
+		assert.Equal(t, 3.0, h["Dup"], "the last cycle does not wait for copies")
+		assert.Equal(t, 4.0, h["Rcv"])
+		assert.Equal(t, 0.0, h["Loss%"])
+
+		r = runOn(t, n, runOpts{}, "mtr", "-r", "-n", "-c", "3", "-i", "0.3", "198.18.9.9")
+		require.Equal(t, exitOK, r.code, r.stderr)
+		lines := strings.Split(r.stdout, "\n")
+		require.GreaterOrEqual(t, len(lines), 4, r.stdout)
+		assert.Equal(t, "  2.|-- 198.18.9.9                 0.0%     3    8.0   8.0   8.0   8.0   0.0   0.0  0.0     0    2 ?", lines[3])
 	})
 }

@@ -195,7 +195,7 @@ func (v *mtrView) render(width int, now time.Time) []string {
 		status += "   [paused]"
 	}
 	add(status)
-	hostWidth := max(24, min(width-66, 48))
+	hostWidth := max(24, min(width-71, 48))
 	for i, tg := range v.targets {
 		add("")
 		p := v.paths[i]
@@ -209,7 +209,7 @@ func (v *mtrView) render(width int, now time.Time) []string {
 		}
 		add(head)
 		if v.mode == 0 {
-			add(fmt.Sprintf("     %-*s %6s %5s %6s %6s %6s %6s %6s %5s %5s %5s", hostWidth, "Host", "Loss%", "Snt", "Last", "Avg", "Best", "Wrst", "StDev", "Javg", "Jmax", "Lim"))
+			add(fmt.Sprintf("     %-*s %6s %5s %6s %6s %6s %6s %6s %5s %5s %5s %4s", hostWidth, "Host", "Loss%", "Snt", "Last", "Avg", "Best", "Wrst", "StDev", "Javg", "Jmax", "Lim", "Dup"))
 		} else {
 			add(fmt.Sprintf("     %-*s %s", hostWidth, "Host", "recent RTTs, oldest first (0 best .. 9 worst of the hop)"))
 		}
@@ -227,9 +227,9 @@ func (v *mtrView) render(width int, now time.Time) []string {
 				mark = "?"
 			}
 			if v.mode == 0 {
-				add(fmt.Sprintf("%3d. %-*s %5.1f%%%s%5d %6.1f %6.1f %6.1f %6.1f %6.1f %5.1f %5.1f %5d", h.Distance, hostWidth, name,
+				add(fmt.Sprintf("%3d. %-*s %5.1f%%%s%5d %6.1f %6.1f %6.1f %6.1f %6.1f %5.1f %5.1f %5d %4d", h.Distance, hostWidth, name,
 					100*h.Loss, mark, h.Sent, mtrMS(h.Last), mtrMS(h.Stats.Avg()), mtrMS(h.Stats.Min()), mtrMS(h.Stats.Max()),
-					mtrMS(h.Stats.StdDev()), mtrMS(h.Stats.Jitter()), mtrMS(h.JitterWorst), h.RateLimited))
+					mtrMS(h.Stats.StdDev()), mtrMS(h.Stats.Jitter()), mtrMS(h.JitterWorst), h.RateLimited, h.Duplicates))
 			} else {
 				add(fmt.Sprintf("%3d. %-*s %s", h.Distance, hostWidth, name, mtrSpark(h)))
 			}
@@ -246,7 +246,7 @@ func (v *mtrView) render(width int, now time.Time) []string {
 		}
 	}
 	add("")
-	add(fmt.Sprintf("Loss%%: the path's estimated loss up to the hop; Lim: answers rate limits withheld; ?: fewer than %d probes", result.MinLossSamples))
+	add(fmt.Sprintf("Loss%%: the path's estimated loss up to the hop; Lim: answers rate limits withheld; Dup: duplicate answers; ?: fewer than %d probes", result.MinLossSamples))
 	return lines
 }
 
