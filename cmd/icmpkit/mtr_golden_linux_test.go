@@ -169,3 +169,38 @@ func containsKey(keys []string, k string) bool {
 	}
 	return false
 }
+
+// TestMtrDuplicatesLab has the target send each echo reply twice (an nftables dup, as in
+// TestGoldenTracerouteDuplicates): mtr counts each answer once and shows nothing of the copies;
+// icmpkit counts them in Dup, every cycle's but the last, whose copies it does not wait for.
+func TestMtrDuplicatesLab(t *testing.T) {
+	privileged(t)
+	requireMtr(t)
+	c := lab.NewChain(t, lab.ChainConfig{Routers: 2})
+	for _, rule := range duplicateRules(c) {
+		out, err := c.Exec(c.Target.NS, "nft", rule)
+		require.NoError(t, err, "nft %s: %s", rule, out)
+	}
+	for _, dst := range []string{c.Target.V4.String(), c.Target.V6.String()} {
+		t.Run(dst, func(t *testing.T) {
+			ref := runCmd(t, "", "ip", "netns", "exec", c.Client.NS, "mtr", "--json", "-n", "-c", "5", "-i", "0.3", dst)
+			ours := inNS(t, c.Client.NS, "mtr", "--json", "-n", "-c", "5", "-i", "0.3", dst)
+			require.Equal(t, exitOK, ref.code, ref.stderr)
+			require.Equal(t, exitOK, ours.code, ours.stderr)
+			var r, o struct {
+				Report struct{ Hubs []map[string]any }
+			}
+			require.NoError(t, json.Unmarshal([]byte(ref.stdout), &r))
+			require.NoError(t, json.Unmarshal([]byte(ours.stdout), &o))
+			require.Len(t, r.Report.Hubs, 3, ref.stdout)
+			require.Len(t, o.Report.Hubs, 3, ours.stdout)
+			assert.Equal(t, 0.0, r.Report.Hubs[2]["Loss%"], "mtr")
+			h := o.Report.Hubs[2]
+			assert.Equal(t, dst, h["host"])
+			assert.Equal(t, 0.0, h["Loss%"])
+			assert.Equal(t, 5.0, h["Rcv"])
+			assert.Equal(t, 4.0, h["Dup"])
+			assert.Equal(t, 0.0, o.Report.Hubs[0]["Dup"])
+		})
+	}
+}
