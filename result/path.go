@@ -43,6 +43,16 @@ type PathHop struct {
 	// RateLimited counts the Unpaced probes that went unanswered: answers the responder's
 	// limit withheld, most of them.
 	RateLimited int
+	// Pinged counts the echo requests sent to this distance's responder itself (Address)
+	// that were answered or timed out, PingLost those unanswered: the method of Windows'
+	// pathping. They cross the path up to the router as its Time Exceeded answers do, and
+	// routers answer echo requests beyond their ICMP error limits (Linux does not limit its
+	// echo replies at all), so they measure the path's loss where the paced probes are few.
+	Pinged, PingLost int
+	// PingRefused reports that the responder loses more of those echo requests than the
+	// distances beyond it lose of theirs, by more than chance explains: it filters or limits
+	// them. They are then left out of Loss (and the monitor stops sending them).
+	PingRefused bool
 	// Duplicates counts further copies of answers already counted (mtr has no such column;
 	// ping's DUP!). They are not in Received.
 	Duplicates int
@@ -163,12 +173,25 @@ func (p *Path) Clone() *Path {
 }
 
 // EstimateLoss sets every hop's Loss and Uncertain from the probes counted (see
-// PacedPathLoss): the Unpaced ones left out.
+// PacedPathLoss), the Unpaced ones left out, and the echo requests to its responder (Pinged)
+// added unless PingRefused, which it sets: from the farthest distance back, a responder whose
+// echo requests lose more than every distance beyond it loses, with a one-sided Fisher's exact
+// test below 2%, refuses them.
 func (p *Path) EstimateLoss() {
 	s := make([]LossSample, len(p.Hops))
-	for i := range p.Hops {
+	var beyond LossSample
+	for i := len(p.Hops) - 1; i >= 0; i-- {
 		h := &p.Hops[i]
 		s[i] = LossSample{Sent: h.Sent - h.Unpaced, Lost: h.FirstLost - h.RateLimited}
+		ping := LossSample{Sent: h.Pinged, Lost: h.PingLost}
+		h.PingRefused = ping.Sent > 0 && beyond.Sent > 0 && ping.Rate() > beyond.Rate() &&
+			LossExcess(ping.Lost, ping.Sent, beyond.Lost, beyond.Sent) < refuseP
+		if !h.PingRefused {
+			s[i].Sent += ping.Sent
+			s[i].Lost += ping.Lost
+		}
+		beyond.Sent += s[i].Sent
+		beyond.Lost += s[i].Lost
 	}
 	loss, unc := PacedPathLoss(s)
 	for i := range p.Hops {
