@@ -39,6 +39,9 @@ type MonitorOptions struct {
 	// Window is the number of recent RTTs each hop keeps (PathHop.Recent). Zero means 32;
 	// negative keeps none.
 	Window int
+	// NoHopPings leaves out the echo requests each cycle sends to every router's own address
+	// (PathHop.Pinged): the routers' loss figures then rest on the paced probes alone.
+	NoHopPings bool
 }
 
 // Monitor is New(t, nil).Monitor(ctx, dst, opts), closing the Prober when the sequence ends.
@@ -65,8 +68,16 @@ func Monitor(ctx context.Context, t transport.Transport, dst netip.Addr, opts *M
 // while it still loses more. The destination, whose echo replies are never limited, is probed
 // every cycle. Only probes that reached a router at least its pace after its last answer, when
 // its bucket had a token however full it was, count in the path's loss; the others are counted
-// in Unpaced, and those of them lost in RateLimited. Each hop's Loss then estimates the loss
-// of the path up to it (see result.PacedPathLoss), not its router's refusals.
+// in Unpaced, and those of them lost in RateLimited.
+//
+// A router's limit leaves few paced probes: one a second, where mtr's pace sends ten. So each
+// cycle also sends an echo request to every router's own address (the method of Windows'
+// pathping; NoHopPings leaves them out). It crosses the path up to the router as the probes
+// do, and Linux answers echo requests without limit; a router that filters or limits them
+// loses more of them than the path beyond it and is no longer pinged (PathHop.PingRefused).
+// Their outcomes come in as they happen, with no cycle waiting for them. Each hop's Loss then
+// estimates the loss of the path up to it from both (see result.Path.EstimateLoss and
+// result.PacedPathLoss), not its router's refusals.
 //
 // Memory stays bounded however long it runs: each hop keeps running statistics, its last
 // Window RTTs and at most result.MaxPathResponders responders.
@@ -130,6 +141,14 @@ type monitor struct {
 	end    int              // distance the destination (or an unreachable answer) ends the path at; 0 unknown
 	missed int              // cycles in a row without the destination's answer
 	done   int              // cycles applied
+	pinged []int            // echo requests out to each distance's responder
+}
+
+// pingOutcome is the outcome of one echo request to the responder addr of distance dist.
+type pingOutcome struct {
+	dist      int
+	addr      netip.Addr
+	lost, bad bool // bad: it could not be sent, or the monitor ended first
 }
 
 // hopPace is what the monitor knows of the rate limit of a distance's responder.
@@ -231,6 +250,7 @@ func newMonitor(pr *Prober, dst netip.Addr, o *MonitorOptions) (*monitor, error)
 	}
 	m.hops = make([]result.PathHop, p.MaxHops-p.MinHops+1)
 	m.pace = make([]hopPace, len(m.hops))
+	m.pinged = make([]int, len(m.hops))
 	for i := range m.hops {
 		m.hops[i].Distance = p.MinHops + i
 		m.pace[i] = newHopPace()
@@ -243,11 +263,16 @@ func (m *monitor) run(ctx context.Context, yield func(*result.Path, error) bool)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make(chan monitorOutcome, 64)
+	pings := make(chan pingOutcome, 64)
 	inFlight := 0 // probes whose goroutine has not reported
+	pingsOut := 0 // echo requests whose goroutine has not reported
 	defer func() {
 		cancel()
 		for ; inFlight > 0; inFlight-- {
 			<-results
+		}
+		for ; pingsOut > 0; pingsOut-- {
+			<-pings
 		}
 	}()
 	// Cycles overlap while their probes wait, up to one cycle per Interval of the timeout.
@@ -270,6 +295,10 @@ func (m *monitor) run(ctx context.Context, yield func(*result.Path, error) bool)
 				c.pending++
 				inFlight++
 				go m.probe(ctx, monitorOutcome{cycle: started, dist: d, sent: now, pace: m.pace[d-m.opts.MinHops].pace}, results)
+			}
+			for _, x := range m.pingPlan() {
+				pingsOut++
+				go m.ping(ctx, x, pings)
 			}
 		}
 		// Apply the cycles whose probes are all in, oldest first.
@@ -306,10 +335,67 @@ func (m *monitor) run(ctx context.Context, yield func(*result.Path, error) bool)
 					c.outcomes = append(c.outcomes, o)
 				}
 			}
+		case x := <-pings:
+			pingsOut--
+			m.pinged[x.dist-m.opts.MinHops]--
+			m.countPing(x)
 		case <-wake:
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// maxPingsOut bounds the echo requests out to one responder at once.
+const maxPingsOut = 16
+
+// pingPlan gives the echo requests a cycle sends to the routers' own addresses: one to the
+// responder of every distance before the end, unless it refuses them (PathHop.PingRefused),
+// answered Destination Unreachable, or has maxPingsOut out already.
+func (m *monitor) pingPlan() []pingOutcome {
+	if m.opts.NoHopPings {
+		return nil
+	}
+	var out []pingOutcome
+	for i := range m.hops {
+		h := &m.hops[i]
+		if m.end > 0 && h.Distance >= m.end {
+			break
+		}
+		if !h.Address.IsValid() || h.Address == m.dst || h.PingRefused || h.Unreachable != "" || m.pinged[i] >= maxPingsOut {
+			continue
+		}
+		m.pinged[i]++
+		out = append(out, pingOutcome{dist: h.Distance, addr: h.Address})
+	}
+	return out
+}
+
+// ping sends one echo request to x.addr and reports its outcome.
+func (m *monitor) ping(ctx context.Context, x pingOutcome, pings chan<- pingOutcome) {
+	h, err := m.pr.Ping(ctx, x.addr, &PingOptions{
+		Count: 1, Timeout: m.opts.Timeout, ID: m.opts.ID, Payload: m.opts.Payload,
+		PayloadSize: m.opts.PayloadSize, TrafficClass: m.opts.TrafficClass,
+	})
+	switch {
+	case err != nil || ctx.Err() != nil || h.SendErrors > 0:
+		x.bad = true
+	default:
+		x.lost = h.PacketsReceived() == 0
+	}
+	pings <- x
+}
+
+// countPing adds an echo request's outcome to its distance, if the responder it went to
+// still answers there.
+func (m *monitor) countPing(x pingOutcome) {
+	h := &m.hops[x.dist-m.opts.MinHops]
+	if x.bad || h.Address != x.addr {
+		return
+	}
+	h.Pinged++
+	if x.lost {
+		h.PingLost++
 	}
 }
 

@@ -312,3 +312,45 @@ func TestMonitorDuplicates(t *testing.T) {
 		})
 	}
 }
+
+// Each cycle pings every router's own address: the answers count in Pinged. A router that
+// answers no echo request is found refusing them within a few, and no longer pinged; with
+// NoHopPings none is.
+func TestMonitorHopPings(t *testing.T) {
+	for _, dst := range monitorDsts {
+		t.Run(dst.String(), func(t *testing.T) {
+			bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+				routers := monitorChain(t, n, dst, 3, mock.Host{}, nil)
+				// Routers 1 and 2 answer echo requests to their addresses; router 3 does not.
+				require.NoError(t, n.AddHost(routers[0], mock.Host{Latency: time.Millisecond}))
+				require.NoError(t, n.AddPath(routers[1], mock.Router{Addr: routers[0], Latency: time.Millisecond}))
+				require.NoError(t, n.AddHost(routers[1], mock.Host{Latency: 2 * time.Millisecond}))
+				paths := monitorAll(t, tr, dst, &probe.MonitorOptions{Cycles: 20, Interval: 300 * time.Millisecond})
+				require.Len(t, paths, 20)
+				p := paths[19]
+				require.Len(t, p.Hops, 4)
+				for _, h := range p.Hops[:2] {
+					// Pinged from the second cycle on, each answered within the cycle.
+					assert.Equal(t, 19, h.Pinged, "hop %d", h.Distance)
+					assert.Zero(t, h.PingLost, "hop %d", h.Distance)
+					assert.False(t, h.PingRefused, "hop %d", h.Distance)
+				}
+				h := p.Hops[2]
+				assert.True(t, h.PingRefused)
+				assert.Equal(t, h.Pinged, h.PingLost)
+				// Those sent before the first timeouts time out too, then no more are sent.
+				assert.LessOrEqual(t, h.Pinged, 12)
+				assert.Equal(t, paths[16].Hops[2].Pinged, h.Pinged, "no longer pinged once refusing")
+				for _, h := range p.Hops {
+					assert.Zero(t, h.Loss, "hop %d", h.Distance)
+				}
+				assert.Zero(t, p.Hops[3].Pinged, "the destination is probed, not pinged")
+
+				paths = monitorAll(t, tr, dst, &probe.MonitorOptions{Cycles: 5, Interval: 300 * time.Millisecond, NoHopPings: true})
+				for _, h := range paths[4].Hops {
+					assert.Zero(t, h.Pinged, "hop %d", h.Distance)
+				}
+			})
+		})
+	}
+}
