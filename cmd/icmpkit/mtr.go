@@ -24,6 +24,7 @@ const (
 type mtrFlags struct {
 	report, wide, asJSON, asCSV   bool
 	numeric, both, mpls, paris    bool
+	noHopPings                    bool
 	cycles, first, last, size, tc int
 	interval, timeout             time.Duration
 	nf                            netFlags
@@ -48,6 +49,7 @@ func (f *mtrFlags) define(c *command) {
 	f.nf.defineFamily(c)
 	f.nf.defineMode(c)
 	c.boolVar(&f.paris, "paris", false, "keep one flow identity for every probe, so per-flow load balancers keep one path")
+	c.boolVar(&f.noHopPings, "no-hop-pings", false, "do not ping the routers' own addresses; their Loss% then rests on the paced probes alone")
 }
 
 // mtrTarget is one HOST of the command line, and the Prober of its family's transport.
@@ -125,7 +127,7 @@ func runMtr(ctx context.Context, args []string, e *env) int {
 		}
 		o := &probe.MonitorOptions{
 			Cycles: f.cycles, Interval: f.interval, Timeout: f.timeout, MinHops: f.first, MaxHops: f.last,
-			TrafficClass: f.tc, Paris: f.paris,
+			TrafficClass: f.tc, Paris: f.paris, NoHopPings: f.noHopPings,
 		}
 		o.Payload, o.PayloadSize = payload(max(f.size-header, 0))
 		return o

@@ -140,7 +140,7 @@ func boolInt(b bool) int {
 // json writes mtr's JSON report: {"report": {"mtr": {...}, "hubs": [...]}}, each hub with
 // mtr's fields ("count", "host", "Loss%", "Snt", "Last", "Avg", "Best", "Wrst", "StDev"), then
 // icmpkit's: Drop, Rcv, Jttr, Javg, Jmax (as mtr names them when asked for), and RateLimited,
-// Dup (duplicates), Unpaced, Pace (ms), FirstLost, RouteChanges, Uncertain, Target, Hosts (every responder).
+// Dup (duplicates), Pinged, PingLost, PingRefused (echo requests to the router itself), Unpaced, Pace (ms), FirstLost, RouteChanges, Uncertain, Target, Hosts (every responder).
 func (r *mtrReport) json(out *bufio.Writer, tg *mtrTarget, p *result.Path) {
 	var b []byte
 	b = append(b, "{\n    \"report\": {\n        \"mtr\": {\n"...)
@@ -173,6 +173,9 @@ func (r *mtrReport) json(out *bufio.Writer, tg *mtrTarget, p *result.Path) {
 		b = fmt.Appendf(b, "                \"Jmax\": %.3f,\n", mtrMS(h.JitterWorst))
 		b = fmt.Appendf(b, "                \"RateLimited\": %d,\n", h.RateLimited)
 		b = fmt.Appendf(b, "                \"Dup\": %d,\n", h.Duplicates)
+		b = fmt.Appendf(b, "                \"Pinged\": %d,\n", h.Pinged)
+		b = fmt.Appendf(b, "                \"PingLost\": %d,\n", h.PingLost)
+		b = fmt.Appendf(b, "                \"PingRefused\": %t,\n", h.PingRefused)
 		b = fmt.Appendf(b, "                \"Unpaced\": %d,\n", h.Unpaced)
 		b = fmt.Appendf(b, "                \"Pace\": %.3f,\n", mtrMS(h.Pace))
 		b = fmt.Appendf(b, "                \"FirstLost\": %d,\n", h.FirstLost)
@@ -197,7 +200,7 @@ func (r *mtrReport) json(out *bufio.Writer, tg *mtrTarget, p *result.Path) {
 
 // mtrCSVHeader is mtr 0.95's CSV header, then icmpkit's fields.
 var mtrCSVHeader = []string{"Mtr_Version", "Start_Time", "Status", "Host", "Hop", "Ip", "Loss%", "Snt", " ", "Last", "Avg", "Best", "Wrst", "StDev",
-	"Drop", "Rcv", "Jttr", "Javg", "Jmax", "RateLimited", "Dup", "Unpaced", "Pace", "FirstLost", "RouteChanges", "Uncertain", "Target", "Hosts"}
+	"Drop", "Rcv", "Jttr", "Javg", "Jmax", "RateLimited", "Dup", "Pinged", "PingLost", "PingRefused", "Unpaced", "Pace", "FirstLost", "RouteChanges", "Uncertain", "Target", "Hosts"}
 
 // csv writes mtr's CSV report: a header (before the first target's lines), then a line per hop.
 // Like mtr's, the " " column holds the probes unanswered (mtr's Drop) and the header ends
@@ -214,8 +217,9 @@ func (r *mtrReport) csv(out *bufio.Writer, tg *mtrTarget, p *result.Path, header
 		for _, d := range []time.Duration{h.Last, h.Stats.Avg(), h.Stats.Min(), h.Stats.Max(), h.Stats.StdDev()} {
 			b = fmt.Appendf(b, ",%.2f", mtrMS(d))
 		}
-		b = fmt.Appendf(b, ",%d,%d,%.2f,%.2f,%.2f,%d,%d,%d,%.2f,%d,%d,%t,%t,", h.Sent-h.Received, h.Received,
-			mtrMS(h.JitterLast), mtrMS(h.Stats.Jitter()), mtrMS(h.JitterWorst), h.RateLimited, h.Duplicates, h.Unpaced, mtrMS(h.Pace),
+		b = fmt.Appendf(b, ",%d,%d,%.2f,%.2f,%.2f,%d,%d,%d,%d,%t,%d,%.2f,%d,%d,%t,%t,", h.Sent-h.Received, h.Received,
+			mtrMS(h.JitterLast), mtrMS(h.Stats.Jitter()), mtrMS(h.JitterWorst), h.RateLimited, h.Duplicates,
+			h.Pinged, h.PingLost, h.PingRefused, h.Unpaced, mtrMS(h.Pace),
 			h.FirstLost, h.RouteChanges, h.Uncertain, h.Target)
 		for j, x := range h.Responders {
 			if j > 0 {
