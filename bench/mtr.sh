@@ -16,7 +16,8 @@
 #
 # Then CPU: one 30-hop path (29 routers, no rate limits) at -i 0.1 for CPU_CYCLES cycles
 # (default 20), mtr and icmpkit, the CPU time (user+system, children included) of each divided
-# by the probes (cycles x 30 hops).
+# by the probes (cycles x 30 hops), and by the packets the client sent (icmpkit's pings of the
+# routers' addresses included).
 #
 #   bench/mtr.sh
 #   CYCLES=30 FAMILIES=4 SITUATIONS="both" INTERVAL=1 MODE=dgram CPU=0 bench/mtr.sh
@@ -161,6 +162,10 @@ for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$P-" || true); 
 done
 ROUTERS=29
 HOPS=30
+# tx_packets: the packets the client has sent, every interface but loopback.
+tx_packets() {
+	ip netns exec "$(node 0)" sh -c 'n=0; for d in /sys/class/net/*; do [ "${d##*/}" = lo ] || n=$((n + $(cat "$d/statistics/tx_packets"))); done; echo $n'
+}
 log "mtr.sh: building the chain ($HOPS hops)"
 build_chain "${LIFTED[@]}"
 echo "CPU: $HOPS hops, -c $CPU_CYCLES -i 0.1, CPU time (user+system, children included) per probe ($CPU_CYCLES x $HOPS probes)"
@@ -170,10 +175,12 @@ for f in $FAMILIES; do
 		cmd="mtr -$f -r -n -c $CPU_CYCLES -i 0.1 $dst"
 		[ "$tool" = icmpkit ] && cmd="$TMP/icmpkit mtr --mode $MODE -$f -r -n -c $CPU_CYCLES -i 0.1 $dst"
 		out=$TMP/cpu.$tool.$f
+		tx0=$(tx_packets)
 		ip netns exec "$(node 0)" /usr/bin/time -f '%U %S %e' -o "$out.time" bash -c "$cmd" >"$out" 2>&1 || true
+		tx=$(($(tx_packets) - tx0))
 		read -r user sys wall <"$out.time"
 		hops=$(grep -c '|--' "$out" || true)
-		awk -v t="$tool" -v f="$f" -v u="$user" -v s="$sys" -v w="$wall" -v c="$CPU_CYCLES" -v h="$HOPS" -v seen="$hops" \
-			'BEGIN { printf "  %-8s IPv%s  cpu %.3f s (user %.2f, sys %.2f), %.0f us a probe, wall %.1f s, %d hops shown\n", t, f, u + s, u, s, 1e6 * (u + s) / (c * h), w, seen }'
+		awk -v t="$tool" -v f="$f" -v u="$user" -v s="$sys" -v w="$wall" -v c="$CPU_CYCLES" -v h="$HOPS" -v seen="$hops" -v tx="$tx" \
+			'BEGIN { printf "  %-8s IPv%s  cpu %.3f s (user %.2f, sys %.2f), %.0f us a probe, wall %.1f s, %d hops shown; %d packets sent, %.0f us a packet\n", t, f, u + s, u, s, 1e6 * (u + s) / (c * h), w, seen, tx, 1e6 * (u + s) / (tx > 0 ? tx : 1) }'
 	done
 done
