@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"iter"
 	"math"
 	"net/netip"
@@ -148,7 +149,7 @@ type monitor struct {
 type pingOutcome struct {
 	dist      int
 	addr      netip.Addr
-	lost, bad bool // bad: it could not be sent, or the monitor ended first
+	lost, bad bool // bad: the monitor ended first, or the Prober failed
 }
 
 // hopPace is what the monitor knows of the rate limit of a distance's responder.
@@ -378,8 +379,12 @@ func (m *monitor) ping(ctx context.Context, x pingOutcome, pings chan<- pingOutc
 		PayloadSize: m.opts.PayloadSize, TrafficClass: m.opts.TrafficClass,
 	})
 	switch {
-	case err != nil || ctx.Err() != nil || h.SendErrors > 0:
-		x.bad = true
+	case ctx.Err() != nil, errors.Is(err, icmperrors.ErrUnavailable):
+		x.bad = true // the monitor ended, or the Prober failed: the probes report it
+	case err != nil || h.SendErrors > 0:
+		// Not sent (no route to the router's address ...): lost, so that a responder
+		// that cannot be pinged is soon refusing and no longer tried.
+		x.lost = true
 	default:
 		x.lost = h.PacketsReceived() == 0
 	}

@@ -354,3 +354,23 @@ func TestMonitorHopPings(t *testing.T) {
 		})
 	}
 }
+
+// An echo request that cannot be sent to a router's address (here a broadcast address, with
+// broadcast off) counts as lost: the router is soon refusing and no longer pinged, and the
+// monitor goes on.
+func TestMonitorHopPingSendError(t *testing.T) {
+	dst := monitorDsts[0]
+	bubble(t, mock.TransportConfig{}, func(t *testing.T, n *mock.Network, tr *mock.Transport) {
+		routers := monitorChain(t, n, dst, 2, mock.Host{}, nil)
+		require.NoError(t, n.AddBroadcast(routers[1]))
+		paths := monitorAll(t, tr, dst, &probe.MonitorOptions{Cycles: 10, Interval: 300 * time.Millisecond})
+		require.Len(t, paths, 10)
+		h := paths[9].Hops[1]
+		assert.True(t, h.PingRefused)
+		assert.Equal(t, h.Pinged, h.PingLost)
+		assert.Positive(t, h.Pinged)
+		assert.Equal(t, paths[6].Hops[1].Pinged, h.Pinged, "no longer pinged once refusing")
+		assert.Zero(t, h.Loss)
+		assert.Equal(t, 10, h.Received)
+	})
+}
