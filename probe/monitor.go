@@ -347,8 +347,9 @@ func (m *monitor) run(ctx context.Context, yield func(*result.Path, error) bool)
 	}
 }
 
-// maxPingsOut bounds the echo requests out to one responder at once.
-const maxPingsOut = 16
+// maxPingsOut bounds the echo requests out to one responder at once (each out for Timeout,
+// see ping).
+const maxPingsOut = 64
 
 // pingPlan gives the echo requests a cycle sends to the routers' own addresses: one to the
 // responder of every distance before the end, unless it refuses them (PathHop.PingRefused),
@@ -373,7 +374,13 @@ func (m *monitor) pingPlan() []pingOutcome {
 }
 
 // ping sends one echo request to x.addr and reports its outcome.
+//
+// An answer is reported only once the timeout has passed, as a silence is: otherwise the
+// echo requests still out when the monitor ends, or when a Path is yielded, would hold back
+// the lost ones alone, and the loss would read low.
 func (m *monitor) ping(ctx context.Context, x pingOutcome, pings chan<- pingOutcome) {
+	settled := time.NewTimer(m.opts.Timeout)
+	defer settled.Stop()
 	h, err := m.pr.Ping(ctx, x.addr, &PingOptions{
 		Count: 1, Timeout: m.opts.Timeout, ID: m.opts.ID, Payload: m.opts.Payload,
 		PayloadSize: m.opts.PayloadSize, TrafficClass: m.opts.TrafficClass,
@@ -387,6 +394,13 @@ func (m *monitor) ping(ctx context.Context, x pingOutcome, pings chan<- pingOutc
 		x.lost = true
 	default:
 		x.lost = h.PacketsReceived() == 0
+	}
+	if !x.bad {
+		select {
+		case <-settled.C:
+		case <-ctx.Done():
+			x.bad = true
+		}
 	}
 	pings <- x
 }

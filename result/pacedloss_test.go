@@ -42,14 +42,15 @@ func TestPacedPathLoss(t *testing.T) {
 	}
 }
 
-// A hop's echo requests to its responder count in its loss beside its paced probes, unless the
-// responder loses more of them than the path beyond it loses: then they are refused.
+// A hop's loss rests on its echo requests to its responder rather than on its paced probes,
+// unless the responder loses more of them than the path beyond it loses: then they are
+// refused, and the paced probes count.
 func TestPathEstimateLossPings(t *testing.T) {
 	p := &result.Path{Hops: []result.PathHop{
-		// 20 paced probes, none lost; 100 echo requests, none lost.
-		{Distance: 1, Sent: 40, Unpaced: 20, FirstLost: 12, RateLimited: 12, Pinged: 100},
-		// 20 paced probes, 4 lost; 100 echo requests, 20 lost: the loss starts here.
-		{Distance: 2, Sent: 20, FirstLost: 4, Pinged: 100, PingLost: 20},
+		// 20 paced probes, 3 lost to a limit not yet found; 100 echo requests, none lost.
+		{Distance: 1, Sent: 40, Unpaced: 20, FirstLost: 15, RateLimited: 12, Pinged: 100},
+		// 20 paced probes, 10 lost; 100 echo requests, 20 lost: the loss starts here.
+		{Distance: 2, Sent: 20, FirstLost: 10, Pinged: 100, PingLost: 20},
 		// A router that answers half its echo requests: refused, its paced probes alone.
 		{Distance: 3, Sent: 20, FirstLost: 4, Pinged: 100, PingLost: 50},
 		{Distance: 4, Sent: 100, FirstLost: 20, Target: true},
@@ -61,7 +62,7 @@ func TestPathEstimateLossPings(t *testing.T) {
 	assert.False(t, p.Hops[3].PingRefused)
 	assert.Equal(t, 0.0, p.Hops[0].Loss)
 	for _, h := range p.Hops[1:] {
-		assert.InDelta(t, 48.0/240, h.Loss, 1e-9, "hop %d", h.Distance)
+		assert.InDelta(t, 44.0/220, h.Loss, 1e-9, "hop %d", h.Distance)
 	}
 	assert.False(t, p.Hops[0].Uncertain)
 }

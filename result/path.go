@@ -47,11 +47,12 @@ type PathHop struct {
 	// that were answered or timed out, PingLost those unanswered: the method of Windows'
 	// pathping. They cross the path up to the router as its Time Exceeded answers do, and
 	// routers answer echo requests beyond their ICMP error limits (Linux does not limit its
-	// echo replies at all), so they measure the path's loss where the paced probes are few.
+	// echo replies at all), so they measure the path's loss where the paced probes are few:
+	// Loss rests on them (see Path.EstimateLoss).
 	Pinged, PingLost int
 	// PingRefused reports that the responder loses more of those echo requests than the
-	// distances beyond it lose of theirs, by more than chance explains: it filters or limits
-	// them. They are then left out of Loss (and the monitor stops sending them).
+	// distances beyond it lose, by more than chance explains: it filters or limits them. Loss
+	// then rests on the paced probes (and the monitor stops sending them).
 	PingRefused bool
 	// Duplicates counts further copies of answers already counted (mtr has no such column;
 	// ping's DUP!). They are not in Received.
@@ -172,11 +173,12 @@ func (p *Path) Clone() *Path {
 	return &c
 }
 
-// EstimateLoss sets every hop's Loss and Uncertain from the probes counted (see
-// PacedPathLoss), the Unpaced ones left out, and the echo requests to its responder (Pinged)
-// added unless PingRefused, which it sets: from the farthest distance back, a responder whose
-// echo requests lose more than every distance beyond it loses, with a one-sided Fisher's exact
-// test below 2%, refuses them.
+// EstimateLoss sets every hop's Loss and Uncertain (see PacedPathLoss) from its echo requests
+// to its responder (Pinged), or, where there are none or it refuses them, from the probes
+// counted, the Unpaced ones left out. It sets PingRefused: from the farthest distance back, a
+// responder whose echo requests lose more than the distances beyond it lose, with a one-sided
+// Fisher's exact test below 2%, refuses them. The echo requests are preferred: no limit of
+// Linux's holds them back, where a paced probe still meets a limit the pacer has not found.
 func (p *Path) EstimateLoss() {
 	s := make([]LossSample, len(p.Hops))
 	var beyond LossSample
@@ -186,9 +188,8 @@ func (p *Path) EstimateLoss() {
 		ping := LossSample{Sent: h.Pinged, Lost: h.PingLost}
 		h.PingRefused = ping.Sent > 0 && beyond.Sent > 0 && ping.Rate() > beyond.Rate() &&
 			LossExcess(ping.Lost, ping.Sent, beyond.Lost, beyond.Sent) < refuseP
-		if !h.PingRefused {
-			s[i].Sent += ping.Sent
-			s[i].Lost += ping.Lost
+		if !h.PingRefused && ping.Sent > 0 {
+			s[i] = ping
 		}
 		beyond.Sent += s[i].Sent
 		beyond.Lost += s[i].Lost
