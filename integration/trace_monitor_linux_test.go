@@ -84,10 +84,10 @@ func TestTraceMonitorLoss(t *testing.T) {
 								assert.LessOrEqual(t, got, 3, "hop %d", h.Distance)
 								continue
 							}
-							// The samples of the hop's own: paced probes and echo requests.
+							// The samples of the hop's own: its echo requests, else its paced probes.
 							n := h.Sent - h.Unpaced
-							if !h.PingRefused {
-								n += h.Pinged
+							if !h.PingRefused && h.Pinged > 0 {
+								n = h.Pinged
 							}
 							lo, hi := rawBinomial(n, float64(sit.lossPct)/100, 0.999)
 							assert.GreaterOrEqual(t, h.Loss*float64(n)+0.5, float64(lo), "hop %d: %d%%", h.Distance, got)
